@@ -1,0 +1,52 @@
+"""az_gym: AlphaZero for PettingZoo / Gymnasium board games.
+
+The public API is imported lazily, so ``import az_gym`` stays light (no torch) and
+registers the Gymnasium views of the native games.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Game": "az_gym.game",
+    "Symmetry": "az_gym.game",
+    "IllegalActionError": "az_gym.game",
+    "GameOverError": "az_gym.game",
+    "make": "az_gym.envs.registry",
+    "make_game": "az_gym.envs.registry",
+    "available_games": "az_gym.envs.registry",
+    "MctsParams": "az_gym.mcts",
+    "AlphaZeroAgent": "az_gym.agents.alphazero",
+    "Trainer": "az_gym.training.trainer",
+    "Params": "az_gym.training.params",
+    "evaluate": "az_gym.evaluation",
+    "tournament": "az_gym.evaluation",
+    "necessary_samples": "az_gym.evaluation",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'az_gym' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
+def _register() -> None:
+    try:
+        from az_gym.envs import registry
+    except ImportError:  # pragma: no cover - during partial checkouts
+        return
+    registry.register_all()
+
+
+_register()
