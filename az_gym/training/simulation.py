@@ -1,0 +1,304 @@
+"""Many games played in lockstep: the runner shared by self-play, the arena and benchmarks.
+
+``num_concurrent`` game slots stay alive at once. Each simulation step asks every seat's
+player to search, in one batch, all the live games where that seat is to move (so one
+:class:`~az_gym.mcts.BatchedMcts` makes one evaluator call per simulation step over up to
+``num_concurrent`` leaves). When a game ends, a new one starts in its slot until
+``num_games`` are done.
+
+Every position played becomes a sample: the observation from the mover's view, the legal
+mask, the search policy ``pi`` (normalised visit counts), the mover, its key; when the game
+ends each sample gets ``z`` (the final return for *that position's mover*) and the number of
+moves left. Nothing here touches autograd: players only call evaluators.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from az_gym.game import Game, State
+from az_gym.mcts import BatchedMcts, Evaluator, MctsParams
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Training samples, ``N`` positions (arrays share the first axis).
+
+    Attributes:
+        obs: ``float32[N, *observation_shape]``, each from its mover's view.
+        policy: ``float32[N, A]`` search policy (visit distribution) over the mover's actions.
+        value: ``float32[N]`` final return of the game for the position's mover (``z``).
+        moves_left: ``float32[N]`` moves from the position to the end (1 for the last move).
+        mask: ``bool[N, A]`` legal actions.
+        key: ``object[N]`` hashable position keys (``game.key``), for position averaging.
+    """
+
+    obs: np.ndarray
+    policy: np.ndarray
+    value: np.ndarray
+    moves_left: np.ndarray
+    mask: np.ndarray
+    key: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.value.shape[0])
+
+    @staticmethod
+    def concat(parts: Sequence[Samples], game: Game) -> Samples:
+        """Concatenate sample sets (an empty list gives empty arrays shaped for ``game``)."""
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            a = game.num_actions
+            return Samples(
+                obs=np.zeros((0, *game.observation_shape), np.float32),
+                policy=np.zeros((0, a), np.float32),
+                value=np.zeros(0, np.float32),
+                moves_left=np.zeros(0, np.float32),
+                mask=np.zeros((0, a), bool),
+                key=np.empty(0, dtype=object),
+            )
+        keys = np.empty(sum(len(p) for p in parts), dtype=object)
+        keys[:] = [k for p in parts for k in p.key]
+        return Samples(
+            obs=np.concatenate([p.obs for p in parts]),
+            policy=np.concatenate([p.policy for p in parts]),
+            value=np.concatenate([p.value for p in parts]),
+            moves_left=np.concatenate([p.moves_left for p in parts]),
+            mask=np.concatenate([p.mask for p in parts]),
+            key=keys,
+        )
+
+
+class Player(Protocol):
+    """A seat's decision maker over many game slots at once."""
+
+    def decide(
+        self, slots: Sequence[int], states: Sequence[State], move_numbers: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(pi float[B, A], play_dist float[B, A])`` for the ``B`` given slots:
+        the search policy to record and the distribution to draw the move from."""
+        ...
+
+    def reset(self, slot: int | None = None) -> None:
+        """Forget the search tree of ``slot`` (all slots if ``None``)."""
+        ...
+
+
+class MctsPlayer:
+    """A :class:`BatchedMcts` over an evaluator, one tree per game slot.
+
+    Args:
+        game: the rules.
+        evaluator: scores leaf batches (``NetworkEvaluator``, ``UniformEvaluator``...).
+        params: search parameters (simulations per move, temperature schedule...).
+        add_noise: mix Dirichlet noise into root priors (self-play: yes, arena: as params).
+        rng: randomness of the search.
+    """
+
+    def __init__(
+        self,
+        game: Game,
+        evaluator: Evaluator,
+        params: MctsParams,
+        *,
+        add_noise: bool,
+        rng: np.random.Generator,
+    ) -> None:
+        self.game = game
+        self.params = params
+        self.add_noise = add_noise
+        self.mcts = BatchedMcts(game, evaluator, params, rng=rng)
+
+    def decide(
+        self, slots: Sequence[int], states: Sequence[State], move_numbers: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Search the states of ``slots`` in one batch (see :class:`Player`)."""
+        result = self.mcts.search(list(states), add_noise=self.add_noise)
+        visits = np.asarray(result.visits, dtype=np.float64)
+        totals = visits.sum(axis=1, keepdims=True)
+        pi = visits / np.maximum(totals, 1e-12)
+        play = np.asarray(self.mcts.policy(result, list(move_numbers)), dtype=np.float64)
+        return pi, play
+
+    def reset(self, slot: int | None = None) -> None:
+        """Empty the trees (the search keys subtrees by position, so a slot reset is total)."""
+        self.mcts.reset(None if slot is None else None)
+
+
+@dataclass
+class _Slot:
+    """One live game: its state, its history, the seat order of its players."""
+
+    game_index: int
+    state: State
+    swap: bool
+    moves: int = 0
+    obs: list[np.ndarray] = field(default_factory=list)
+    pis: list[np.ndarray] = field(default_factory=list)
+    masks: list[np.ndarray] = field(default_factory=list)
+    movers: list[int] = field(default_factory=list)
+    keys: list[Hashable] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """What :func:`simulate` played.
+
+    Attributes:
+        samples: the positions played (empty if not recorded).
+        returns: ``float[num_games, num_players_in_list]``; ``returns[g, i]`` is the return
+            of ``players[i]`` (not of the seat) in game ``g``.
+        lengths: ``int[num_games]`` moves per game.
+        seconds: wall time.
+    """
+
+    samples: Samples
+    returns: np.ndarray
+    lengths: np.ndarray
+    seconds: float
+
+
+def simulate(
+    game: Game,
+    players: Sequence[Player],
+    num_games: int,
+    *,
+    num_concurrent: int,
+    rng: np.random.Generator,
+    record: bool = True,
+    alternate_colors: bool = False,
+    flip_probability: float = 0.0,
+    reset_every: int | None = 1,
+    sample_moves: bool = True,
+    on_game_end: Callable[[int], None] | None = None,
+) -> SimulationResult:
+    """Play ``num_games`` games, ``num_concurrent`` at a time, and collect samples.
+
+    Args:
+        game: the rules.
+        players: one :class:`Player` per seat (``len == game.num_players``), or a single
+            player that plays every seat (self-play).
+        num_games: games to finish.
+        num_concurrent: games alive at once (``SimParams.num_workers``).
+        rng: draws moves, flips and symmetries.
+        record: keep the positions as :class:`Samples`.
+        alternate_colors: swap the two players' seats in every other game.
+        flip_probability: before each turn, replace the state by a random symmetric one
+            with this probability (the recorded observation and policy are the flipped ones).
+        reset_every: empty the trees after every ``reset_every`` finished games (``None``:
+            never).
+        sample_moves: draw moves from the temperature policy; ``False``: argmax.
+        on_game_end: called with the number of finished games after each one ends.
+    """
+    if num_games < 0 or num_concurrent < 1:
+        raise ValueError(
+            f"simulate: num_games must be >= 0 and num_concurrent >= 1 "
+            f"(got {num_games} and {num_concurrent})"
+        )
+    if len(players) not in (1, game.num_players):
+        raise ValueError(
+            f"simulate: {game.name} has {game.num_players} seats; got {len(players)} players"
+        )
+    seats = list(players) * (game.num_players if len(players) == 1 else 1)
+    symmetries = game.symmetries()[1:] if flip_probability > 0 else []
+    start = time.perf_counter()
+    returns = np.zeros((num_games, len(players)))
+    lengths = np.zeros(num_games, dtype=np.int64)
+    parts: list[Samples] = []
+    started = finished = 0
+    slots: list[_Slot | None] = [None] * min(num_concurrent, max(num_games, 1))
+
+    def new_slot() -> _Slot | None:
+        nonlocal started
+        if started >= num_games:
+            return None
+        swap = alternate_colors and len(players) == 2 and started % 2 == 1
+        slot = _Slot(started, game.initial_state(), swap)
+        started += 1
+        return slot
+
+    for i in range(len(slots)):
+        slots[i] = new_slot()
+    while any(s is not None for s in slots):
+        live = [(i, s) for i, s in enumerate(slots) if s is not None]
+        if symmetries:
+            for _, s in live:
+                if rng.random() < flip_probability:
+                    sym = symmetries[int(rng.integers(len(symmetries)))]
+                    s.state = game.apply_symmetry(s.state, sym)
+        # Group the live games by the player object to move, one batched decision each.
+        groups: dict[int, list[tuple[int, _Slot]]] = {}
+        for i, s in live:
+            seat = game.to_play(s.state)
+            if s.swap:
+                seat = 1 - seat
+            groups.setdefault(id(seats[seat]), []).append((i, s))
+        for members in groups.values():
+            s0 = members[0][1]
+            seat0 = game.to_play(s0.state)
+            player = seats[1 - seat0 if s0.swap else seat0]
+            states = [s.state for _, s in members]
+            pi, play = player.decide(
+                [i for i, _ in members], states, [s.moves for _, s in members]
+            )
+            for k, (_, s) in enumerate(members):
+                mask = game.legal_mask(s.state)
+                action = _choose(play[k], mask, rng, sample_moves)
+                if record:
+                    s.obs.append(game.observation(s.state))
+                    s.pis.append(pi[k].astype(np.float32))
+                    s.masks.append(mask)
+                    s.movers.append(game.to_play(s.state))
+                    s.keys.append(game.key(s.state))
+                s.state = game.next_state(s.state, action)
+                s.moves += 1
+        for i, s in live:
+            if not game.is_terminal(s.state):
+                continue
+            final = np.asarray(game.returns(s.state), dtype=np.float64)
+            order = [1, 0] if s.swap else list(range(len(players)))
+            returns[s.game_index] = final[order] if len(players) > 1 else final[:1]
+            lengths[s.game_index] = s.moves
+            if record and s.moves:
+                parts.append(_to_samples(s, final))
+            finished += 1
+            if reset_every is not None and finished % reset_every == 0:
+                for p in players:
+                    p.reset(None)
+            if on_game_end is not None:
+                on_game_end(finished)
+            slots[i] = new_slot()
+    samples = Samples.concat(parts, game)
+    return SimulationResult(samples, returns, lengths, time.perf_counter() - start)
+
+
+def _choose(dist: np.ndarray, mask: np.ndarray, rng: np.random.Generator, sample: bool) -> int:
+    """Draw (or argmax) a legal action from ``dist float[A]``; uniform over legal if empty."""
+    p = np.where(mask, np.maximum(dist, 0.0), 0.0)
+    total = p.sum()
+    if total <= 0:
+        p, total = mask.astype(np.float64), float(mask.sum())
+    if not sample:
+        best = np.flatnonzero(p == p.max())
+        return int(best[rng.integers(best.size)])
+    return int(rng.choice(p.size, p=p / total))
+
+
+def _to_samples(slot: _Slot, final: np.ndarray) -> Samples:
+    """Turn a finished game's history into samples with ``z`` for each mover."""
+    n = len(slot.obs)
+    keys = np.empty(n, dtype=object)
+    keys[:] = slot.keys
+    return Samples(
+        obs=np.stack(slot.obs).astype(np.float32),
+        policy=np.stack(slot.pis),
+        value=final[np.asarray(slot.movers)].astype(np.float32),
+        moves_left=np.arange(n, 0, -1, dtype=np.float32),
+        mask=np.stack(slot.masks),
+        key=keys,
+    )
