@@ -1,8 +1,54 @@
-"""Duels, tournaments, Elo ratings and confidence intervals (work in progress)."""
+"""Duels, tournaments, Elo ratings and confidence intervals.
+
+* :func:`play_game` plays one game between agents seated by player index.
+* :func:`evaluate` plays a duel (colours alternated) and returns a :class:`DuelResult`:
+  wins / draws / losses of the first agent, its score ``(wins + draws / 2) / n`` with a
+  95% Wilson interval, and a per-colour breakdown.
+* :func:`tournament` plays a round robin and fits Elo ratings by Bradley-Terry maximum
+  likelihood (:func:`fit_bradley_terry`), returned as a :class:`TournamentResult`.
+* :func:`necessary_samples` is Hoeffding's bound on the games needed for a precision.
+
+Games always start from ``game.initial_state()``. With ``num_processes > 1`` games run in
+worker processes of the ``spawn`` context: the game and the agents are pickled once per
+worker, so they must be picklable (every az_gym agent is, except :class:`HumanAgent`
+with the default ``input``), and torch agents should keep ``torch.set_num_threads(1)``.
+Results do not depend on ``num_processes``: game ``i`` always gets the same seed.
+"""
 
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from az_gym.agents.base import Agent
+from az_gym.elo import TournamentResult, fit_bradley_terry
+from az_gym.game import Game, State
+
+__all__ = [
+    "WDL",
+    "DuelResult",
+    "GameRecord",
+    "TournamentResult",
+    "evaluate",
+    "fit_bradley_terry",
+    "necessary_samples",
+    "play_game",
+    "resolve_game",
+    "tournament",
+    "wilson_interval",
+]
+
+Seed = int | np.random.SeedSequence | None
+
+
+def _seed_sequence(seed: Seed) -> np.random.SeedSequence:
+    """``seed`` as a SeedSequence (``None``: fresh entropy)."""
+    return seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
 
 
 def necessary_samples(eps: float, beta: float) -> int:
@@ -18,3 +64,331 @@ def necessary_samples(eps: float, beta: float) -> int:
     if not 0.0 < beta < 1.0:
         raise ValueError(f"beta={beta!r} must be in (0, 1)")
     return math.ceil(math.log(1.0 / beta) / (2.0 * eps * eps))
+
+
+def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a proportion (``z = 1.96``: 95%).
+
+    Args:
+        successes: number of successes, may be fractional (a draw counts one half).
+        n: number of trials (``0`` gives ``(0, 1)``).
+    """
+    if n < 0 or not 0 <= successes <= n:
+        raise ValueError(f"need 0 <= successes <= n, got successes={successes!r}, n={n!r}")
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+# ------------------------------------------------------------------ one game
+class GameRecord(NamedTuple):
+    """A finished game: ``float[num_players]`` returns and the actions played."""
+
+    returns: np.ndarray
+    moves: list[int]
+
+
+def resolve_game(env: Any) -> Game:
+    """The rules behind ``env``: a registry name, a :class:`Game`, a ``(game, state)`` pair,
+    an az_gym env (AEC or Gymnasium view, possibly wrapped) or a foreign PettingZoo AEC env
+    with action masks (wrapped in :class:`~az_gym.envs.adapter.PettingZooGame`).
+
+    Raises:
+        TypeError: anything else.
+    """
+    if isinstance(env, str):
+        from az_gym.envs.registry import make_game
+
+        return make_game(env)
+    if isinstance(env, Game):
+        return env
+    if isinstance(env, tuple) and len(env) == 2 and isinstance(env[0], Game):
+        return env[0]
+    inner_game = getattr(getattr(env, "unwrapped", None), "game", None)
+    if isinstance(inner_game, Game):
+        return inner_game
+    from pettingzoo import AECEnv
+
+    if isinstance(env, AECEnv):
+        from az_gym.envs.adapter import PettingZooGame
+
+        return PettingZooGame(env)
+    raise TypeError(
+        f"env must be a game name, a Game, an az_gym env or a PettingZoo AEC env; "
+        f"got {type(env).__name__}"
+    )
+
+
+def play_game(
+    game: Game, agents: Sequence[Agent], seed: Seed = None, state: State | None = None
+) -> GameRecord:
+    """Play one game; ``agents[p]`` moves for player ``p``.
+
+    Every agent is ``reset()``, then ``reseed``-ed from ``seed`` (one child seed per seat)
+    when ``seed`` is not ``None``. Each move is validated with :meth:`Game.step`.
+
+    Returns:
+        :class:`GameRecord` ``(returns, moves)``; unpacks as a tuple.
+
+    Raises:
+        ValueError: not one agent per player.
+        IllegalActionError: an agent returned an illegal move.
+    """
+    if len(agents) != game.num_players:
+        raise ValueError(f"{game.name} needs {game.num_players} agents, got {len(agents)}")
+    children = _seed_sequence(seed).spawn(len(agents)) if seed is not None else None
+    for p, agent in enumerate(agents):
+        agent.reset()
+        if children is not None:
+            agent.reseed(children[p])
+    s = game.initial_state() if state is None else state
+    moves: list[int] = []
+    while not game.is_terminal(s):
+        a = agents[game.to_play(s)].act_state(game, s)
+        s = game.step(s, a)
+        moves.append(int(a))
+    return GameRecord(np.asarray(game.returns(s), dtype=np.float64), moves)
+
+
+# --------------------------------------------------------- many games (pools)
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(game: Game, agents: list[Agent]) -> None:
+    _WORKER["game"], _WORKER["agents"] = game, agents
+
+
+def _play_task(task: tuple[tuple[int, ...], np.random.SeedSequence]) -> GameRecord:
+    seats, seed = task
+    agents = _WORKER["agents"]
+    return play_game(_WORKER["game"], [agents[i] for i in seats], seed)
+
+
+def _run_games(
+    game: Game,
+    agents: list[Agent],
+    tasks: list[tuple[tuple[int, ...], np.random.SeedSequence]],
+    num_processes: int,
+) -> list[GameRecord]:
+    """Play each ``(seats, seed)`` task (``seats[p]`` indexes ``agents``), in order."""
+    if isinstance(num_processes, bool) or not isinstance(num_processes, int) or num_processes < 1:
+        raise ValueError(f"num_processes={num_processes!r} must be an int >= 1")
+    if num_processes == 1 or len(tasks) <= 1:
+        _init_worker(game, agents)
+        try:
+            return [_play_task(t) for t in tasks]
+        finally:
+            _WORKER.clear()
+    ctx = mp.get_context("spawn")
+    procs = min(num_processes, len(tasks))
+    with ctx.Pool(procs, initializer=_init_worker, initargs=(game, agents)) as pool:
+        return pool.map(_play_task, tasks, chunksize=max(1, len(tasks) // (4 * procs)))
+
+
+def _check_agents(game: Game, agents: Sequence[Agent]) -> None:
+    """Call each agent's ``check_game`` (raises ``ValueError`` for a foreign agent)."""
+    if game.num_players != 2:
+        raise ValueError(f"duels need a 2-player game; {game.name} has {game.num_players}")
+    for agent in agents:
+        if not isinstance(agent, Agent):
+            raise TypeError(f"expected an az_gym Agent, got {type(agent).__name__}")
+        agent.check_game(game)
+
+
+# --------------------------------------------------------------------- duels
+class WDL(NamedTuple):
+    """Wins, draws and losses of one agent."""
+
+    wins: int
+    draws: int
+    losses: int
+
+
+@dataclass(frozen=True)
+class DuelResult:
+    """Outcome of a duel, from the point of view of agent A.
+
+    Attributes:
+        wins, draws, losses: agent A's totals.
+        per_color: ``per_color[p]`` is A's :class:`WDL` in the games where A was player ``p``.
+        mean_length: mean number of moves per game.
+        names: ``(name of A, name of B)``.
+    """
+
+    wins: int
+    draws: int
+    losses: int
+    per_color: tuple[WDL, WDL]
+    mean_length: float
+    names: tuple[str, str] = ("a", "b")
+
+    @property
+    def num_games(self) -> int:
+        """Games played."""
+        return self.wins + self.draws + self.losses
+
+    @property
+    def score(self) -> float:
+        """``(wins + draws / 2) / num_games`` for agent A (``nan`` with no games)."""
+        n = self.num_games
+        return (self.wins + 0.5 * self.draws) / n if n else math.nan
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """95% Wilson interval of :attr:`score` (a draw counts as half a success)."""
+        return wilson_interval(self.wins + 0.5 * self.draws, self.num_games)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly summary."""
+        lo, hi = self.interval
+        return {
+            "agent_a": self.names[0],
+            "agent_b": self.names[1],
+            "num_games": self.num_games,
+            "wins": self.wins,
+            "draws": self.draws,
+            "losses": self.losses,
+            "score": self.score,
+            "score_ci95": [lo, hi],
+            "per_color": {
+                f"a_as_player_{p}": wdl._asdict() for p, wdl in enumerate(self.per_color)
+            },
+            "mean_length": self.mean_length,
+        }
+
+    def __str__(self) -> str:
+        lo, hi = self.interval
+        return (
+            f"{self.names[0]} vs {self.names[1]}: +{self.wins} ={self.draws} -{self.losses} "
+            f"(score {self.score:.3f}, 95% CI [{lo:.3f}, {hi:.3f}], {self.num_games} games)"
+        )
+
+
+def _duel_result(
+    records: Sequence[GameRecord], a_players: Sequence[int], names: tuple[str, str]
+) -> DuelResult:
+    """Tally the games where agent A sat at ``a_players[i]`` in game ``i``."""
+    counts = np.zeros((2, 3), dtype=np.int64)  # [A's player, (win, draw, loss)]
+    for rec, pa in zip(records, a_players):
+        diff = rec.returns[pa] - rec.returns[1 - pa]
+        counts[pa, 0 if diff > 0 else 1 if diff == 0 else 2] += 1
+    total = counts.sum(axis=0)
+    lengths = [len(r.moves) for r in records]
+    return DuelResult(
+        int(total[0]), int(total[1]), int(total[2]),
+        (WDL(*map(int, counts[0])), WDL(*map(int, counts[1]))),
+        float(np.mean(lengths)) if lengths else math.nan,
+        names,
+    )  # fmt: skip
+
+
+def evaluate(
+    agent_a: Agent,
+    agent_b: Agent,
+    env: Any,
+    num_games: int,
+    alternate_colors: bool = True,
+    seed: Seed = None,
+    num_processes: int = 1,
+) -> DuelResult:
+    """Play ``num_games`` games of A against B and count A's results.
+
+    Args:
+        agent_a, agent_b: the players (the same object may play both sides).
+        env: the game, in any form :func:`resolve_game` accepts.
+        num_games: games to play (>= 1).
+        alternate_colors: A is player 0 in even games and player 1 in odd ones; else
+            A is always player 0.
+        seed: root of the per-game seeds (``None``: fresh entropy).
+        num_processes: worker processes (see the module docstring); 1 plays in-process.
+
+    Raises:
+        ValueError: ``num_games < 1``, a game that is not 2-player, or an agent built for
+            another game (from :meth:`Agent.check_game`).
+    """
+    if isinstance(num_games, bool) or not isinstance(num_games, int) or num_games < 1:
+        raise ValueError(f"num_games={num_games!r} must be an int >= 1")
+    game = resolve_game(env)
+    _check_agents(game, [agent_a, agent_b])
+    a_players = [i % 2 if alternate_colors else 0 for i in range(num_games)]
+    seeds = _seed_sequence(seed).spawn(num_games)
+    tasks = [((0, 1) if pa == 0 else (1, 0), s) for pa, s in zip(a_players, seeds)]
+    records = _run_games(game, [agent_a, agent_b], tasks, num_processes)
+    return _duel_result(records, a_players, (agent_a.name, agent_b.name))
+
+
+# --------------------------------------------------------------- tournaments
+def _named(agents: dict[str, Agent] | Sequence[Agent]) -> tuple[list[str], list[Agent]]:
+    """Names and agents; list entries are named by ``agent.name`` (``_2``... on clashes)."""
+    if isinstance(agents, dict):
+        return list(agents), list(agents.values())
+    names: list[str] = []
+    for agent in agents:
+        base, k = agent.name, 2
+        name = base
+        while name in names:
+            name, k = f"{base}_{k}", k + 1
+        names.append(name)
+    return names, list(agents)
+
+
+def tournament(
+    agents: dict[str, Agent] | Sequence[Agent],
+    env: Any,
+    games_per_pair: int,
+    seed: Seed = None,
+    num_processes: int = 1,
+    anchor: str | None = None,
+    prior_games: float = 1.0,
+) -> TournamentResult:
+    """Round robin: every pair plays ``games_per_pair`` games, colours alternated.
+
+    Args:
+        agents: ``{name: agent}`` or a list (named by ``agent.name``); at least 2.
+        env: the game, in any form :func:`resolve_game` accepts.
+        games_per_pair: games per pair (>= 1).
+        seed: root of every game's seed.
+        num_processes: worker processes for all the games (one pool).
+        anchor: name of the agent rated 0 (default: the mean rating is 0).
+        prior_games: weight of the Bradley-Terry prior (see :func:`fit_bradley_terry`).
+
+    Raises:
+        ValueError: fewer than 2 agents, a bad ``games_per_pair`` or ``anchor``, or an
+            agent built for another game.
+    """
+    names, players = _named(agents)
+    if len(players) < 2:
+        raise ValueError(f"a tournament needs at least 2 agents, got {len(players)}")
+    if isinstance(games_per_pair, bool) or not isinstance(games_per_pair, int) or (
+        games_per_pair < 1
+    ):
+        raise ValueError(f"games_per_pair={games_per_pair!r} must be an int >= 1")
+    if anchor is not None and anchor not in names:
+        raise ValueError(f"anchor={anchor!r} is not one of the agents {names}")
+    game = resolve_game(env)
+    _check_agents(game, players)
+    pairs = [(i, j) for i in range(len(players)) for j in range(i + 1, len(players))]
+    pair_seeds = _seed_sequence(seed).spawn(len(pairs))
+    tasks, owners = [], []
+    for (i, j), ps in zip(pairs, pair_seeds):
+        for g, s in enumerate(ps.spawn(games_per_pair)):
+            tasks.append(((i, j) if g % 2 == 0 else (j, i), s))
+            owners.append((i, j, g % 2))
+    records = _run_games(game, players, tasks, num_processes)
+    n = len(players)
+    wins, draws = np.zeros((n, n)), np.zeros((n, n))
+    duels = {}
+    for i, j in pairs:
+        idx = [k for k, o in enumerate(owners) if o[:2] == (i, j)]
+        duel = _duel_result([records[k] for k in idx], [owners[k][2] for k in idx],
+                            (names[i], names[j]))
+        duels[(names[i], names[j])] = duel
+        wins[i, j], wins[j, i] = duel.wins, duel.losses
+        draws[i, j] = draws[j, i] = duel.draws
+    fit = fit_bradley_terry(wins + 0.5 * draws, wins + wins.T + draws, prior_games,
+                            anchor=None if anchor is None else names.index(anchor))
+    return TournamentResult(names, fit.elo, fit.stderr, wins, draws, duels, game.game_id)

@@ -30,6 +30,7 @@ dropped at the start of every search (the pool is compacted).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -100,7 +101,9 @@ class MctsParams:
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(d) - known
         if unknown:
-            raise ValueError(f"MctsParams: unknown fields {sorted(unknown)}; known: {sorted(known)}")
+            raise ValueError(
+                f"MctsParams: unknown fields {sorted(unknown)}; known: {sorted(known)}"
+            )
         kw = dict(d)
         if "temperature" in kw:
             kw["temperature"] = schedule_from_dict(kw["temperature"])
@@ -167,12 +170,13 @@ class _NodePool:
         self.P = np.zeros((cap, a), np.float32)  # priors
         self.C = np.full((cap, a), -1, np.int32)  # child ids, -1 unexpanded
         self.legal = np.zeros((cap, a), bool)
+        self.penalty = np.zeros((cap, a), np.float64)  # 0 legal, -inf illegal (selection)
         self.to_play = np.zeros(cap, np.int64)
         self.terminal = np.zeros(cap, bool)
         self.ret = np.zeros((cap, p), np.float64)  # returns of terminal nodes
         self.value = np.zeros(cap, np.float64)  # evaluator value for the mover
 
-    _FIELDS = ("N", "W", "P", "C", "legal", "to_play", "terminal", "ret", "value")
+    _FIELDS = ("N", "W", "P", "C", "legal", "penalty", "to_play", "terminal", "ret", "value")
 
     def allocate(self, count: int) -> np.ndarray:
         """Return ``int[count]`` fresh node ids (zeroed rows, children -1)."""
@@ -222,3 +226,272 @@ class _NodePool:
         self.states = [self.states[i] for i in old]
         self.keys = [self.keys[i] for i in old]
         return np.where(roots >= 0, remap[roots], -1)
+
+
+class BatchedMcts:
+    """``B`` search trees stepped in lockstep, one evaluator call per simulation step.
+
+    Args:
+        game: the rules.
+        evaluator: scores leaves (see :class:`Evaluator`).
+        params: search parameters.
+        rng: source of the Dirichlet noise (a fresh default generator if ``None``).
+    """
+
+    def __init__(
+        self,
+        game: Game,
+        evaluator: Evaluator,
+        params: MctsParams,
+        *,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        self.game = game
+        self.evaluator = evaluator
+        self.params = params
+        self.rng = rng if rng is not None else np.random.default_rng()
+        self._pool = _NodePool(game.num_actions, game.num_players)
+        self._roots = np.zeros(0, np.int64)
+        self._needs_obs = bool(getattr(evaluator, "needs_observations", True))
+        self._needs_states = bool(getattr(evaluator, "needs_states", False))
+        self.evaluator_seconds = 0.0
+        """Wall time spent inside evaluator calls so far (for profiling)."""
+
+    # ------------------------------------------------------------------ public
+    def search(
+        self,
+        states: Sequence[State],
+        *,
+        add_noise: bool = False,
+        num_simulations: int | None = None,
+    ) -> SearchResult:
+        """Search each state; tree ``i`` keeps its subtree when ``states[i]`` is a
+        position already in it (the played move is reused).
+
+        Args:
+            states: ``B`` non-terminal positions.
+            add_noise: mix Dirichlet noise into the root priors (self-play exploration).
+            num_simulations: simulations to run *in addition* to the reused statistics
+                (default ``params.num_iters_per_turn``).
+
+        Raises:
+            GameOverError: one of the states is terminal.
+        """
+        game, pool = self.game, self._pool
+        for i, s in enumerate(states):
+            if game.is_terminal(s):
+                raise GameOverError(
+                    f"BatchedMcts.search: states[{i}] is terminal; nothing to search"
+                )
+        n_sims = self.params.num_iters_per_turn if num_simulations is None else num_simulations
+        if n_sims < 0:
+            raise ValueError(f"num_simulations = {n_sims}; must be >= 0")
+        b = len(states)
+        roots = np.full(b, -1, np.int64)
+        for i, s in enumerate(states):
+            if i < self._roots.size and self._roots[i] >= 0:
+                roots[i] = self._find(int(self._roots[i]), game.key(s))
+        roots = pool.compact(roots)
+        fresh = np.flatnonzero(roots < 0)
+        if fresh.size:
+            ids = pool.allocate(fresh.size)
+            for i, node in zip(fresh.tolist(), ids.tolist()):
+                pool.states[node] = states[i]
+            self._expand(ids, [states[i] for i in fresh.tolist()])
+            roots[fresh] = ids
+        self._roots = roots
+        root_priors = pool.P[roots].astype(np.float64)
+        if add_noise and b:
+            root_priors = self._noisy(root_priors, pool.legal[roots])
+        for _ in range(n_sims):
+            self._simulate(roots, root_priors)
+        n, w = pool.N[roots].astype(np.float64), pool.W[roots]
+        q = np.divide(w, n, out=np.zeros_like(w), where=n > 0)
+        net_v = pool.value[roots].copy()
+        root_value = (net_v + w.sum(1)) / (1.0 + n.sum(1))
+        return SearchResult(n, root_value, q, pool.P[roots].astype(np.float64), net_v)
+
+    def search_one(
+        self, state: State, *, add_noise: bool = False, num_simulations: int | None = None
+    ) -> SearchResult:
+        """Search one state (tree 0); the result has a batch axis of size 1."""
+        return self.search([state], add_noise=add_noise, num_simulations=num_simulations)
+
+    def policy(self, result: SearchResult, move_number: Sequence[int] | int) -> np.ndarray:
+        """``float[B, A]``: visits turned into a move distribution with the temperature
+        schedule at each game's move number: ``pi_a ∝ n_a^(1/tau)``.
+
+        ``tau <= 1e-3`` gives the one-hot argmax; ties go to the lowest action index.
+        Where no child was visited, the priors stand in for the visits.
+        """
+        visits = np.asarray(result.visits, np.float64)
+        b = visits.shape[0]
+        moves = [move_number] * b if isinstance(move_number, (int, np.integer)) else move_number
+        if len(moves) != b:
+            raise ValueError(f"policy: {len(moves)} move numbers for {b} results")
+        taus = np.array([float(self.params.temperature[int(m)]) for m in moves])
+        return visits_to_policy(visits, taus, np.asarray(result.prior, np.float64))
+
+    def reset(self, index: int | None = None) -> None:
+        """Empty tree ``index`` (all trees if ``None``)."""
+        if index is None:
+            self._roots = np.zeros(0, np.int64)
+            self._pool.compact(self._roots)
+        elif 0 <= index < self._roots.size:
+            self._roots[index] = -1
+        # the nodes become unreachable and are dropped at the next search
+
+    @property
+    def num_nodes(self) -> int:
+        """Nodes held in the pool (all trees)."""
+        return self._pool.size
+
+    # ---------------------------------------------------------------- internals
+    def _find(self, root: int, key: Hashable) -> int:
+        """The node under ``root`` (itself, a child or a grandchild) whose state has
+        ``key`` and is not terminal, or ``-1``."""
+        pool, game = self._pool, self.game
+        if pool.key(game, root) == key:
+            return root
+        children = pool.C[root][pool.C[root] >= 0]
+        for level in (children, pool.C[children][pool.C[children] >= 0]):
+            for node in level.tolist():
+                if not pool.terminal[node] and pool.key(game, node) == key:
+                    return node
+        return -1
+
+    def _noisy(self, priors: np.ndarray, legal: np.ndarray) -> np.ndarray:
+        """Mix Dirichlet(alpha) noise over the legal actions into ``priors [B, A]``."""
+        eps, alpha = self.params.dirichlet_noise_epsilon, self.params.dirichlet_noise_alpha
+        # Dirichlet through normalised Gamma draws, restricted to the legal actions.
+        g = self.rng.standard_gamma(alpha, size=priors.shape) * legal
+        g /= np.maximum(g.sum(1, keepdims=True), 1e-300)
+        return (1.0 - eps) * priors + eps * g
+
+    def _expand(self, ids: np.ndarray, states: list[State]) -> None:
+        """Fill the rows of new nodes ``ids`` holding ``states``: terminal returns, or
+        legal mask, mover, priors and value from ONE evaluator call."""
+        game, pool = self.game, self._pool
+        is_terminal = game.is_terminal
+        term_list = [is_terminal(s) for s in states]
+        if any(term_list):
+            term = np.array(term_list, bool)
+            pool.terminal[ids] = term
+            for j in np.flatnonzero(term).tolist():
+                pool.ret[ids[j]] = game.returns(states[j])
+            live = np.flatnonzero(~term)
+            if live.size == 0:
+                return
+            lstates = [states[j] for j in live.tolist()]
+            lids = ids[live]
+        else:
+            pool.terminal[ids] = False
+            lstates, lids = states, ids
+        masks = np.asarray(game.legal_masks(lstates), bool)
+        obs = game.observations(lstates) if self._needs_obs else None
+        kw: dict[str, Any] = {"states": lstates} if self._needs_states else {}
+        t0 = time.perf_counter()
+        priors, values = self.evaluator(obs, masks, **kw)
+        self.evaluator_seconds += time.perf_counter() - t0
+        priors = np.asarray(priors, np.float64) * masks
+        tp = self.params.prior_temperature
+        if tp != 1.0:
+            priors = priors ** (1.0 / tp)
+        total = priors.sum(1, keepdims=True)
+        uniform = masks / np.maximum(masks.sum(1, keepdims=True), 1)
+        priors = np.where(total > 0, priors / np.where(total > 0, total, 1.0), uniform)
+        pool.P[lids] = priors
+        pool.legal[lids] = masks
+        pool.penalty[lids] = np.where(masks, 0.0, -np.inf)
+        pool.value[lids] = np.asarray(values, np.float64).reshape(-1)
+        to_play = game.to_play
+        pool.to_play[lids] = [to_play(s) for s in lstates]
+
+    def _select(self, nodes: np.ndarray, priors: np.ndarray) -> np.ndarray:
+        """PUCT action at each node: ``int[k]`` for ``nodes int[k]``, ``priors [k, A]``."""
+        pool = self._pool
+        n = pool.N[nodes]
+        q = pool.W[nodes] / np.maximum(n, 1.0)
+        sqrt_total = np.sqrt(np.maximum(n.sum(1, keepdims=True), 1.0))
+        score = q + (self.params.cpuct * sqrt_total) * priors / (1.0 + n) + pool.penalty[nodes]
+        return score.argmax(1)
+
+    def _simulate(self, roots: np.ndarray, root_priors: np.ndarray) -> None:
+        """One simulation in every tree: descend, expand + evaluate the leaves, back up."""
+        pool, game = self._pool, self.game
+        b = roots.size
+        cur = roots.copy()
+        alive = np.arange(b)
+        trace: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        leaf_parent = np.empty(b, np.int64)
+        leaf_action = np.empty(b, np.int64)
+        leaf_child = np.empty(b, np.int64)
+        path_len = np.empty(b, np.int64)
+        depth = 0
+        while alive.size:
+            nodes = cur[alive]
+            pri = root_priors if depth == 0 else pool.P[nodes]
+            a = self._select(nodes, pri)
+            trace.append((alive, nodes, a))
+            child = pool.C[nodes, a].astype(np.int64)
+            stop = child < 0
+            stop[~stop] = pool.terminal[child[~stop]]
+            if stop.any():
+                done = alive[stop]
+                leaf_parent[done], leaf_action[done] = nodes[stop], a[stop]
+                leaf_child[done], path_len[done] = child[stop], depth + 1
+                cont = ~stop
+                alive, child = alive[cont], child[cont]
+            cur[alive] = child
+            depth += 1
+        # Expansion of new leaves.
+        new = np.flatnonzero(leaf_child < 0)
+        if new.size:
+            ids = pool.allocate(new.size)
+            par, act = leaf_parent[new], leaf_action[new]
+            pool.C[par, act] = ids
+            next_state, pstates = game.next_state, pool.states
+            states = [next_state(pstates[p], a) for p, a in zip(par.tolist(), act.tolist())]
+            pstates[ids[0] : ids[-1] + 1] = states  # allocate() gives consecutive ids
+            self._expand(ids, states)
+            leaf_child[new] = ids
+        # Leaf values as per-player vectors g [B, num_players].
+        lc = leaf_child
+        v = pool.value[lc]
+        players = np.arange(game.num_players)
+        g = np.where(players[None, :] == pool.to_play[lc][:, None], v[:, None], -v[:, None])
+        g *= self.params.gamma
+        term = pool.terminal[lc]
+        g[term] = pool.ret[lc[term]]
+        # Backup, deepest level first.
+        gamma = self.params.gamma
+        for d in range(len(trace) - 1, -1, -1):
+            idx, nodes, a = trace[d]
+            vals = g[idx, pool.to_play[nodes]]
+            if gamma != 1.0:
+                vals = vals * gamma ** (path_len[idx] - 1 - d)
+            pool.N[nodes, a] += 1.0
+            pool.W[nodes, a] += vals
+
+
+def visits_to_policy(visits: np.ndarray, taus: np.ndarray, priors: np.ndarray) -> np.ndarray:
+    """``float[B, A]`` move distribution ``∝ visits^(1/tau)`` row by row.
+
+    Args:
+        visits: ``float[B, A]`` visit counts.
+        taus: ``float[B]`` temperatures; ``<= 1e-3`` gives the one-hot argmax (lowest index
+            on ties).
+        priors: ``float[B, A]`` used instead of the visits for rows with no visit.
+    """
+    base = np.where(visits.sum(1, keepdims=True) > 0, visits, priors)
+    out = np.zeros_like(base)
+    for i in range(base.shape[0]):
+        row, tau = base[i], float(taus[i])
+        if tau <= _TAU_ARGMAX:
+            out[i, int(row.argmax())] = 1.0
+            continue
+        pos = row > 0
+        logs = np.log(row[pos]) / tau
+        w = np.exp(logs - logs.max())
+        out[i, pos] = w / w.sum()
+    return out

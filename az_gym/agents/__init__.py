@@ -1,0 +1,57 @@
+"""Players: the AlphaZero agent, baselines, a human at the terminal, and DQN.
+
+Every agent subclasses :class:`~az_gym.agents.base.Agent`. The torch-based agents
+(``AlphaZeroAgent``, ``DQNAgent``) and the search-based ones are imported lazily on first
+use, so ``from az_gym.agents import RandomAgent`` does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from az_gym.agents.base import Agent, random_legal_action
+
+_LAZY = {
+    "RandomAgent": "az_gym.agents.baselines",
+    "OneStepLookaheadAgent": "az_gym.agents.baselines",
+    "NetworkOnlyAgent": "az_gym.agents.baselines",
+    "SeededAgent": "az_gym.agents.baselines",
+    "AlphaBetaAgent": "az_gym.agents.alphabeta",
+    "Heuristic": "az_gym.agents.heuristics",
+    "register_heuristic": "az_gym.agents.heuristics",
+    "MctsRolloutAgent": "az_gym.agents.rollout_mcts",
+    "HumanAgent": "az_gym.agents.human",
+    "HumanQuit": "az_gym.agents.human",
+    "AlphaZeroAgent": "az_gym.agents.alphazero",
+    "DQNAgent": "az_gym.agents.dqn",
+}
+
+__all__ = [
+    "Agent",
+    "AlphaBetaAgent",
+    "AlphaZeroAgent",
+    "DQNAgent",
+    "Heuristic",
+    "HumanAgent",
+    "HumanQuit",
+    "MctsRolloutAgent",
+    "NetworkOnlyAgent",
+    "OneStepLookaheadAgent",
+    "RandomAgent",
+    "SeededAgent",
+    "random_legal_action",
+    "register_heuristic",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'az_gym.agents' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -62,6 +62,13 @@ class Agent:
     def check_game(self, game: Game) -> None:
         """Raise ``ValueError`` if this agent was built for another game (no-op by default)."""
 
+    def reseed(self, seed: int | np.random.SeedSequence | None) -> None:
+        """Restart the agent's random stream from ``seed`` (no-op for deterministic agents).
+
+        Evaluation calls it before each game so that games are reproducible from one seed
+        and copies of an agent in worker processes do not replay the same random choices.
+        """
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
 

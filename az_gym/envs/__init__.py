@@ -1,0 +1,39 @@
+"""Native games, the PettingZoo AEC shell, the Gymnasium view, the PettingZoo adapter.
+
+Everything is imported lazily, so ``import az_gym.envs`` costs nothing and a game module
+that is missing only breaks the names that need it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "AzGymEnv": "az_gym.envs.aec",
+    "GymView": "az_gym.envs.gym_view",
+    "PettingZooGame": "az_gym.envs.adapter",
+    "PettingZooState": "az_gym.envs.adapter",
+    "clone_env": "az_gym.envs.adapter",
+    "make": "az_gym.envs.registry",
+    "make_game": "az_gym.envs.registry",
+    "available_games": "az_gym.envs.registry",
+    "game_and_state": "az_gym.envs.registry",
+    "register_all": "az_gym.envs.registry",
+    "TicTacToe": "az_gym.envs.tictactoe",
+    "ConnectFour": "az_gym.envs.connect_four",
+    "Othello": "az_gym.envs.othello",
+    "Gomoku": "az_gym.envs.gomoku",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'az_gym.envs' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

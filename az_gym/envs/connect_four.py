@@ -42,6 +42,7 @@ _OBS_INDEX = np.array(
     ]
 )
 _NO_MOVES = np.zeros(WIDTH, dtype=bool)
+_new_tuple = tuple.__new__
 
 
 def _legal_table(top: int) -> np.ndarray:
@@ -70,12 +71,18 @@ class ConnectFourState(NamedTuple):
 
 
 def _has_four(b: int) -> bool:
-    """Whether bitboard ``b`` holds four in a row (vertical, horizontal, both diagonals)."""
-    for shift in (1, _H1, HEIGHT, _H1 + 1):
-        pairs = b & (b >> shift)
-        if pairs & (pairs >> (2 * shift)):
-            return True
-    return False
+    """Whether bitboard ``b`` holds four in a row (unrolled: this is the hot path)."""
+    m = b & (b >> _H1)  # horizontal
+    if m & (m >> (2 * _H1)):
+        return True
+    m = b & (b >> 1)  # vertical
+    if m & (m >> 2):
+        return True
+    m = b & (b >> HEIGHT)  # falling diagonal
+    if m & (m >> (2 * HEIGHT)):
+        return True
+    m = b & (b >> (_H1 + 1))  # rising diagonal
+    return bool(m & (m >> (2 * _H1 + 2)))
 
 
 def _mirror(b: int) -> int:
@@ -118,9 +125,9 @@ class ConnectFour(Game):
         mask = m | (m + _BOTTOM[action])  # the carry lands on the column's lowest empty cell
         opponent = state.current ^ m  # the next mover's stones
         p = state.to_play
-        return ConnectFourState(
-            opponent, mask, state.moves + 1, 1 - p, p if _has_four(mask ^ opponent) else -1
-        )
+        winner = p if _has_four(mask ^ opponent) else -1
+        # tuple.__new__ skips the NamedTuple's Python-level __new__ (0.4 of ~1.2 us).
+        return _new_tuple(ConnectFourState, (opponent, mask, state.moves + 1, 1 - p, winner))
 
     def is_terminal(self, state: ConnectFourState) -> bool:
         """Four in a row, or a full board."""

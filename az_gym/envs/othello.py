@@ -76,11 +76,11 @@ class Othello(Game):
     num_players = 2
 
     def __init__(self, size: int = 8) -> None:
-        if size not in SIZES:
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size not in SIZES:
             raise ValueError(
                 f"othello: size={size!r} is not supported; the rules need one of {SIZES}"
             )
-        self.size = n = size
+        self.size = n = int(size)
         self.num_actions = n * n + 1
         self.pass_action = n * n
         self.observation_shape = (n, n, 2)

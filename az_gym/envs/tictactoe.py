@@ -25,6 +25,8 @@ _LINES = np.array(
     [[0, 1, 2], [3, 4, 5], [6, 7, 8], [0, 3, 6], [1, 4, 7], [2, 5, 8], [0, 4, 8], [2, 4, 6]]
 )
 _WIN_MASKS = tuple(sum(1 << int(c) for c in line) for line in _LINES)
+# Legal mask of every set of occupied cells (a 9-bit int), so legal_mask is a lookup.
+_EMPTY_CELLS = ((np.arange(512)[:, None] >> np.arange(9)) & 1) == 0
 
 
 class TicTacToeState(NamedTuple):
@@ -36,7 +38,10 @@ class TicTacToeState(NamedTuple):
 
 
 def _has_line(bits: int) -> bool:
-    return any(bits & m == m for m in _WIN_MASKS)
+    for m in _WIN_MASKS:
+        if bits & m == m:
+            return True
+    return False
 
 
 class TicTacToe(Game):
@@ -59,8 +64,7 @@ class TicTacToe(Game):
         """Return ``bool[9]``: the empty cells, none once the game is over."""
         if self.is_terminal(state):
             return np.zeros(9, dtype=bool)
-        occupied = state.marks[0] | state.marks[1]
-        return ((occupied >> np.arange(9)) & 1) == 0
+        return _EMPTY_CELLS[state.marks[0] | state.marks[1]].copy()
 
     def next_state(self, state: TicTacToeState, action: int) -> TicTacToeState:
         """Return the position after the mover marks cell ``action`` (assumed legal)."""

@@ -113,11 +113,14 @@ class MctsPlayer:
         self.params = params
         self.add_noise = add_noise
         self.mcts = BatchedMcts(game, evaluator, params, rng=rng)
+        self._last_slots: list[int] = []
 
     def decide(
         self, slots: Sequence[int], states: Sequence[State], move_numbers: Sequence[int]
     ) -> tuple[np.ndarray, np.ndarray]:
         """Search the states of ``slots`` in one batch (see :class:`Player`)."""
+        # Tree i of the search is the i-th state passed: remember which slot it served.
+        self._last_slots = list(slots)
         result = self.mcts.search(list(states), add_noise=self.add_noise)
         visits = np.asarray(result.visits, dtype=np.float64)
         totals = visits.sum(axis=1, keepdims=True)
@@ -126,8 +129,11 @@ class MctsPlayer:
         return pi, play
 
     def reset(self, slot: int | None = None) -> None:
-        """Empty the trees (the search keys subtrees by position, so a slot reset is total)."""
-        self.mcts.reset(None if slot is None else None)
+        """Empty the tree that last served ``slot`` (all trees if ``None``)."""
+        if slot is None:
+            self.mcts.reset(None)
+        elif slot in self._last_slots:
+            self.mcts.reset(self._last_slots.index(slot))
 
 
 @dataclass
@@ -211,6 +217,7 @@ def simulate(
     lengths = np.zeros(num_games, dtype=np.int64)
     parts: list[Samples] = []
     started = finished = 0
+    per_slot_games = [0] * num_concurrent
     slots: list[_Slot | None] = [None] * min(num_concurrent, max(num_games, 1))
 
     def new_slot() -> _Slot | None:
@@ -267,9 +274,10 @@ def simulate(
             if record and s.moves:
                 parts.append(_to_samples(s, final))
             finished += 1
-            if reset_every is not None and finished % reset_every == 0:
+            per_slot_games[i] += 1
+            if reset_every is not None and per_slot_games[i] % reset_every == 0:
                 for p in players:
-                    p.reset(None)
+                    p.reset(i)
             if on_game_end is not None:
                 on_game_end(finished)
             slots[i] = new_slot()

@@ -1,0 +1,314 @@
+"""The AlphaZero player: batched PUCT search guided by a policy-value network.
+
+:class:`AlphaZeroAgent` plays any compliant game: a native az_gym game or env, any
+PettingZoo AEC env with action masks (through the adapter), or a ``(game, state)`` pair.
+It keeps its search tree between its own consecutive moves (the subtree under the position
+it is asked about is reused, matched by ``game.key``).
+
+Move choice: ``pi ∝ visits^(1/tau)``. ``tau`` is the agent's ``temperature`` when given;
+otherwise, if the game exposes ``move_number(state)``, the MCTS temperature schedule at
+that move number; otherwise ``0`` (the most visited action, lowest index on ties).
+
+Checkpoints (:meth:`AlphaZeroAgent.save`) are one ``torch.save`` file holding only tensors
+and plain Python values, read back with ``torch.load(weights_only=True)``, so loading never
+runs code from the file.
+"""
+
+from __future__ import annotations
+
+import ast
+import pickle
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from az_gym.agents.base import Agent
+from az_gym.game import Game, GameOverError, State
+from az_gym.mcts import BatchedMcts, MctsParams, visits_to_policy
+from az_gym.networks import NetworkConfig, NetworkEvaluator, PolicyValueNet, resolve_device
+from az_gym.schedules import Schedule
+
+CHECKPOINT_FORMAT = "az_gym.alphazero/1"
+"""Tag stored in every checkpoint of this agent."""
+
+
+def as_game(env_or_game: Any) -> Game:
+    """The :class:`Game` behind a game, a registry name, an env, or a ``(game, state)``."""
+    if isinstance(env_or_game, Game):
+        return env_or_game
+    if isinstance(env_or_game, str):
+        from az_gym.envs.registry import make_game
+
+        return make_game(env_or_game)
+    from az_gym.envs.registry import game_and_state
+
+    return game_and_state(env_or_game)[0]
+
+
+def game_from_id(game_id: str) -> Game:
+    """Rebuild a native game from its ``game_id`` (``"othello(size=6)"``).
+
+    Raises:
+        ValueError: not the id of a registered native game.
+    """
+    from az_gym.envs.registry import make_game
+
+    name, _, rest = game_id.partition("(")
+    kwargs: dict[str, Any] = {}
+    if rest:
+        for item in rest.rstrip(")").split(","):
+            k, _, v = item.partition("=")
+            try:
+                kwargs[k] = ast.literal_eval(v)
+            except (ValueError, SyntaxError):
+                kwargs[k] = v
+    try:
+        return make_game(name, **kwargs)
+    except (ValueError, TypeError) as e:
+        raise ValueError(
+            f"cannot rebuild game {game_id!r} from the registry ({e}); pass env_or_game"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the agent thinks of one position (all arrays ``[A]``, root mover's view)."""
+
+    game: Game
+    state: State
+    visits: np.ndarray
+    """Visit counts of the root's children."""
+    policy: np.ndarray
+    """Visit distribution (temperature 1)."""
+    q: np.ndarray
+    """Mean search value of each action (0 where unvisited)."""
+    prior: np.ndarray
+    """Network priors (after prior temperature)."""
+    root_value: float
+    """Search value of the position for the player to move."""
+    network_value: float
+    """The network's own value of the position for the player to move."""
+
+    def __str__(self) -> str:
+        lines = [
+            self.game.render(self.state),
+            f"player to move: {self.game.to_play(self.state)}   "
+            f"search value: {self.root_value:+.3f}   network value: {self.network_value:+.3f}",
+            f"{'action':>8} {'visits':>7} {'pi':>6} {'Q':>7} {'prior':>6}",
+        ]
+        legal = np.flatnonzero(self.game.legal_mask(self.state))
+        for a in sorted(legal.tolist(), key=lambda a: (-self.visits[a], -self.prior[a], a)):
+            lines.append(
+                f"{self.game.action_to_string(a):>8} {int(self.visits[a]):7d} "
+                f"{self.policy[a]:6.3f} {self.q[a]:+7.3f} {self.prior[a]:6.3f}"
+            )
+        return "\n".join(lines)
+
+
+class AlphaZeroAgent(Agent):
+    """Batched MCTS + :class:`PolicyValueNet` player.
+
+    Args:
+        env_or_game: the game (or an env / registry name it comes from).
+        network: a network, a :class:`NetworkConfig` to build one, or ``None`` (default
+            config). A fresh network is initialised from ``seed`` when given.
+        mcts: search parameters (default :class:`MctsParams`).
+        use_gpu: run the network on CUDA when available.
+        seed: seeds move sampling, Dirichlet noise and a fresh network's weights.
+        add_noise: mix Dirichlet noise into the root priors (self-play).
+        temperature: fixed move temperature; ``None`` uses the rule in the module docstring.
+    """
+
+    name = "alphazero"
+
+    def __init__(
+        self,
+        env_or_game: Any,
+        network: PolicyValueNet | NetworkConfig | None = None,
+        mcts: MctsParams | None = None,
+        *,
+        use_gpu: bool = False,
+        seed: int | None = None,
+        add_noise: bool = False,
+        temperature: float | None = None,
+    ) -> None:
+        self.game = as_game(env_or_game)
+        if network is None or isinstance(network, NetworkConfig):
+            with torch.random.fork_rng(devices=[]):
+                if seed is not None:
+                    torch.manual_seed(seed)
+                network = PolicyValueNet(
+                    self.game.observation_shape, self.game.num_actions, network
+                )
+        if not isinstance(network, PolicyValueNet):
+            raise TypeError(
+                f"network must be a PolicyValueNet, a NetworkConfig or None, "
+                f"not {type(network).__name__}"
+            )
+        if (network.observation_shape, network.num_actions) != (
+            tuple(self.game.observation_shape),
+            self.game.num_actions,
+        ):
+            raise ValueError(
+                f"network made for observations {network.observation_shape} and "
+                f"{network.num_actions} actions; {self.game.game_id} has "
+                f"{tuple(self.game.observation_shape)} and {self.game.num_actions}"
+            )
+        self.params = mcts if mcts is not None else MctsParams()
+        self.network = network
+        self.device = resolve_device(use_gpu)
+        self.evaluator = NetworkEvaluator(network, self.device)
+        self.add_noise = add_noise
+        self.temperature = temperature
+        self.rng = np.random.default_rng(seed)
+        self._mcts = BatchedMcts(self.game, self.evaluator, self.params, rng=self.rng)
+
+    # ----------------------------------------------------------------- playing
+    def check_game(self, game: Game) -> None:
+        """Raise ``ValueError`` if ``game`` is not the game this agent was built for."""
+        if game.game_id != self.game.game_id:
+            raise ValueError(
+                f"{self.name}: built for game {self.game.game_id!r}, asked to play {game.game_id!r}"
+            )
+
+    def _tau(self, game: Game, state: State) -> float:
+        if self.temperature is not None:
+            return float(self.temperature)
+        move_number = getattr(game, "move_number", None)
+        if callable(move_number):
+            sched: Schedule = self.params.temperature
+            return float(sched[int(move_number(state))])
+        return 0.0
+
+    def act_state(self, game: Game, state: State) -> int:
+        """Return the chosen legal action for the player to move in ``state``."""
+        return self.act_states(game, [state])[0]
+
+    def act_states(self, game: Game, states: Sequence[State]) -> list[int]:
+        """Return one action per state, all searched by ONE batched search."""
+        self.check_game(game)
+        if not states:
+            return []
+        for i, s in enumerate(states):
+            if game.is_terminal(s):
+                raise GameOverError(f"{self.name}: states[{i}] is terminal; no move to choose")
+        if game is not self._mcts.game:  # e.g. another adapter object of the same env kind
+            self._mcts = BatchedMcts(game, self.evaluator, self.params, rng=self.rng)
+        res = self._mcts.search(list(states), add_noise=self.add_noise)
+        taus = np.array([self._tau(game, s) for s in states])
+        pi = visits_to_policy(res.visits, taus, res.prior)
+        actions = []
+        for i, s in enumerate(states):
+            a = int(self.rng.choice(pi.shape[1], p=pi[i] / pi[i].sum()))
+            if not game.legal_mask(s)[a]:  # cannot happen; never hand back an illegal move
+                raise RuntimeError(f"search chose illegal action {a} in states[{i}]")
+            actions.append(a)
+        return actions
+
+    def reset(self) -> None:
+        """Forget the search trees (start of a new game)."""
+        self._mcts.reset()
+
+    def analyse(self, env_or_state: Any, num_simulations: int | None = None) -> Analysis:
+        """Search a position (an env, a ``(game, state)`` pair or a state of this game)
+        without noise, in a separate tree, and report the statistics."""
+        try:
+            from az_gym.envs.registry import game_and_state
+
+            game, state = game_and_state(env_or_state)
+        except TypeError:
+            game, state = self.game, env_or_state
+        self.check_game(game)
+        mcts = BatchedMcts(game, self.evaluator, self.params, rng=np.random.default_rng(0))
+        r = mcts.search([state], num_simulations=num_simulations)
+        pi = visits_to_policy(r.visits, np.ones(1), r.prior)[0]
+        return Analysis(
+            game, state, r.visits[0], pi, r.q[0], r.prior[0],
+            float(r.root_value[0]), float(r.network_value[0]),
+        )  # fmt: skip
+
+    # ------------------------------------------------------------- checkpoints
+    def save(self, path: str | Path) -> None:
+        """Write weights, network config, game id and search parameters to one file."""
+        ckpt = {
+            "format": CHECKPOINT_FORMAT,
+            "weights": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
+            "network_config": self.network.config.to_dict(),
+            "game_id": self.game.game_id,
+            "observation_shape": list(self.network.observation_shape),
+            "num_actions": self.network.num_actions,
+            "mcts": self.params.to_dict(),
+        }
+        torch.save(ckpt, Path(path))
+
+    @classmethod
+    def load(cls, path: str | Path, env_or_game: Any = None, **kwargs: Any) -> AlphaZeroAgent:
+        """Read a checkpoint written by :meth:`save`.
+
+        Args:
+            path: the file.
+            env_or_game: the game to play (rebuilt from the stored ``game_id`` if ``None``).
+            **kwargs: ``use_gpu``, ``seed``, ``add_noise``, ``temperature`` as in the
+                constructor.
+
+        Raises:
+            ValueError: the file is not a safe az_gym checkpoint (it would run code), is
+                corrupt or truncated, or was made for another game.
+        """
+        ckpt = read_checkpoint(path)
+        game = game_from_id(ckpt["game_id"]) if env_or_game is None else as_game(env_or_game)
+        if game.game_id != ckpt["game_id"]:
+            raise ValueError(
+                f"checkpoint {str(path)!r} was made for game {ckpt['game_id']!r}, "
+                f"not for {game.game_id!r}"
+            )
+        net = PolicyValueNet(
+            tuple(ckpt["observation_shape"]),
+            int(ckpt["num_actions"]),
+            NetworkConfig.from_dict(ckpt["network_config"]),
+        )
+        try:
+            net.load_state_dict(ckpt["weights"])
+        except RuntimeError as e:
+            raise ValueError(
+                f"checkpoint {str(path)!r}: weights do not fit the network: {e}"
+            ) from None
+        return cls(game, net, MctsParams.from_dict(ckpt["mcts"]), **kwargs)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint dict safely (``weights_only=True``) and check its keys.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: unsafe pickle, corrupt/truncated file, or not an az_gym checkpoint.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {str(path)!r}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise ValueError(
+            f"{str(path)!r} is not a safe az_gym checkpoint: it holds objects that would run "
+            f"code when loaded, refused ({str(e).splitlines()[0][:200]})"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+        raise ValueError(
+            f"{str(path)!r} is corrupt or truncated, not a readable checkpoint ({e})"
+        ) from None
+    needed = {"format", "weights", "network_config", "game_id", "observation_shape",
+              "num_actions", "mcts"}  # fmt: skip
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"{str(path)!r} is not an az_gym AlphaZero checkpoint ({CHECKPOINT_FORMAT})"
+        )
+    missing = needed - set(ckpt)
+    if missing:
+        raise ValueError(f"checkpoint {str(path)!r} lacks the fields {sorted(missing)}")
+    return ckpt

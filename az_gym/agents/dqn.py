@@ -1,0 +1,472 @@
+"""Deep Q-Network (Mnih et al., 2015) over discrete, optionally masked, action spaces.
+
+The agent learns ``Q(s, a)`` with the one-step target
+``y = r + gamma * (1 - done) * max_{legal a'} Q_target(s', a')`` (see
+:func:`~az_gym.agents.dqn_replay.td_target`), a Huber loss on ``Q(s, a)`` of the taken action
+only, a replay buffer and a target network that never receives gradients.
+
+It trains on any Gymnasium env with a ``Discrete`` action space (CartPole-v1, or the
+:class:`~az_gym.envs.gym_view.GymView` of a two-player game, where the legal actions come
+from ``info["action_mask"]`` or ``env.action_masks()``), and it is an
+:class:`~az_gym.agents.base.Agent`, so it plays anywhere an az_gym player does (evaluation,
+the opponent of a ``GymView``).
+
+Two-player games (``learn(..., opponent_mode=...)``):
+
+* ``"fixed"``: the env's own opponent (``GymView``'s default is a uniformly random player).
+* ``"self"``: the env's ``opponent`` attribute is replaced by a greedy frozen copy of this
+  agent (``epsilon = config.self_play_epsilon``), whose weights are refreshed from the
+  learning network every ``config.self_play_update_interval`` env steps.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from az_gym.agents.base import Agent
+from az_gym.agents.dqn_replay import (
+    Batch,
+    FrozenQPolicy,
+    QNetwork,
+    ReplayBuffer,
+    choose_action,
+    env_legal_mask,
+    env_spaces,
+    resolve_device,
+    td_target,
+)
+from az_gym.game import Game, State
+from az_gym.schedules import ConstSchedule, PLSchedule, Schedule
+
+_FORMAT = "az_gym.dqn"
+_VERSION = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class DQNConfig:
+    """Hyper-parameters of :class:`DQNAgent` (defaults suit CartPole-sized problems)."""
+
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Widths of the fully connected hidden layers (ReLU) before the Q head."""
+    conv_channels: tuple[int, ...] = ()
+    """Channels of 3x3 'same' conv layers (ReLU) applied first; needs ``[H, W, C]`` observations.
+    Empty: the observation is flattened into the MLP."""
+    learning_rate: float = 1e-3
+    """Adam step size."""
+    gamma: float = 0.99
+    """Discount factor ``gamma`` in the target, in [0, 1]."""
+    batch_size: int = 64
+    """Transitions per gradient step."""
+    buffer_size: int = 50_000
+    """Replay capacity ``N`` (the oldest transition is overwritten once full)."""
+    learning_starts: int = 1_000
+    """Env steps collected before the first gradient step."""
+    train_freq: int = 4
+    """Env steps between two training phases."""
+    gradient_steps: int = 1
+    """Gradient steps per training phase."""
+    target_update_interval: int = 500
+    """Env steps ``C`` between two target-network updates (Mnih et al.: 10k)."""
+    tau: float = 1.0
+    """Target update ``theta_target <- tau * theta + (1 - tau) * theta_target``: 1.0 is a hard
+    copy every ``target_update_interval`` steps; 0 < tau < 1 is Polyak averaging at that rate."""
+    exploration_initial_eps: float = 1.0
+    """Epsilon (probability of a uniformly random legal action) at the first step."""
+    exploration_final_eps: float = 0.05
+    """Epsilon once the decay is over."""
+    exploration_fraction: float = 0.2
+    """Fraction of ``learn``'s ``total_timesteps`` over which epsilon decays linearly."""
+    exploration_decay_steps: int | None = None
+    """Decay length in env steps; overrides ``exploration_fraction`` when set."""
+    huber_delta: float = 1.0
+    """Huber loss threshold ``delta``: TD errors beyond it give a gradient of magnitude
+    ``delta`` (the error clipping of Mnih et al., 2015)."""
+    reward_scale: float = 1.0
+    """Rewards are multiplied by this before entering the target."""
+    double_dqn: bool = False
+    """Double DQN (van Hasselt et al., 2016): the online net picks ``argmax_{legal a'}``, the
+    target net values it, reducing the max's over-estimation. Off: the Nature DQN target."""
+    max_grad_norm: float | None = 10.0
+    """Clip the global gradient norm to this (None: no clipping)."""
+    self_play_update_interval: int = 1_000
+    """``opponent_mode="self"``: env steps between refreshes of the frozen opponent copy."""
+    self_play_epsilon: float = 0.05
+    """``opponent_mode="self"``: the frozen opponent's epsilon (some variety in its play)."""
+    use_gpu: bool = False
+    """Run the networks on CUDA when available."""
+    seed: int = 0
+    """Seeds the network initialisation, the replay sampling, exploration and env resets."""
+
+    def __post_init__(self) -> None:
+        def need(ok: bool, field: str, rule: str) -> None:
+            if not ok:
+                raise ValueError(f"DQNConfig.{field}={getattr(self, field)!r}: {rule}")
+
+        object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in self.hidden_sizes))
+        object.__setattr__(self, "conv_channels", tuple(int(c) for c in self.conv_channels))
+        need(all(h >= 1 for h in self.hidden_sizes), "hidden_sizes", "every width must be >= 1")
+        need(all(c >= 1 for c in self.conv_channels), "conv_channels", "channels must be >= 1")
+        need(self.learning_rate > 0, "learning_rate", "must be > 0")
+        need(0.0 <= self.gamma <= 1.0, "gamma", "must be in [0, 1]")
+        for name in ("batch_size", "buffer_size", "train_freq", "gradient_steps"):
+            need(getattr(self, name) >= 1, name, "must be >= 1")
+        need(self.learning_starts >= 0, "learning_starts", "must be >= 0")
+        need(self.target_update_interval >= 1, "target_update_interval", "must be >= 1")
+        need(0.0 < self.tau <= 1.0, "tau", "must be in (0, 1] (1 = hard copy)")
+        for name in ("exploration_initial_eps", "exploration_final_eps", "self_play_epsilon"):
+            need(0.0 <= getattr(self, name) <= 1.0, name, "must be in [0, 1]")
+        need(0.0 <= self.exploration_fraction <= 1.0, "exploration_fraction", "must be in [0, 1]")
+        need(
+            self.exploration_decay_steps is None or self.exploration_decay_steps >= 0,
+            "exploration_decay_steps",
+            "must be None or >= 0",
+        )
+        need(self.huber_delta > 0, "huber_delta", "must be > 0")
+        need(math.isfinite(self.reward_scale) and self.reward_scale > 0, "reward_scale", "> 0")
+        need(self.max_grad_norm is None or self.max_grad_norm > 0, "max_grad_norm", "None or > 0")
+        need(self.self_play_update_interval >= 1, "self_play_update_interval", "must be >= 1")
+
+    def epsilon_schedule(self, total_timesteps: int) -> Schedule:
+        """Return epsilon as a function of the step within a ``learn`` call (linear decay)."""
+        steps = self.exploration_decay_steps
+        if steps is None:
+            steps = int(self.exploration_fraction * total_timesteps)
+        if steps <= 0:
+            return ConstSchedule(self.exploration_final_eps)
+        return PLSchedule((0, steps), (self.exploration_initial_eps, self.exploration_final_eps))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types only (for checkpoints)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+class DQNLoss(NamedTuple):
+    """What one loss evaluation produced (tensors of a minibatch of size ``B``).
+
+    Attributes:
+        loss: scalar Huber loss, mean over the batch.
+        q_values: ``float[B, A]``, the online net's ``Q(s, .)`` (in the autograd graph).
+        q_taken: ``float[B]``, ``Q(s, a)`` for the taken actions (in the graph).
+        targets: ``float[B]``, the detached targets ``y``.
+    """
+
+    loss: torch.Tensor
+    q_values: torch.Tensor
+    q_taken: torch.Tensor
+    targets: torch.Tensor
+
+
+@dataclass(frozen=True)
+class DQNProgress:
+    """Passed to ``learn``'s callback after every env step."""
+
+    step: int
+    """Env steps done in this ``learn`` call."""
+    episodes: int
+    """Episodes finished in this call."""
+    epsilon: float
+    """Exploration rate used at this step."""
+    last_loss: float | None
+    """The latest training loss (None before learning starts)."""
+    last_episode_return: float | None
+    """Return of the latest finished episode (None before the first ends)."""
+
+
+class LearnResult(NamedTuple):
+    """The outcome of :meth:`DQNAgent.learn`."""
+
+    steps: int
+    updates: int
+    episode_returns: list[float]
+    episode_lengths: list[int]
+    stopped_early: bool
+
+
+class DQNAgent(Agent):
+    """A DQN learner and player (see the module docstring).
+
+    Attributes:
+        config: the hyper-parameters.
+        obs_shape, num_actions: the spaces it was built for.
+        game_id: the az_gym game it was built for (None for plain Gymnasium envs).
+        q_net: the online network ``Q(s, .; theta)``.
+        target_net: ``Q(s, .; theta^-)``; its parameters have ``requires_grad=False``.
+        num_timesteps: env steps learned from, over all ``learn`` calls.
+        replay_buffer: made by the first ``learn`` call and kept by later ones (not saved).
+        epsilon: the exploration rate of ``act_obs(..., greedy=False)`` (set by ``learn``).
+    """
+
+    name = "dqn"
+
+    def __init__(self, env_or_spaces: Any, config: DQNConfig | None = None) -> None:
+        """Build the networks for ``env_or_spaces``: a ``gymnasium.Env`` (Discrete actions, Box
+        observations), a :class:`~az_gym.game.Game`, or ``(observation_space, action_space)``."""
+        self.config = config if config is not None else DQNConfig()
+        self.obs_shape, self.num_actions, self.game_id = env_spaces(env_or_spaces)
+        self.device = resolve_device(self.config.use_gpu)
+        self.rng = np.random.default_rng(self.config.seed)
+        with torch.random.fork_rng(devices=[]):  # seeded init without touching global RNG
+            torch.manual_seed(self.config.seed)
+            self.q_net = self._build().to(self.device)
+        self.target_net = copy.deepcopy(self.q_net)
+        for p in self.target_net.parameters():
+            p.requires_grad_(False)
+        self.optimizer = torch.optim.Adam(self.q_net.parameters(), lr=self.config.learning_rate)
+        self.num_timesteps = 0
+        self.num_updates = 0
+        self.replay_buffer: ReplayBuffer | None = None
+        self.epsilon = self.config.exploration_final_eps
+
+    def _build(self) -> QNetwork:
+        c = self.config
+        return QNetwork(self.obs_shape, self.num_actions, c.hidden_sizes, c.conv_channels)
+
+    # ------------------------------------------------------------------- acting
+    def act_obs(self, obs: np.ndarray, mask: np.ndarray | None = None, greedy: bool = True) -> int:
+        """Return an action for observation ``obs`` (``float32[*obs_shape]``).
+
+        Args:
+            obs: the observation from the acting player's point of view.
+            mask: ``bool[num_actions]`` legal actions (None: all legal).
+            greedy: True: ``argmax`` of Q over legal actions; False: epsilon-greedy with the
+                current :attr:`epsilon` (random choices are among legal actions only).
+        """
+        if mask is None:
+            mask = np.ones(self.num_actions, dtype=bool)
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (self.num_actions,):
+            raise ValueError(f"DQN: mask of shape {mask.shape}; expected ({self.num_actions},)")
+        eps = 0.0 if greedy else self.epsilon
+        self.q_net.eval()
+        return choose_action(self.q_net, self.device, obs, mask, eps, self.rng)
+
+    def check_game(self, game: Game) -> None:
+        """Raise ``ValueError`` unless ``game`` has this agent's spaces (and game id if known)."""
+        if self.game_id is not None and game.game_id != self.game_id:
+            raise ValueError(f"DQN: built for {self.game_id!r}, asked to play {game.game_id!r}")
+        if tuple(game.observation_shape) != self.obs_shape or game.num_actions != self.num_actions:
+            raise ValueError(
+                f"DQN: built for observations {self.obs_shape} and {self.num_actions} actions; "
+                f"{game.game_id} has {tuple(game.observation_shape)} and {game.num_actions}"
+            )
+
+    def act_state(self, game: Game, state: State) -> int:
+        """Greedy legal action for the player to move, from ``game.observation(state)``."""
+        self.check_game(game)
+        return self.act_obs(game.observation(state), game.legal_mask(state), greedy=True)
+
+    def frozen_copy(self, epsilon: float = 0.0) -> FrozenQPolicy:
+        """Return an independent, gradient-free copy of the current policy (an ``Agent``)."""
+        seed = int(self.rng.integers(2**31))
+        return FrozenQPolicy(copy.deepcopy(self.q_net), self.device, epsilon, seed)
+
+    # ----------------------------------------------------------------- learning
+    def _tensor(self, a: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        return torch.as_tensor(a, dtype=dtype, device=self.device)
+
+    def compute_loss(self, batch: Batch) -> DQNLoss:
+        """Huber loss between ``Q(s, a)`` of the taken actions and the detached target ``y``."""
+        c = self.config
+        obs = self._tensor(batch.obs)
+        actions = self._tensor(batch.actions, torch.int64)
+        next_obs = self._tensor(batch.next_obs)
+        next_masks = self._tensor(batch.next_masks, torch.bool)
+        with torch.no_grad():
+            q_next_online = self.q_net(next_obs) if c.double_dqn else None
+            y = td_target(
+                self.target_net(next_obs),
+                self._tensor(batch.rewards) * c.reward_scale,
+                self._tensor(batch.dones),
+                next_masks,
+                c.gamma,
+                q_next_online,
+            )
+        q_values = self.q_net(obs)
+        q_taken = q_values.gather(1, actions.unsqueeze(1)).squeeze(1)
+        loss = F.huber_loss(q_taken, y, delta=c.huber_delta)
+        return DQNLoss(loss, q_values, q_taken, y)
+
+    def train_step(self, batch: Batch) -> float:
+        """One Adam step on ``batch`` (the target net is not touched); returns the loss."""
+        self.q_net.train()
+        out = self.compute_loss(batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        if self.config.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self.q_net.parameters(), self.config.max_grad_norm)
+        self.optimizer.step()
+        self.num_updates += 1
+        return float(out.loss.detach())
+
+    @torch.no_grad()
+    def update_target(self, tau: float | None = None) -> None:
+        """``theta^- <- tau * theta + (1 - tau) * theta^-`` (``tau=1``: hard copy)."""
+        tau = self.config.tau if tau is None else tau
+        for t, s in zip(self.target_net.parameters(), self.q_net.parameters()):
+            if tau >= 1.0:
+                t.copy_(s)
+            else:
+                t.mul_(1.0 - tau).add_(s, alpha=tau)
+        for t, s in zip(self.target_net.buffers(), self.q_net.buffers()):
+            t.copy_(s)
+
+    def learn(
+        self,
+        env: gym.Env,
+        total_timesteps: int,
+        callback: Callable[[DQNProgress], bool | None] | None = None,
+        opponent_mode: str = "fixed",
+    ) -> LearnResult:
+        """Run epsilon-greedy DQN for ``total_timesteps`` env steps on ``env``.
+
+        Args:
+            env: a Gymnasium env with this agent's spaces; legal actions come from
+                ``info["action_mask"]`` or ``env.action_masks()`` when present.
+            total_timesteps: env steps to take (the epsilon decay is relative to it).
+            callback: called after every step with a :class:`DQNProgress`; returning
+                ``False`` stops training.
+            opponent_mode: ``"fixed"`` keeps the env's opponent; ``"self"`` sets the env's
+                ``opponent`` to a frozen copy of this agent, refreshed every
+                ``config.self_play_update_interval`` steps (it stays there after ``learn``).
+
+        Returns:
+            a :class:`LearnResult` (episode returns are the env's rewards, unscaled).
+        """
+        c = self.config
+        if total_timesteps < 0:
+            raise ValueError(f"learn: total_timesteps must be >= 0, got {total_timesteps}")
+        if opponent_mode not in ("fixed", "self"):
+            raise ValueError(
+                f"learn: opponent_mode must be 'fixed' or 'self', got {opponent_mode!r}"
+            )
+        shape, n, game_id = env_spaces(env)
+        if (shape, n) != (self.obs_shape, self.num_actions) or (
+            None not in (game_id, self.game_id) and game_id != self.game_id
+        ):
+            raise ValueError(
+                f"learn: env has observations {shape}, {n} actions (game {game_id}); the agent "
+                f"was built for {self.obs_shape}, {self.num_actions} (game {self.game_id})"
+            )
+        opponent: FrozenQPolicy | None = None
+        if opponent_mode == "self":
+            if not hasattr(env.unwrapped, "opponent"):
+                raise ValueError(
+                    "learn: opponent_mode='self' needs an env with an 'opponent' (GymView)"
+                )
+            opponent = self.frozen_copy(c.self_play_epsilon)
+            env.unwrapped.opponent = opponent
+        if self.replay_buffer is None:
+            self.replay_buffer = ReplayBuffer(c.buffer_size, self.obs_shape, self.num_actions)
+        buffer = self.replay_buffer
+        eps_schedule = c.epsilon_schedule(total_timesteps)
+        returns: list[float] = []
+        lengths: list[int] = []
+        ep_return, ep_len, last_loss, updates0 = 0.0, 0, None, self.num_updates
+        obs, info = env.reset(seed=int(self.rng.integers(2**31)))
+        mask = env_legal_mask(env, info, self.num_actions)
+        for step in range(1, total_timesteps + 1):
+            self.epsilon = float(eps_schedule(step - 1))
+            action = self.act_obs(obs, mask, greedy=False)
+            next_obs, reward, terminated, truncated, info = env.step(action)
+            next_mask = env_legal_mask(env, info, self.num_actions)
+            if terminated:
+                next_mask = np.zeros(self.num_actions, dtype=bool)
+            # Truncation is not termination: its next_obs is still bootstrapped (done = 0).
+            buffer.add(obs, action, float(reward), next_obs, bool(terminated), next_mask)
+            ep_return += float(reward)
+            ep_len += 1
+            self.num_timesteps += 1
+            if terminated or truncated:
+                returns.append(ep_return)
+                lengths.append(ep_len)
+                ep_return, ep_len = 0.0, 0
+                obs, info = env.reset()
+                mask = env_legal_mask(env, info, self.num_actions)
+            else:
+                obs, mask = next_obs, next_mask
+            if step > c.learning_starts and step % c.train_freq == 0:
+                for _ in range(c.gradient_steps):
+                    last_loss = self.train_step(buffer.sample(c.batch_size, self.rng))
+            if step % c.target_update_interval == 0:
+                self.update_target()
+            if opponent is not None and step % c.self_play_update_interval == 0:
+                opponent.net.load_state_dict(self.q_net.state_dict())
+            if callback is not None:
+                progress = DQNProgress(
+                    step, len(returns), self.epsilon, last_loss, returns[-1] if returns else None
+                )
+                if callback(progress) is False:
+                    return LearnResult(step, self.num_updates - updates0, returns, lengths, True)
+        return LearnResult(total_timesteps, self.num_updates - updates0, returns, lengths, False)
+
+    # ------------------------------------------------------------------ saving
+    def save(self, path: str | Path) -> None:
+        """Write the config, spaces, game id, both networks and the optimizer state."""
+        torch.save(
+            {
+                "format": _FORMAT,
+                "version": _VERSION,
+                "config": self.config.to_dict(),
+                "obs_shape": list(self.obs_shape),
+                "num_actions": self.num_actions,
+                "game_id": self.game_id,
+                "num_timesteps": self.num_timesteps,
+                "q_net": self.q_net.state_dict(),
+                "target_net": self.target_net.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+            },
+            Path(path),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path, game: Game | None = None) -> DQNAgent:
+        """Load a :meth:`save` file (``torch.load(weights_only=True)``: no code runs).
+
+        Args:
+            path: the file.
+            game: when given, the file must have been saved for this game.
+
+        Raises:
+            ValueError: unreadable, corrupt or pickled-code file, not a DQN checkpoint, or a
+                checkpoint for another game.
+        """
+        try:
+            data = torch.load(Path(path), map_location="cpu", weights_only=True)
+        except Exception as e:  # UnpicklingError, RuntimeError, EOFError, OSError...
+            raise ValueError(f"DQNAgent.load: {path} is not a loadable DQN checkpoint: {e}") from e
+        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+            raise ValueError(f"DQNAgent.load: {path} is not an az_gym DQN checkpoint")
+        if data.get("version") != _VERSION:
+            raise ValueError(f"DQNAgent.load: {path} has version {data.get('version')!r}")
+        try:
+            config = DQNConfig(**data["config"])
+            shape = tuple(int(d) for d in data["obs_shape"])
+            spaces = (
+                gym.spaces.Box(-np.inf, np.inf, shape, np.float32),
+                gym.spaces.Discrete(int(data["num_actions"])),
+            )
+            agent = cls(spaces, config)
+            agent.game_id = data["game_id"]
+            agent.q_net.load_state_dict(data["q_net"])
+            agent.target_net.load_state_dict(data["target_net"])
+            agent.optimizer.load_state_dict(data["optimizer"])
+            agent.num_timesteps = int(data["num_timesteps"])
+        except (KeyError, TypeError, RuntimeError, ValueError) as e:
+            raise ValueError(f"DQNAgent.load: {path} is a damaged DQN checkpoint: {e}") from e
+        if game is not None and agent.game_id != game.game_id:
+            raise ValueError(
+                f"DQNAgent.load: {path} was saved for {agent.game_id!r}, not {game.game_id!r}"
+            )
+        return agent

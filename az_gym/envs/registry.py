@@ -1,0 +1,165 @@
+"""Names of the native games, env constructors, and registration with Gymnasium / PettingZoo.
+
+* :func:`make_game` builds the rules (a :class:`~az_gym.game.Game`), :func:`make` the
+  PettingZoo AEC env (:class:`~az_gym.envs.aec.AzGymEnv`).
+* :func:`register_all` (run by ``import az_gym``) registers
+
+  - the Gymnasium single-agent views (:class:`~az_gym.envs.gym_view.GymView`) as
+    ``"az_gym/TicTacToe-v0"``, ``"az_gym/ConnectFour-v0"``, ``"az_gym/Othello-v0"``,
+    ``"az_gym/Gomoku-v0"``: ``gymnasium.make("az_gym/Othello-v0", size=6, agent_color=1)``;
+  - the AEC envs in PettingZoo's own registry (PettingZoo >= 1.27 has one, modelled on
+    Gymnasium's: ``pettingzoo.register`` / ``pettingzoo.make``) as ``"az_gym/tictactoe-v0"``,
+    ``"az_gym/connect_four-v0"``, ``"az_gym/othello-v0"``, ``"az_gym/gomoku-v0"``:
+    ``pettingzoo.make("aec", "az_gym/connect_four-v0", render_mode="ansi")``.
+
+  Both use string entry points, so nothing is imported until an env is made, and
+  registering twice is a no-op.
+* :func:`game_and_state` turns whatever env an agent is handed into ``(game, state)``.
+
+Game modules are imported lazily: a missing module only breaks the name that needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from az_gym.game import Game, State
+
+if TYPE_CHECKING:
+    from az_gym.envs.adapter import PettingZooGame
+    from az_gym.envs.aec import AzGymEnv
+
+_GAMES: dict[str, tuple[str, str, str]] = {
+    # name: (module, class, CamelCase name of the Gymnasium id)
+    "connect_four": ("az_gym.envs.connect_four", "ConnectFour", "ConnectFour"),
+    "gomoku": ("az_gym.envs.gomoku", "Gomoku", "Gomoku"),
+    "othello": ("az_gym.envs.othello", "Othello", "Othello"),
+    "tictactoe": ("az_gym.envs.tictactoe", "TicTacToe", "TicTacToe"),
+}
+
+GYM_NAMESPACE = "az_gym"
+
+
+def available_games() -> list[str]:
+    """Return the registry names of the native games, sorted."""
+    return sorted(_GAMES)
+
+
+def gym_id(name: str) -> str:
+    """Return the Gymnasium id of ``name`` (``"connect_four"`` -> ``"az_gym/ConnectFour-v0"``)."""
+    return f"{GYM_NAMESPACE}/{_entry(name)[2]}-v0"
+
+
+def pettingzoo_id(name: str) -> str:
+    """Return the PettingZoo registry id of game ``name`` (``"az_gym/connect_four-v0"``)."""
+    _entry(name)
+    return f"{GYM_NAMESPACE}/{name}-v0"
+
+
+def make_game(name: str, **kwargs: Any) -> Game:
+    """Return the rules of game ``name``; ``kwargs`` go to its constructor (``size=6``).
+
+    Raises:
+        ValueError: unknown name (the message lists the known ones).
+    """
+    module, cls, _ = _entry(name)
+    return getattr(importlib.import_module(module), cls)(**kwargs)
+
+
+def make(name: str, render_mode: str | None = None, **kwargs: Any) -> AzGymEnv:
+    """Return the PettingZoo AEC env of game ``name`` (``kwargs`` go to the game).
+
+    Args:
+        name: one of :func:`available_games`.
+        render_mode: ``None``, ``"ansi"`` or ``"human"``.
+    """
+    from az_gym.envs.aec import AzGymEnv
+
+    return AzGymEnv(make_game(name, **kwargs), render_mode=render_mode)
+
+
+def register_all() -> None:
+    """Register every native game with Gymnasium and PettingZoo (idempotent)."""
+    import gymnasium
+
+    for name in _GAMES:
+        gid = gym_id(name)
+        if gid not in gymnasium.registry:
+            gymnasium.register(
+                id=gid, entry_point="az_gym.envs.gym_view:GymView", kwargs={"game": name}
+            )
+    try:
+        import pettingzoo
+    except ImportError:  # pragma: no cover - pettingzoo is a dependency
+        return
+    if not hasattr(pettingzoo, "register"):  # pragma: no cover - PettingZoo < 1.27
+        return
+    for name in _GAMES:
+        pid = pettingzoo_id(name)
+        if pid not in pettingzoo.aec_registry:
+            pettingzoo.register(
+                "aec", pid, entry_point="az_gym.envs.registry:make", kwargs={"name": name}
+            )
+
+
+# ------------------------------------------------------------- env -> (game, state)
+_ADAPTERS: weakref.WeakKeyDictionary[Any, PettingZooGame] = weakref.WeakKeyDictionary()
+
+
+def game_and_state(env: Any) -> tuple[Game, State]:
+    """Return ``(game, state)`` for the position in ``env``, never mutating ``env``.
+
+    Accepts:
+
+    * an :class:`~az_gym.envs.aec.AzGymEnv`, possibly inside PettingZoo wrappers;
+    * a :class:`~az_gym.envs.gym_view.GymView`, possibly inside Gymnasium wrappers
+      (``gymnasium.make`` output);
+    * any other PettingZoo AEC env whose observation (or info) has an ``"action_mask"``:
+      it is wrapped in a :class:`~az_gym.envs.adapter.PettingZooGame` (one per env
+      object, cached) and the state is a *clone* of the env, so searching it leaves the
+      caller's env as it was;
+    * a ``(game, state)`` tuple, returned as is.
+
+    Raises:
+        TypeError: anything else.
+    """
+    if isinstance(env, tuple) and len(env) == 2 and isinstance(env[0], Game):
+        return env[0], env[1]
+    from pettingzoo import AECEnv
+
+    from az_gym.envs.aec import AzGymEnv
+    from az_gym.envs.gym_view import GymView
+
+    inner = getattr(env, "unwrapped", None)
+    if isinstance(inner, (AzGymEnv, GymView)):
+        return inner.game, inner.state
+    if isinstance(env, AECEnv):
+        from az_gym.envs.adapter import PettingZooGame
+
+        try:
+            adapter = _ADAPTERS.get(env)
+        except TypeError:  # not weak-referenceable: no cache
+            adapter = None
+        if adapter is None:
+            adapter = PettingZooGame(env)
+            try:
+                _ADAPTERS[env] = adapter
+            except TypeError:
+                pass
+        return adapter, adapter.state_from_env(env)
+    raise TypeError(
+        f"cannot get a game and state from {type(env).__name__}; expected an az_gym "
+        "AzGymEnv (possibly wrapped), a GymView (possibly wrapped), a PettingZoo AEC env "
+        "with action masks, or a (Game, state) tuple"
+    )
+
+
+def _entry(name: str) -> tuple[str, str, str]:
+    try:
+        return _GAMES[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown game {name!r}; available games are {available_games()}"
+        ) from None

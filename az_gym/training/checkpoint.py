@@ -1,0 +1,158 @@
+"""Crash-safe file writes and safe checkpoint loads.
+
+Writes go to a temporary file in the target's directory (named ``.<name>.tmp-<pid>-<rand>``),
+are flushed and fsync'ed, then renamed over the target with :func:`os.replace`, so a reader
+sees the old file or the new one, never half of one. A crash leaves at most a stray temp
+file, which loaders never read (:func:`remove_stale_temp_files` cleans them).
+
+Loads use ``torch.load(weights_only=True)``: a checkpoint can only hold tensors, numbers,
+strings, lists, tuples and dicts, and a malicious pickle is refused instead of executed.
+torch is imported lazily so that this module stays light.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+TEMP_MARKER = ".tmp-"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read: missing, truncated, corrupt or unsafe."""
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write a file atomically: ``write(f)`` fills a temp file that then replaces ``path``.
+
+    If ``write`` raises, the temp file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}{TEMP_MARKER}{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see the module docstring)."""
+    atomic_write(path, lambda f: f.write(data))
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    """``torch.save(obj)`` to ``path`` atomically.
+
+    ``obj`` should hold only what :func:`safe_torch_load` accepts: tensors, numbers,
+    strings, ``None``, lists, tuples and dicts (e.g. ``state_dict()`` plus metadata).
+    """
+    import torch
+
+    atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def safe_torch_load(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """Load a checkpoint dict written by :func:`atomic_torch_save`, never executing code.
+
+    Raises:
+        CheckpointError: the file is missing, truncated, corrupt, holds a pickle that
+            needs arbitrary code (refused by ``weights_only=True``), or is not a dict. The
+            message names the file and the reason.
+    """
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes)")
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(
+            f"checkpoint {path} was refused as unsafe or corrupt (weights_only load): {first}"
+        ) from None
+    except (
+        RuntimeError,
+        EOFError,
+        ValueError,
+        OSError,
+        KeyError,
+        AttributeError,
+        IndexError,
+        TypeError,
+        UnicodeDecodeError,
+    ) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupt: {msg}") from None
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"checkpoint {path} holds a {type(obj).__name__}, not a dict")
+    return obj
+
+
+def load_latest_good(
+    paths: Sequence[str | Path], map_location: Any = "cpu"
+) -> tuple[Path, dict[str, Any]]:
+    """Load the first readable checkpoint of ``paths`` (newest first, e.g. current then
+    previous), skipping missing or corrupt ones.
+
+    Returns:
+        ``(path, checkpoint)`` of the file that loaded.
+
+    Raises:
+        CheckpointError: none loaded; the message gives each file's reason.
+    """
+    reasons = []
+    for p in paths:
+        try:
+            return Path(p), safe_torch_load(p, map_location)
+        except CheckpointError as e:
+            reasons.append(str(e))
+    raise CheckpointError("no readable checkpoint: " + ("; ".join(reasons) or "no paths given"))
+
+
+def is_temp_file(path: str | Path) -> bool:
+    """Whether ``path`` is a leftover temp file of :func:`atomic_write`."""
+    name = Path(path).name
+    return name.startswith(".") and TEMP_MARKER in name
+
+
+def remove_stale_temp_files(directory: str | Path) -> list[Path]:
+    """Delete the temp files a crashed :func:`atomic_write` left in ``directory``.
+
+    Only call it when no other process is writing there. Returns the removed paths.
+    """
+    removed = []
+    d = Path(directory)
+    if d.is_dir():
+        for p in d.iterdir():
+            if p.is_file() and is_temp_file(p):
+                p.unlink(missing_ok=True)
+                removed.append(p)
+    return removed

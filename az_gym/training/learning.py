@@ -1,0 +1,386 @@
+"""The learning phase: fit the policy-value network to the memory (AlphaZero.jl's
+``Learning`` module).
+
+Every gradient step runs a *fresh* forward pass, in ``net.train()`` mode, on observations
+stored as numpy arrays: nothing computed during self-play carries gradients (self-play ran
+in eval mode under ``torch.inference_mode``).
+
+Loss of a batch of ``B`` samples ``(obs, mask, pi, z)``, AlphaZero.jl's ``L = Lp + Lv +
+Lreg + Linv``:
+
+* ``Lp``: policy cross-entropy ``-sum_a pi_a log p_a`` with ``p`` the softmax of the logits
+  over the *legal* actions;
+* ``Lv``: value MSE ``(v - z / rewards_renormalization)^2``;
+* ``Lreg``: ``l2_regularization * sum of squared weights`` of the tensors with two or more
+  dimensions (linear and convolution kernels), not biases nor normalisation parameters
+  (AlphaGo Zero's ``c ||theta||^2``, as AlphaZero.jl's ``regularized_params``);
+* ``Linv``: ``nonvalidity_penalty *`` the probability mass the *unmasked* softmax puts on
+  illegal actions.
+
+Batches are drawn *with replacement, proportionally to the sample weights* ``W(n)`` of
+position averaging, and averaged uniformly; full-data reports (:func:`compute_losses`) are
+the weighted means, i.e. the expectation of the batch loss.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from az_gym.training.memory import MemoryBuffer, TrainingData
+from az_gym.training.params import LearningParams
+
+_NEG = -1e9  # masked logit: finite, so rows stay finite even with no legal action
+
+
+@dataclass(frozen=True)
+class LossTerms:
+    """Loss terms, weighted means over a data set (floats)."""
+
+    policy: float
+    """``Lp``: cross-entropy of the target policies and the network's legal softmax."""
+    value: float
+    """``Lv``: MSE of the value against ``z / rewards_renormalization``."""
+    l2: float
+    """``Lreg``: ``l2_regularization * sum of squared weights``."""
+    invalid: float
+    """``Linv``: ``nonvalidity_penalty * illegal_mass``."""
+    total: float
+    """``Lp + Lv + Lreg + Linv``."""
+    entropy: float
+    """``Hp``: mean entropy of the target policies (``Lp - Hp`` is the KL divergence)."""
+    illegal_mass: float
+    """Mean probability the unmasked softmax puts on illegal actions."""
+
+    def to_dict(self) -> dict[str, float]:
+        """Plain dict (for reports)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CheckpointReport:
+    """One series of updates, followed by an optional arena (``on_checkpoint``)."""
+
+    index: int
+    """0-based index of the series in the iteration."""
+    num_batches: int
+    """Updates in this series."""
+    batches_done: int
+    """Updates since the start of the iteration."""
+    mean_batch_loss: float
+    """Mean total loss of this series' batches (train mode, before each step)."""
+    losses: LossTerms
+    """Losses on the whole learning set after the series (eval mode)."""
+    seconds: float
+    """Wall time of the series, the loss computation included."""
+
+
+@dataclass(frozen=True)
+class LearningReport:
+    """What :meth:`Learner.train` did in one iteration."""
+
+    iteration: int
+    lr: float
+    num_samples: int
+    """Samples in the learning set (after augmentation and averaging)."""
+    batches_per_checkpoint: int
+    losses_before: LossTerms
+    checkpoints: tuple[CheckpointReport, ...]
+    seconds: float
+
+    @property
+    def losses_after(self) -> LossTerms:
+        """Losses after the last series."""
+        return self.checkpoints[-1].losses if self.checkpoints else self.losses_before
+
+
+@dataclass(frozen=True)
+class StageReport:
+    """Losses of the network on one game stage of the memory (memory analysis)."""
+
+    index: int
+    """0 = opening (most moves left)."""
+    num_samples: int
+    mean_moves_left: float
+    min_moves_left: float
+    max_moves_left: float
+    losses: LossTerms
+
+
+def l2_penalty(net: nn.Module) -> torch.Tensor:
+    """Sum of squared weights of the parameters with ``ndim >= 2`` (not biases/norms)."""
+    terms = [p.pow(2).sum() for p in net.parameters() if p.ndim >= 2]
+    if not terms:
+        return torch.zeros(())
+    return torch.stack(terms).sum()
+
+
+def _forward(net: nn.Module, obs: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``(raw logits [B, A], value [B])`` from a ``NetOutput`` or a plain tuple."""
+    out = net(obs, mask)
+    logits = out.logits if hasattr(out, "logits") else out[0]
+    value = out.value if hasattr(out, "value") else out[-1]
+    return logits, value.reshape(-1)
+
+
+def loss_tensors(
+    net: nn.Module,
+    obs: torch.Tensor,
+    mask: torch.Tensor,
+    pi: torch.Tensor,
+    z: torch.Tensor,
+    params: LearningParams,
+    weight: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
+    """The loss terms of one batch as scalar tensors (differentiable in train mode).
+
+    Args:
+        obs: ``float32[B, *observation_shape]``; mask: ``bool[B, A]``;
+        pi: ``float32[B, A]`` targets; z: ``float32[B]`` returns for the movers.
+        weight: ``float32[B]`` (``None``: uniform mean).
+
+    Returns:
+        ``{"policy", "value", "illegal_mass", "entropy"}`` means over the batch (``l2`` and
+        totals are added by the callers, since they do not depend on the data).
+    """
+    logits, value = _forward(net, obs, mask)
+    logp = torch.log_softmax(logits.masked_fill(~mask, _NEG), dim=-1)
+    lp = -(pi * torch.where(mask, logp, torch.zeros_like(logp))).sum(-1)
+    lv = (value - z / params.rewards_renormalization).pow(2)
+    illegal = (torch.softmax(logits, dim=-1) * (~mask)).sum(-1)
+    hp = -(pi * torch.log(pi.clamp_min(1e-30))).sum(-1)
+
+    def mean(x: torch.Tensor) -> torch.Tensor:
+        return x.mean() if weight is None else (x * weight).sum() / weight.sum()
+
+    return {
+        "policy": mean(lp),
+        "value": mean(lv),
+        "illegal_mass": mean(illegal),
+        "entropy": mean(hp),
+    }
+
+
+def _net_device(net: nn.Module) -> torch.device:
+    p = next(net.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+def compute_losses(
+    net: nn.Module,
+    data: TrainingData,
+    params: LearningParams,
+    *,
+    batch_size: int | None = None,
+    device: torch.device | str | None = None,
+) -> LossTerms:
+    """Weighted-mean losses of ``net`` on ``data``, in eval mode under inference mode.
+
+    The network's train/eval mode is restored afterwards.
+
+    Raises:
+        ValueError: ``data`` is empty.
+    """
+    n = len(data)
+    if n == 0:
+        raise ValueError("compute_losses: the data set is empty")
+    bs = batch_size or params.loss_computation_batch_size
+    dev = torch.device(device) if device is not None else _net_device(net)
+    was_training = net.training
+    net.eval()
+    sums = {"policy": 0.0, "value": 0.0, "illegal_mass": 0.0, "entropy": 0.0}
+    wsum = float(np.sum(data.weight, dtype=np.float64))
+    try:
+        with torch.inference_mode():
+            for s in range(0, n, bs):
+                t = _tensors(data, slice(s, s + bs), dev)
+                w = t["weight"]
+                terms = loss_tensors(net, t["obs"], t["mask"], t["policy"], t["value"], params, w)
+                share = float(w.sum()) / wsum
+                for k in sums:
+                    sums[k] += float(terms[k]) * share
+            l2 = params.l2_regularization * float(l2_penalty(net))
+    finally:
+        net.train(was_training)
+    invalid = params.nonvalidity_penalty * sums["illegal_mass"]
+    total = sums["policy"] + sums["value"] + l2 + invalid
+    return LossTerms(
+        policy=sums["policy"],
+        value=sums["value"],
+        l2=l2,
+        invalid=invalid,
+        total=total,
+        entropy=sums["entropy"],
+        illegal_mass=sums["illegal_mass"],
+    )
+
+
+def _tensors(data: TrainingData, index: Any, device: torch.device) -> dict[str, torch.Tensor]:
+    names = ("obs", "mask", "policy", "value", "weight")
+    return {
+        k: torch.from_numpy(np.ascontiguousarray(getattr(data, k)[index])).to(device) for k in names
+    }
+
+
+def make_optimiser(net: nn.Module, params: LearningParams) -> torch.optim.Optimizer:
+    """The optimiser of :attr:`LearningParams.optimiser` (learning rate at iteration 0).
+
+    Adam with ``weight_decay > 0`` is AdamW (decoupled decay); SGD's decay is PyTorch's.
+    """
+    spec = params.optimiser
+    lr = float(spec.lr[0])
+    if spec.kind == "adam":
+        cls = torch.optim.AdamW if spec.weight_decay > 0 else torch.optim.Adam
+        return cls(net.parameters(), lr=lr, weight_decay=spec.weight_decay)
+    return torch.optim.SGD(
+        net.parameters(),
+        lr=lr,
+        momentum=spec.momentum,
+        nesterov=spec.nesterov,
+        weight_decay=spec.weight_decay,
+    )
+
+
+class Learner:
+    """Trains a policy-value network over the iterations of a run.
+
+    The optimiser (and its state, e.g. Adam's moments) lives across iterations; the learning
+    rate follows ``params.optimiser.lr`` at each iteration.
+
+    Args:
+        net: the network to train (moved to ``device``).
+        params: learning parameters.
+        device: where to train (see ``az_gym.networks.resolve_device``).
+    """
+
+    def __init__(
+        self, net: nn.Module, params: LearningParams, device: torch.device | str = "cpu"
+    ) -> None:
+        self.device = torch.device(device)
+        self.net = net.to(self.device)
+        self.params = params
+        self.optimiser = make_optimiser(self.net, params)
+
+    def set_lr(self, lr: float) -> None:
+        """Set the learning rate of every parameter group."""
+        for g in self.optimiser.param_groups:
+            g["lr"] = float(lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The optimiser's state (for checkpoints; the network is saved separately)."""
+        return {"optimiser": self.optimiser.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+        self.optimiser.load_state_dict(state["optimiser"])
+
+    def train(
+        self,
+        data: TrainingData,
+        iteration: int,
+        rng: np.random.Generator,
+        on_progress: Callable[[int, int, float], None] | None = None,
+        on_checkpoint: Callable[[int, CheckpointReport], None] | None = None,
+    ) -> LearningReport:
+        """Run ``num_checkpoints`` series of ``n`` updates (see :class:`LearningParams`).
+
+        Args:
+            data: the learning set (``MemoryBuffer.training_data``), numpy arrays.
+            iteration: training iteration (picks the learning rate).
+            rng: draws the batches.
+            on_progress: ``(batches_done, batches_total, batch_loss)`` after each update.
+            on_checkpoint: ``(index, report)`` after each series (e.g. to run an arena on
+                a copy of the network).
+
+        Raises:
+            ValueError: ``data`` is empty.
+        """
+        p = self.params
+        n_samples = len(data)
+        if n_samples == 0:
+            raise ValueError("Learner.train: the learning set is empty")
+        start = time.perf_counter()
+        lr = float(p.optimiser.lr[iteration])
+        self.set_lr(lr)
+        per_ckpt = p.batches_per_checkpoint(n_samples)
+        total_batches = per_ckpt * p.num_checkpoints
+        cdf = np.cumsum(data.weight, dtype=np.float64)
+        before = compute_losses(self.net, data, p, device=self.device)
+        reports: list[CheckpointReport] = []
+        done = 0
+        for c in range(p.num_checkpoints):
+            t0 = time.perf_counter()
+            self.net.train()
+            batch_losses = []
+            for _ in range(per_ckpt):
+                idx = np.searchsorted(cdf, rng.random(p.batch_size) * cdf[-1], side="right")
+                idx = np.minimum(idx, n_samples - 1)
+                t = _tensors(data, idx, self.device)
+                terms = loss_tensors(self.net, t["obs"], t["mask"], t["policy"], t["value"], p)
+                loss = (
+                    terms["policy"] + terms["value"] + p.nonvalidity_penalty * terms["illegal_mass"]
+                )
+                if p.l2_regularization > 0:
+                    loss = loss + p.l2_regularization * l2_penalty(self.net)
+                self.optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimiser.step()
+                done += 1
+                batch_losses.append(float(loss.detach()))
+                if on_progress is not None:
+                    on_progress(done, total_batches, batch_losses[-1])
+            after = compute_losses(self.net, data, p, device=self.device)
+            report = CheckpointReport(
+                index=c,
+                num_batches=per_ckpt,
+                batches_done=done,
+                mean_batch_loss=float(np.mean(batch_losses)),
+                losses=after,
+                seconds=time.perf_counter() - t0,
+            )
+            reports.append(report)
+            if on_checkpoint is not None:
+                on_checkpoint(c, report)
+        return LearningReport(
+            iteration=iteration,
+            lr=lr,
+            num_samples=n_samples,
+            batches_per_checkpoint=per_ckpt,
+            losses_before=before,
+            checkpoints=tuple(reports),
+            seconds=time.perf_counter() - start,
+        )
+
+
+def analyse_memory(
+    net: nn.Module,
+    memory: MemoryBuffer,
+    num_game_stages: int,
+    params: LearningParams,
+    *,
+    device: torch.device | str | None = None,
+) -> list[StageReport]:
+    """Losses of ``net`` on each of ``num_game_stages`` equal parts of the memory, by moves
+    left (opening first); AlphaZero.jl's memory analysis."""
+    out = []
+    for i, stage in enumerate(memory.game_stages(num_game_stages)):
+        if len(stage) == 0:
+            continue
+        ml = stage.moves_left
+        out.append(
+            StageReport(
+                index=i,
+                num_samples=len(stage),
+                mean_moves_left=float(ml.mean()),
+                min_moves_left=float(ml.min()),
+                max_moves_left=float(ml.max()),
+                losses=compute_losses(net, stage, params, device=device),
+            )
+        )
+    return out

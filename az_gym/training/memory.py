@@ -1,0 +1,369 @@
+"""The memory buffer: the latest self-play samples, ready for learning.
+
+A sample is one position played in self-play: the observation from the mover's view, the
+legal mask, the search policy ``pi``, the game's final return ``z`` for that position's
+mover, and the number of moves left to the end. The buffer keeps the most recent
+``capacity`` samples (FIFO) and turns them into :class:`TrainingData`:
+
+* *symmetry augmentation* adds, for each sample and each non-identity symmetry ``g``, the
+  sample ``(g(obs), pi[sigma], mask[sigma])`` (same ``z``, same moves left);
+* *position averaging* then merges the samples of one position (mean ``pi``, mean ``z``,
+  mean moves left) and weighs the merged sample ``W(n)`` by its count ``n``
+  (:class:`~az_gym.training.params.SamplesWeighingPolicy`). As in AlphaZero.jl, augmentation
+  comes first, so symmetric variants of a position merge too.
+
+Two samples are the *same position* when their observation and legal mask are byte-equal:
+that is exactly the network's input, so the merged target is what the loss would fit
+anyway. :func:`position_keys` hashes them to ``uint64`` (collisions are ~1e-8 likely for a
+million samples).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from az_gym.game import Symmetry
+from az_gym.training.checkpoint import atomic_write
+from az_gym.training.params import SamplesWeighingPolicy
+
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, elementwise over ``uint64``."""
+    h = h ^ (h >> np.uint64(30))
+    h = h * _M1
+    h = h ^ (h >> np.uint64(27))
+    h = h * _M2
+    return h ^ (h >> np.uint64(31))
+
+
+def position_keys(obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Return ``uint64[N]`` keys, equal for byte-equal ``(obs[i], mask[i])`` rows.
+
+    Args:
+        obs: ``float32[N, *observation_shape]``.
+        mask: ``bool[N, A]``.
+    """
+    n = len(obs)
+    o = (np.asarray(obs, dtype=np.float32).reshape(n, -1) + np.float32(0.0)).view(np.uint8)
+    raw = np.concatenate([o, np.packbits(np.asarray(mask, bool).reshape(n, -1), axis=1)], 1)
+    raw = np.pad(raw, ((0, 0), (0, (-raw.shape[1]) % 8)))
+    words = np.ascontiguousarray(raw).view(np.uint64)
+    h = np.full(n, 0x9E3779B97F4A7C15, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(words.shape[1]):
+            h = _mix((h ^ words[:, j]) + np.uint64(j))
+    return h
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """``N`` training samples (arrays share the first axis).
+
+    Attributes:
+        obs: ``float32[N, *observation_shape]``, each from its mover's view.
+        policy: ``float32[N, A]`` target policy (search visits), zero on illegal actions.
+        value: ``float32[N]`` target ``z``: the game's return for the position's mover.
+        mask: ``bool[N, A]`` legal actions.
+        moves_left: ``float32[N]`` moves from the position to the end (mean if merged).
+        weight: ``float32[N]`` sample weight ``W(n)`` (ones without averaging).
+        count: ``int64[N]`` samples merged into each (ones without averaging).
+        key: ``uint64[N]`` position keys (:func:`position_keys`).
+    """
+
+    obs: np.ndarray
+    policy: np.ndarray
+    value: np.ndarray
+    mask: np.ndarray
+    moves_left: np.ndarray
+    weight: np.ndarray
+    count: np.ndarray
+    key: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.value.shape[0])
+
+    def take(self, index: np.ndarray | slice) -> TrainingData:
+        """The samples at ``index`` (an index array or a slice)."""
+        return TrainingData(**{k: v[index] for k, v in self.__dict__.items()})
+
+    @staticmethod
+    def concat(parts: Sequence[TrainingData]) -> TrainingData:
+        """Concatenate (at least one part)."""
+        names = TrainingData.__dataclass_fields__
+        return TrainingData(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in names})
+
+    @staticmethod
+    def from_arrays(
+        obs: np.ndarray,
+        policy: np.ndarray,
+        value: np.ndarray,
+        mask: np.ndarray,
+        moves_left: np.ndarray | None = None,
+    ) -> TrainingData:
+        """Unmerged samples (weight and count 1, keys computed), with dtypes normalised.
+
+        Raises:
+            ValueError: arrays of different lengths or mismatched action counts.
+        """
+        obs = np.ascontiguousarray(obs, dtype=np.float32)
+        policy = np.ascontiguousarray(policy, dtype=np.float32)
+        value = np.ascontiguousarray(value, dtype=np.float32).reshape(-1)
+        mask = np.ascontiguousarray(mask, dtype=bool)
+        n = len(obs)
+        ml = np.zeros(n, np.float32) if moves_left is None else np.asarray(moves_left, np.float32)
+        lens = {
+            "obs": n,
+            "policy": len(policy),
+            "value": len(value),
+            "mask": len(mask),
+            "moves_left": len(ml),
+        }
+        if len(set(lens.values())) != 1:
+            raise ValueError(f"samples: arrays must have the same length, got {lens}")
+        if policy.ndim != 2 or mask.shape != policy.shape:
+            raise ValueError(
+                f"samples: policy {policy.shape} and mask {mask.shape} must both be [N, A]"
+            )
+        return TrainingData(
+            obs,
+            policy,
+            value,
+            mask,
+            ml.reshape(-1),
+            np.ones(n, np.float32),
+            np.ones(n, np.int64),
+            position_keys(obs, mask),
+        )
+
+
+def augment_with_symmetries(data: TrainingData, symmetries: Sequence[Symmetry]) -> TrainingData:
+    """Add each sample's image under every symmetry but the identity (observation by
+    ``transform_observation``, policy by ``pi[sigma]``, mask by ``mask[sigma]``)."""
+    parts = [data]
+    identity = np.arange(data.mask.shape[1])
+    for g in symmetries:
+        obs = np.ascontiguousarray(g.transform_observation(data.obs), dtype=np.float32)
+        if np.array_equal(g.sigma, identity) and np.array_equal(obs, data.obs):
+            continue  # the identity (whatever its name): the data is already there
+        mask = np.ascontiguousarray(data.mask[:, g.sigma])
+        parts.append(
+            TrainingData(
+                obs,
+                np.ascontiguousarray(g.transform_policy(data.policy)),
+                data.value,
+                mask,
+                data.moves_left,
+                data.weight,
+                data.count,
+                position_keys(obs, mask),
+            )
+        )
+    return TrainingData.concat(parts)
+
+
+def average_positions(data: TrainingData, policy: SamplesWeighingPolicy) -> TrainingData:
+    """Merge the samples of each position: mean policy, value and moves left (each weighted
+    by the merged counts), summed count ``n``, weight ``W(n)``."""
+    _, first, inverse = np.unique(data.key, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    m = len(first)
+    cnt = np.bincount(inverse, weights=data.count, minlength=m)
+    c = data.count.astype(np.float64)
+
+    def mean(x: np.ndarray) -> np.ndarray:
+        flat = x.reshape(len(x), -1).astype(np.float64) * c[:, None]
+        out = np.zeros((m, flat.shape[1]))
+        np.add.at(out, inverse, flat)
+        return (out / cnt[:, None]).reshape((m, *x.shape[1:])).astype(np.float32)
+
+    return TrainingData(
+        data.obs[first],
+        mean(data.policy),
+        mean(data.value),
+        data.mask[first],
+        mean(data.moves_left),
+        policy.weight(cnt).astype(np.float32),
+        cnt.astype(np.int64),
+        data.key[first],
+    )
+
+
+class MemoryBuffer:
+    """FIFO store of the most recent ``capacity`` samples.
+
+    Args:
+        capacity: most samples kept (``Params.mem_buffer_size`` at the iteration).
+    """
+
+    _FIELDS = ("obs", "policy", "value", "mask", "moves_left", "key")
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = self._check_capacity(capacity)
+        self._chunks: list[TrainingData] = []
+        self._size = 0
+        self.num_games = 0
+        """Games added since the buffer was created (including dropped ones)."""
+        self.num_samples_seen = 0
+        """Samples added since the buffer was created (including dropped ones)."""
+
+    @staticmethod
+    def _check_capacity(capacity: int) -> int:
+        if isinstance(capacity, bool) or int(capacity) != capacity or capacity < 1:
+            raise ValueError(f"MemoryBuffer: capacity={capacity!r} must be an integer >= 1")
+        return int(capacity)
+
+    def __len__(self) -> int:
+        return self._size
+
+    # ------------------------------------------------------------------ adding
+    def add(self, samples: Any, num_games: int = 0) -> None:
+        """Append samples (a :class:`TrainingData`, or any object with ``obs``, ``policy``,
+        ``value``, ``mask`` and ``moves_left`` arrays, e.g. self-play's ``Samples``) and
+        drop the oldest beyond capacity. ``num_games``: games these samples came from."""
+        if not isinstance(samples, TrainingData):
+            samples = TrainingData.from_arrays(
+                samples.obs, samples.policy, samples.value, samples.mask, samples.moves_left
+            )
+        if self._chunks:
+            ref = self._chunks[0]
+            if (
+                samples.obs.shape[1:] != ref.obs.shape[1:]
+                or samples.mask.shape[1] != ref.mask.shape[1]
+            ):
+                raise ValueError(
+                    f"MemoryBuffer: samples of shape obs {samples.obs.shape[1:]}, "
+                    f"A={samples.mask.shape[1]} do not match the buffer's obs "
+                    f"{ref.obs.shape[1:]}, A={ref.mask.shape[1]}"
+                )
+        if len(samples):
+            self._chunks.append(samples)
+            self._size += len(samples)
+        self.num_games += int(num_games)
+        self.num_samples_seen += len(samples)
+        self._trim()
+
+    def add_game(
+        self,
+        obs: np.ndarray,
+        policy: np.ndarray,
+        mask: np.ndarray,
+        players: np.ndarray | Sequence[int],
+        returns: np.ndarray | Sequence[float],
+        gamma: float = 1.0,
+    ) -> None:
+        """Append one finished game of ``T`` positions.
+
+        Args:
+            obs: ``float32[T, *observation_shape]``, each from the mover's view.
+            policy: ``float32[T, A]`` search policies.
+            mask: ``bool[T, A]`` legal actions.
+            players: ``int[T]`` the mover of each position.
+            returns: ``float[num_players]`` final returns.
+            gamma: discount: ``z_t = gamma^(T - 1 - t) * returns[players[t]]``.
+        """
+        players = np.asarray(players, dtype=np.int64)
+        t = len(players)
+        moves_left = np.arange(t, 0, -1, dtype=np.float32)
+        z = np.asarray(returns, dtype=np.float64)[players] * gamma ** (moves_left - 1)
+        self.add(TrainingData.from_arrays(obs, policy, z, mask, moves_left), num_games=1)
+
+    def resize(self, capacity: int) -> None:
+        """Change the capacity (the schedule's value); shrinking drops the oldest samples."""
+        self.capacity = self._check_capacity(capacity)
+        self._trim()
+
+    def _trim(self) -> None:
+        excess = self._size - self.capacity
+        while excess > 0:
+            head = self._chunks[0]
+            if len(head) <= excess:
+                self._chunks.pop(0)
+                excess -= len(head)
+                self._size -= len(head)
+            else:
+                self._chunks[0] = head.take(slice(excess, None))
+                self._size -= excess
+                excess = 0
+        if len(self._chunks) > 64:  # keep concatenation cheap
+            self._chunks = [TrainingData.concat(self._chunks)]
+
+    # ------------------------------------------------------------------ reading
+    def samples(self) -> TrainingData:
+        """All stored samples, oldest first, unmerged.
+
+        Raises:
+            ValueError: the buffer is empty.
+        """
+        if not self._chunks:
+            raise ValueError("MemoryBuffer: the buffer is empty")
+        if len(self._chunks) > 1:
+            self._chunks = [TrainingData.concat(self._chunks)]
+        return self._chunks[0]
+
+    def training_data(
+        self,
+        use_position_averaging: bool,
+        weighing_policy: SamplesWeighingPolicy = SamplesWeighingPolicy.CONSTANT,
+        symmetries: Sequence[Symmetry] | None = None,
+    ) -> TrainingData:
+        """The learning set: optional symmetry augmentation, then optional averaging."""
+        data = self.samples()
+        if symmetries:
+            data = augment_with_symmetries(data, symmetries)
+        if use_position_averaging:
+            data = average_positions(data, weighing_policy)
+        return data
+
+    def game_stages(self, num_stages: int) -> list[TrainingData]:
+        """Split the samples into ``num_stages`` parts of (nearly) equal size by moves left,
+        the opening first (most moves left) and the endgame last. Unmerged samples."""
+        if isinstance(num_stages, bool) or int(num_stages) != num_stages or num_stages < 1:
+            raise ValueError(f"game_stages: num_stages={num_stages!r} must be an integer >= 1")
+        data = self.samples()
+        order = np.argsort(-data.moves_left, kind="stable")
+        return [data.take(idx) for idx in np.array_split(order, int(num_stages))]
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str | Path) -> None:
+        """Write the buffer to an ``.npz`` file atomically (no pickles)."""
+        arrays: dict[str, np.ndarray] = {
+            "capacity": np.int64(self.capacity),
+            "num_games": np.int64(self.num_games),
+            "num_samples_seen": np.int64(self.num_samples_seen),
+        }
+        if self._chunks:
+            data = self.samples()
+            arrays.update({k: getattr(data, k) for k in self._FIELDS})
+        atomic_write(path, lambda f: np.savez(f, **arrays))
+
+    @classmethod
+    def load(cls, path: str | Path) -> MemoryBuffer:
+        """Read a buffer written by :meth:`save`.
+
+        Raises:
+            ValueError: the file is not a readable buffer (names the file and why).
+        """
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                files = {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError) as e:
+            raise ValueError(f"memory file {path} is unreadable: {e}") from None
+        missing = {"capacity", "num_games", "num_samples_seen"} - set(files)
+        if missing:
+            raise ValueError(f"memory file {path} lacks {sorted(missing)}")
+        buf = cls(int(files["capacity"]))
+        if "obs" in files:
+            d = TrainingData.from_arrays(
+                files["obs"], files["policy"], files["value"], files["mask"], files["moves_left"]
+            )
+            buf.add(d)
+        buf.num_games = int(files["num_games"])
+        buf.num_samples_seen = int(files["num_samples_seen"])
+        return buf

@@ -1,0 +1,268 @@
+"""TOML files and ``key=value`` overrides for :class:`~az_gym.training.params.Params`.
+
+The conversion is generic over the dataclasses' type hints: nested dataclasses become
+tables, schedules their ``to_dict`` form (a bare number is a constant schedule), enums their
+name, tuples arrays, and ``None`` the string ``"none"`` (TOML has no null). Unknown keys are
+errors that name the key and the allowed ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import importlib.resources
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from az_gym.schedules import ConstSchedule, PLSchedule, Schedule, schedule_from_dict
+from az_gym.training.checkpoint import atomic_write_bytes
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+NONE = "none"
+"""How ``None`` is written in TOML files and overrides."""
+
+
+def _encode(value: Any) -> Any:
+    if value is None:
+        return NONE
+    if isinstance(value, Schedule):
+        return value.to_dict()
+    if isinstance(value, enum.Enum):
+        return value.name
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    return value
+
+
+def params_to_dict(params: Any) -> dict[str, Any]:
+    """Return a TOML-ready dict of a parameters dataclass (any of them, nested)."""
+    return _encode(params)
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _decode(tp: Any, value: Any, path: str) -> Any:
+    from az_gym.training.params import ParamsError
+
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if type(None) in args and (value is None or value == NONE):
+            return None
+        rest = [a for a in args if a is not type(None)]
+        errors = []
+        for a in rest:
+            try:
+                return _decode(a, value, path)
+            except ParamsError as e:
+                errors.append(str(e))
+        raise ParamsError("; ".join(errors))
+    if tp is Any:
+        return value
+    if isinstance(tp, type) and issubclass(tp, Schedule):
+        try:
+            s = value if isinstance(value, Schedule) else schedule_from_dict(value)
+        except (ValueError, TypeError, KeyError) as e:
+            raise ParamsError(f"{path}={value!r} is not a schedule: {e}") from None
+        if tp is PLSchedule and isinstance(s, ConstSchedule):
+            s = PLSchedule((0,), (s.const,))
+        if not isinstance(s, tp):
+            raise ParamsError(f"{path}={value!r} must be a {tp.__name__} (e.g. {{xs, ys}})")
+        return s
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise ParamsError(f"{path}={value!r} must be a table of {tp.__name__} fields")
+        return _from_dict(tp, value, path)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        if isinstance(value, tp):
+            return value
+        names = [m.name for m in tp]
+        if isinstance(value, str) and value.upper() in names:
+            return tp[value.upper()]
+        raise ParamsError(f"{path}={value!r} must be one of {names}")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ParamsError(f"{path}={value!r} must be an array")
+        item = args[0] if args else Any
+        return tuple(_decode(item, v, f"{path}.{i}") for i, v in enumerate(value))
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise ParamsError(f"{path}={value!r} must be a table")
+        return dict(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ParamsError(f"{path}={value!r} must be true or false")
+        return value
+    if tp is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ParamsError(f"{path}={value!r} must be an integer")
+        return value
+    if tp is float:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ParamsError(f"{path}={value!r} must be a number")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ParamsError(f"{path}={value!r} must be a string")
+        return value
+    return value
+
+
+def _from_dict(cls: type, data: dict[str, Any], path: str) -> Any:
+    from az_gym.training.params import ParamsError
+
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    for key in data:
+        if key not in names:
+            where = path or cls.__name__
+            raise ParamsError(f"unknown key {key!r} in {where}; allowed keys: {names}")
+    kwargs = {k: _decode(hints[k], v, f"{path}.{k}" if path else k) for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except ParamsError:
+        raise
+    except (TypeError, ValueError) as e:  # a missing field, or a rule of a foreign class
+        raise ParamsError(f"{path or cls.__name__}: {e}") from None
+
+
+def params_from_dict(data: dict[str, Any], cls: type | None = None) -> Any:
+    """Build ``cls`` (default :class:`Params`) from :func:`params_to_dict` output.
+
+    Missing keys take their defaults.
+
+    Raises:
+        ParamsError: unknown keys, wrong types or values that break a rule.
+    """
+    from az_gym.training.params import Params
+
+    return _from_dict(cls or Params, data, "")
+
+
+def save_params(params: Any, path: str | Path) -> None:
+    """Write ``params`` as a TOML file, atomically."""
+    import tomli_w
+
+    text = "# az_gym training parameters\n" + tomli_w.dumps(params_to_dict(params))
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def load_params(path: str | Path) -> Any:
+    """Read a :class:`Params` from a TOML file written by :func:`save_params` (or by hand).
+
+    Raises:
+        ParamsError: unreadable TOML (names the file), unknown keys or bad values.
+    """
+    from az_gym.training.params import ParamsError
+
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ParamsError(f"{path}: not a valid TOML file: {e}") from None
+    try:
+        return params_from_dict(data)
+    except ParamsError as e:
+        raise ParamsError(f"{path}: {e}") from None
+
+
+def available_configs() -> list[str]:
+    """Names of the games with a shipped parameter file in ``az_gym/configs``."""
+    root = importlib.resources.files("az_gym").joinpath("configs")
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
+
+
+def default_params(game_name: str) -> Any:
+    """The shipped, tuned :class:`Params` for a native game (``az_gym/configs/<name>.toml``).
+
+    Raises:
+        ParamsError: no parameter file for that game (the message lists those that exist).
+    """
+    from az_gym.training.params import ParamsError
+
+    res = importlib.resources.files("az_gym").joinpath("configs", f"{game_name}.toml")
+    if not res.is_file():
+        raise ParamsError(
+            f"no default parameters for game {game_name!r}; available: {available_configs()}"
+        )
+    with importlib.resources.as_file(res) as p:
+        return load_params(p)
+
+
+def _parse_value(raw: str) -> Any:
+    text = raw.strip()
+    if text.lower() in (NONE, "null"):
+        return None
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text  # a bare word: a string (``backend=ray``); types are checked later
+
+
+def apply_overrides(params: Any, overrides: typing.Iterable[str]) -> Any:
+    """Return ``params`` with ``"dotted.path=value"`` overrides applied.
+
+    Values are TOML literals (``10``, ``1e-3``, ``true``, ``"text"``, ``[1, 2]``,
+    ``{xs = [0, 10], ys = [1, 2]}``); ``none`` sets an optional part to ``None`` and ``{}``
+    sets it to its defaults. Example: ``["self_play.sim.num_games=10",
+    "learning.optimiser.lr=0.001", "arena=none"]``.
+
+    Raises:
+        ParamsError: a malformed override, an unknown path (the message names it and the
+            allowed keys) or a value that breaks a rule.
+    """
+    from az_gym.training.params import ParamsError
+
+    overrides = list(overrides)
+    data = params_to_dict(params)
+    for item in overrides:
+        if "=" not in item:
+            raise ParamsError(f"override {item!r} must look like dotted.path=value")
+        dotted, raw = item.split("=", 1)
+        parts = [p for p in dotted.strip().split(".")]
+        if not all(parts):
+            raise ParamsError(f"override {item!r}: empty path component")
+        node: Any = data
+        for depth, part in enumerate(parts):
+            here = ".".join(parts[: depth + 1])
+            last = depth == len(parts) - 1
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ParamsError(
+                        f"override path {here!r}: no element {part} in a list of {len(node)}"
+                    )
+                key: Any = int(part)
+            elif isinstance(node, dict):
+                if part not in node:
+                    raise ParamsError(
+                        f"override path {here!r} does not exist; allowed keys: {sorted(node)}"
+                    )
+                key = part
+            else:
+                raise ParamsError(
+                    f"override path {here!r}: {'.'.join(parts[:depth])} is "
+                    f"{node!r}, not a table (set it to {{}} first)"
+                )
+            if last:
+                node[key] = _parse_value(raw)
+            else:
+                node = node[key]
+        try:  # rebuild after each override: ``arena={}`` fills in the defaults
+            params = params_from_dict(data, type(params))
+        except ParamsError as e:
+            raise ParamsError(f"override {item!r}: {e}") from None
+        data = params_to_dict(params)
+    return params

@@ -1,0 +1,198 @@
+"""Training reports: one JSON object per iteration (``report.jsonl``), TensorBoard scalars,
+PNG plots. Every file is written atomically (temporary file + ``os.replace``).
+
+A record is a plain nested dict (see :class:`~az_gym.training.trainer.Trainer` for the
+fields); numeric leaves become TensorBoard scalars named by their path
+(``learning/loss_after/total``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def flatten(record: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, float]]:
+    """Yield ``(path, value)`` for every finite numeric leaf (bools included as 0/1)."""
+    for k, v in record.items():
+        name = f"{prefix}/{k}" if prefix else str(k)
+        if isinstance(v, Mapping):
+            yield from flatten(v, name)
+        elif isinstance(v, (bool, int, float)) and not isinstance(v, str):
+            f = float(v)
+            if math.isfinite(f):
+                yield name, f
+
+
+def _jsonable(x: Any) -> Any:
+    """Numpy scalars/arrays and dataclass-free objects into JSON types."""
+    if isinstance(x, Mapping):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+class ReportWriter:
+    """Appends iteration records to ``run_dir/report.jsonl``, TensorBoard and plots.
+
+    Args:
+        run_dir: the run directory.
+        tensorboard: write TensorBoard scalars under ``run_dir/tensorboard``.
+        plots: redraw ``run_dir/plots/*.png`` after each record.
+    """
+
+    def __init__(self, run_dir: str | Path, *, tensorboard: bool = True, plots: bool = True):
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / "report.jsonl"
+        self.tensorboard = tensorboard
+        self.plots = plots
+        self._tb: Any = None
+
+    def load(self) -> list[dict[str, Any]]:
+        """Return the records written so far (a torn last line is ignored)."""
+        return load_reports(self.run_dir)
+
+    def truncate(self, last_iteration: int) -> None:
+        """Drop records of iterations after ``last_iteration`` (an interrupted one)."""
+        kept = [r for r in self.load() if int(r.get("iteration", 0)) <= last_iteration]
+        atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Add one iteration's record everywhere."""
+        rec = _jsonable(record)
+        records = [*self.load(), rec]
+        atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in records))
+        if self.tensorboard:
+            self._write_tensorboard(rec)
+        if self.plots:
+            plot_reports(records, self.run_dir / "plots")
+
+    def _write_tensorboard(self, rec: Mapping[str, Any]) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:  # tensorboard is a dependency, but stay usable without it
+            self.tensorboard = False
+            return
+        if self._tb is None:
+            self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+        step = int(rec.get("iteration", 0))
+        for name, value in flatten(rec):
+            if name != "iteration":
+                self._tb.add_scalar(name, value, step)
+        self._tb.flush()
+
+    def close(self) -> None:
+        """Close the TensorBoard writer."""
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+
+
+def load_reports(run_dir: str | Path) -> list[dict[str, Any]]:
+    """Read ``run_dir/report.jsonl`` (missing file: empty list)."""
+    path = Path(run_dir) / "report.jsonl"
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return out
+
+
+def _series(records: Sequence[Mapping[str, Any]], path: str) -> tuple[list[int], list[float]]:
+    xs, ys = [], []
+    for r in records:
+        node: Any = r
+        for part in path.split("/"):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if isinstance(node, (int, float)) and not isinstance(node, bool) and node is not None:
+            xs.append(int(r.get("iteration", len(xs) + 1)))
+            ys.append(float(node))
+    return xs, ys
+
+
+def _leaves(records: Sequence[Mapping[str, Any]], prefix: str) -> list[str]:
+    names: list[str] = []
+    for r in records:
+        for name, _ in flatten(r):
+            if name.startswith(prefix + "/") and name not in names:
+                names.append(name)
+    return names
+
+
+def plot_reports(records: Sequence[Mapping[str, Any]], plots_dir: str | Path) -> list[Path]:
+    """Draw the standard plots as PNG files (matplotlib Agg); returns the paths written.
+
+    Plots: loss terms (after learning), arena score, benchmark scores, buffer size,
+    per-stage losses.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plots_dir = Path(plots_dir)
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    charts = {
+        "losses": ("loss terms after learning", _leaves(records, "learning/loss_after")),
+        "arena": ("arena score of the candidate", ["arena/score"]),
+        "benchmark": ("benchmark scores", _leaves(records, "benchmark")),
+        "buffer": ("memory buffer size (samples)", ["memory/size"]),
+        "stages": ("loss by game stage", _leaves(records, "memory_analysis")),
+        "selfplay": ("self-play samples per second", ["self_play/samples_per_second"]),
+    }
+    written = []
+    for name, (title, paths) in charts.items():
+        series = [(p, *_series(records, p)) for p in paths]
+        series = [s for s in series if s[1]]
+        if not series:
+            continue
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for p, xs, ys in series:
+            ax.plot(xs, ys, marker="o", label=p.split("/", 1)[-1])
+        ax.set_title(title)
+        ax.set_xlabel("iteration")
+        if len(series) > 1:
+            ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+        path = plots_dir / f"{name}.png"
+        fd, tmp = tempfile.mkstemp(dir=plots_dir, prefix=f".{name}.", suffix=".png")
+        os.close(fd)
+        try:
+            fig.savefig(tmp, dpi=80)
+            os.replace(tmp, path)
+        finally:
+            plt.close(fig)
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        written.append(path)
+    return written

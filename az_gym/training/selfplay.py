@@ -1,0 +1,432 @@
+"""Self-play and duel workers: the jobs, how a process runs one, and the local process pool.
+
+A :class:`WorkerJob` is everything a worker needs, all picklable: the game (a
+:class:`GameSpec`), how to rebuild the network (:class:`NetSpec`), the weights as numpy
+arrays (sent once per job, i.e. once per process per iteration, never a pickled module),
+the search and simulation parameters, how many games, a seed. :func:`run_job` plays them
+with :func:`~az_gym.training.simulation.simulate` and returns numpy arrays.
+
+:class:`LocalPool` keeps ``num_processes`` spawn-context worker processes alive across
+iterations (each sets ``torch.set_num_threads`` once); ``num_processes`` 0 or 1 runs jobs in
+the calling process (tests, debugging).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import pickle
+import queue as queue_mod
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from az_gym.game import Game
+from az_gym.mcts import MctsParams
+from az_gym.training.simulation import MctsPlayer, Samples, simulate
+
+Weights = dict[str, np.ndarray]
+"""A network's ``state_dict`` as numpy arrays (cheap to pickle, no torch objects)."""
+
+
+@dataclass(frozen=True)
+class GameSpec:
+    """A picklable recipe for a :class:`Game`: exactly one of ``name``, ``game``, ``factory``.
+
+    Attributes:
+        name: registry name (``"connect_four"``), built with ``make_game(name, **options)``.
+        options: registry options (``{"size": 6}``).
+        game: a picklable native game instance.
+        factory: a picklable zero-argument callable returning a ``Game`` or a PettingZoo AEC
+            env (wrapped in the adapter), e.g. ``pettingzoo.classic.tictactoe_v3.env`` or a
+            ``functools.partial`` of it.
+    """
+
+    name: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    game: Game | None = None
+    factory: Callable[[], Any] | None = None
+
+    def __post_init__(self) -> None:
+        given = [x for x in (self.name, self.game, self.factory) if x is not None]
+        if len(given) != 1:
+            raise ValueError("GameSpec: give exactly one of name, game, factory")
+
+    def build(self) -> Game:
+        """Return the game."""
+        if self.game is not None:
+            return self.game
+        if self.name is not None:
+            from az_gym.envs.registry import make_game
+
+            return make_game(self.name, **self.options)
+        assert self.factory is not None
+        made = self.factory()
+        if isinstance(made, Game):
+            return made
+        from az_gym.envs.adapter import PettingZooGame
+
+        return PettingZooGame(self.factory)
+
+    def picklable(self) -> bool:
+        """Whether the spec survives ``pickle`` (needed to reach worker processes)."""
+        try:
+            pickle.dumps(self)
+        except Exception:
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """How to rebuild a network in a worker: ``PolicyValueNet(observation_shape,
+    num_actions, config)``."""
+
+    observation_shape: tuple[int, ...]
+    num_actions: int
+    config: Any
+
+    def build(self, weights: Weights | None = None) -> Any:
+        """Return the net in eval mode, with ``weights`` loaded if given."""
+        import torch
+
+        from az_gym.networks import PolicyValueNet
+
+        net = PolicyValueNet(self.observation_shape, self.num_actions, self.config)
+        if weights is not None:
+            net.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
+        return net.eval()
+
+
+def net_weights(net: Any) -> Weights:
+    """Return ``net.state_dict()`` as numpy arrays on the CPU."""
+    return {k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()}
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    """One worker's share of an iteration.
+
+    Attributes:
+        game: the game recipe.
+        net: the network recipe.
+        weights: one weight set per distinct player: one for self-play, two for a duel
+            (``players[i]`` uses ``weights[i]``).
+        mcts: search parameters of every player.
+        num_games: games to play.
+        num_concurrent: games in lockstep (``SimParams.num_workers``).
+        seed: seed of the job's generator.
+        record: keep samples (self-play) or only returns (duels).
+        add_noise: root Dirichlet noise.
+        alternate_colors, flip_probability, reset_every: see :func:`simulate`.
+        use_gpu: run the network on the GPU when present.
+        batch_size: most leaves per network call (``None``: no limit).
+    """
+
+    game: GameSpec
+    net: NetSpec
+    weights: tuple[Weights, ...]
+    mcts: MctsParams
+    num_games: int
+    num_concurrent: int
+    seed: int
+    record: bool = True
+    add_noise: bool = True
+    alternate_colors: bool = False
+    flip_probability: float = 0.0
+    reset_every: int | None = 1
+    use_gpu: bool = False
+    batch_size: int | None = None
+
+
+@dataclass(frozen=True)
+class WorkerOutput:
+    """What a job produced (numpy only).
+
+    Attributes:
+        samples: recorded positions (empty for duels).
+        returns: ``float[num_games, len(weights)]`` return of each player per game.
+        lengths: ``int[num_games]``.
+        seconds: wall time of the job.
+        network_seconds: time spent inside network evaluation.
+    """
+
+    samples: Samples
+    returns: np.ndarray
+    lengths: np.ndarray
+    seconds: float
+    network_seconds: float
+
+
+class TimedEvaluator:
+    """Wraps an evaluator: splits batches larger than ``max_batch`` (``SimParams.batch_size``)
+    and adds up the seconds spent inside it (``.seconds``)."""
+
+    def __init__(self, inner: Any, max_batch: int | None = None) -> None:
+        self.inner = inner
+        self.max_batch = max_batch
+        self.seconds = 0.0
+        self.needs_observations = getattr(inner, "needs_observations", True)
+        self.needs_states = getattr(inner, "needs_states", False)
+
+    def __call__(self, observations: Any, masks: np.ndarray, **kw: Any) -> Any:
+        """Call the wrapped evaluator and time it."""
+        t = time.perf_counter()
+        try:
+            n, m = len(masks), self.max_batch
+            if m is None or n <= m:
+                return self.inner(observations, masks, **kw)
+            priors, values = [], []
+            for lo in range(0, n, m):
+                part = {k: v[lo : lo + m] for k, v in kw.items()}
+                obs = None if observations is None else observations[lo : lo + m]
+                p, v = self.inner(obs, masks[lo : lo + m], **part)
+                priors.append(p)
+                values.append(v)
+            return np.concatenate(priors), np.concatenate(values)
+        finally:
+            self.seconds += time.perf_counter() - t
+
+
+_PROGRESS: Any = None  # the queue a pool worker reports finished games to
+
+
+def _init_worker(threads: int, progress: Any) -> None:
+    """Pool initializer: torch threads for this process, the progress queue."""
+    global _PROGRESS
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    _PROGRESS = progress
+
+
+def run_job(job: WorkerJob, on_game_end: Callable[[int], None] | None = None) -> WorkerOutput:
+    """Play a job's games and return the samples and returns (runs in any process)."""
+    import torch
+
+    from az_gym.networks import NetworkEvaluator, resolve_device
+
+    if on_game_end is None and _PROGRESS is not None:
+        progress = _PROGRESS
+
+        def on_game_end(_: int) -> None:
+            progress.put(1)
+
+    game = job.game.build()
+    rng = np.random.default_rng(job.seed)
+    device = resolve_device(job.use_gpu)
+    evaluators = []
+    players = []
+    for w in job.weights:
+        net = job.net.build(w).to(device)
+        ev = TimedEvaluator(NetworkEvaluator(net, device), job.batch_size)
+        evaluators.append(ev)
+        players.append(MctsPlayer(game, ev, job.mcts, add_noise=job.add_noise, rng=rng))
+    with torch.inference_mode():
+        result = simulate(
+            game,
+            players,
+            job.num_games,
+            num_concurrent=max(1, min(job.num_concurrent, job.num_games)),
+            rng=rng,
+            record=job.record,
+            alternate_colors=job.alternate_colors,
+            flip_probability=job.flip_probability,
+            reset_every=job.reset_every,
+            on_game_end=on_game_end,
+        )
+    return WorkerOutput(
+        result.samples,
+        result.returns,
+        result.lengths,
+        result.seconds,
+        sum(ev.seconds for ev in evaluators),
+    )
+
+
+def split_games(num_games: int, parts: int) -> list[int]:
+    """Split ``num_games`` into at most ``parts`` positive shares (as equal as possible)."""
+    parts = max(1, min(parts, num_games))
+    base, extra = divmod(num_games, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts) if base + (i < extra) > 0]
+
+
+def default_num_processes() -> int:
+    """One process per core."""
+    return os.cpu_count() or 1
+
+
+class LocalPool:
+    """Worker processes on this machine, kept across iterations.
+
+    Args:
+        num_processes: worker processes (``None``: one per core; 0 or 1: in-process).
+        threads_per_process: ``torch.set_num_threads`` in each worker.
+    """
+
+    def __init__(self, num_processes: int | None = None, threads_per_process: int = 1) -> None:
+        n = default_num_processes() if num_processes is None else num_processes
+        if n < 0:
+            raise ValueError(f"num_processes = {num_processes}; must be >= 0 or None")
+        self.num_processes = n
+        self.threads_per_process = threads_per_process
+        self._executor: ProcessPoolExecutor | None = None
+        self._progress: Any = None
+
+    @property
+    def parallelism(self) -> int:
+        """How many jobs run at once."""
+        return max(1, self.num_processes)
+
+    def _ensure(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            ctx = mp.get_context("spawn")
+            self._progress = ctx.Queue()
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.num_processes,
+                mp_context=ctx,
+                initializer=_init_worker,
+                initargs=(self.threads_per_process, self._progress),
+            )
+        return self._executor
+
+    def run(
+        self, jobs: Sequence[WorkerJob], on_game_end: Callable[[int], None] | None = None
+    ) -> list[WorkerOutput]:
+        """Run the jobs (in parallel when there are processes); results in job order.
+
+        ``on_game_end(n)`` is called in this process with the number of games finished.
+        """
+        done_games = 0
+
+        def tick(_: int = 0) -> None:
+            nonlocal done_games
+            done_games += 1
+            if on_game_end is not None:
+                on_game_end(done_games)
+
+        if self.num_processes <= 1:
+            return [run_job(job, tick) for job in jobs]
+        executor = self._ensure()
+        futures: list[Future[WorkerOutput]] = [executor.submit(run_job, job) for job in jobs]
+        pending = set(futures)
+        while pending:
+            _, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            self._drain(tick)
+        self._drain(tick)
+        return [f.result() for f in futures]
+
+    def _drain(self, tick: Callable[[], None]) -> None:
+        while True:
+            try:
+                self._progress.get_nowait()
+            except (queue_mod.Empty, OSError, ValueError):
+                return
+            tick()
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        if self._progress is not None:
+            self._progress.close()
+            self._progress = None
+
+    def __enter__(self) -> LocalPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class SelfPlayReport:
+    """Figures of one self-play phase.
+
+    Attributes:
+        num_games: games played.
+        num_samples: positions recorded.
+        seconds: wall time of the phase.
+        samples_per_second: ``num_samples / seconds``.
+        network_share: fraction of the workers' time spent inside the network.
+        average_length: mean moves per game.
+    """
+
+    num_games: int
+    num_samples: int
+    seconds: float
+    samples_per_second: float
+    network_share: float
+    average_length: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly fields."""
+        return dict(self.__dict__)
+
+
+def run_self_play(
+    game_spec: GameSpec,
+    game: Game,
+    net_spec: NetSpec,
+    weights: Weights,
+    self_play: Any,
+    pool: Any,
+    *,
+    seed: int,
+    on_game_end: Callable[[int], None] | None = None,
+) -> tuple[Samples, SelfPlayReport]:
+    """Play ``self_play.sim.num_games`` games of the network against itself.
+
+    Args:
+        game_spec, game: the game recipe and the game it builds (for empty arrays).
+        net_spec, weights: the network (the current best).
+        self_play: ``SelfPlayParams`` (``mcts``, ``sim``).
+        pool: a backend with ``parallelism`` and ``run(jobs, on_game_end)``.
+        seed: seeds the jobs.
+        on_game_end: progress callback (games finished so far).
+
+    Returns:
+        The samples of every game, and the phase's figures.
+    """
+    start = time.perf_counter()
+    sim = self_play.sim
+    shares = split_games(sim.num_games, pool.parallelism)
+    children = np.random.SeedSequence(seed).spawn(len(shares))
+    jobs = [
+        WorkerJob(
+            game=game_spec,
+            net=net_spec,
+            weights=(weights,),
+            mcts=self_play.mcts,
+            num_games=n,
+            num_concurrent=sim.num_workers,
+            seed=int(c.generate_state(1)[0]),
+            record=True,
+            add_noise=self_play.mcts.dirichlet_noise_epsilon > 0,
+            alternate_colors=False,
+            flip_probability=sim.flip_probability,
+            reset_every=sim.reset_every,
+            use_gpu=sim.use_gpu,
+            batch_size=sim.batch_size,
+        )
+        for n, c in zip(shares, children)
+    ]
+    outs = pool.run(jobs, on_game_end)
+    samples = Samples.concat([o.samples for o in outs], game)
+    seconds = time.perf_counter() - start
+    worker_seconds = sum(o.seconds for o in outs)
+    lengths = np.concatenate([o.lengths for o in outs]) if outs else np.zeros(0)
+    report = SelfPlayReport(
+        num_games=len(lengths),
+        num_samples=len(samples),
+        seconds=seconds,
+        samples_per_second=len(samples) / max(seconds, 1e-9),
+        network_share=sum(o.network_seconds for o in outs) / max(worker_seconds, 1e-9),
+        average_length=float(lengths.mean()) if len(lengths) else 0.0,
+    )
+    return samples, report

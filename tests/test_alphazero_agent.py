@@ -1,0 +1,216 @@
+"""AlphaZeroAgent: acting on native and PettingZoo envs, batching, analysis, checkpoints."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from az_gym.agents.alphazero import AlphaZeroAgent, Analysis
+from az_gym.envs.tictactoe import TicTacToe
+from az_gym.mcts import MctsParams
+from az_gym.networks import NetworkConfig, PolicyValueNet
+from az_gym.schedules import StepSchedule
+
+torch.set_num_threads(1)
+
+HAS_ADAPTER = importlib.util.find_spec("az_gym.envs.adapter") is not None
+HAS_C4 = importlib.util.find_spec("az_gym.envs.connect_four") is not None
+needs_adapter = pytest.mark.skipif(not HAS_ADAPTER, reason="az_gym.envs.adapter not written yet")
+
+TINY_MLP = NetworkConfig(kind="mlp", hidden=(16,), value_hidden=8)
+TINY_RES = NetworkConfig(num_blocks=1, num_filters=8, value_hidden=8)
+FEW = MctsParams(num_iters_per_turn=8)
+
+
+def play(game, moves):
+    s = game.initial_state()
+    for a in moves:
+        s = game.step(s, a)
+    return s
+
+
+def test_finds_win_in_one_and_blocks_with_untrained_net() -> None:
+    g = TicTacToe()
+    agent = AlphaZeroAgent(g, TINY_MLP, MctsParams(num_iters_per_turn=300), seed=0)
+    assert agent.act_state(g, play(g, [0, 3, 1, 4])) == 2  # win
+    agent.reset()
+    assert agent.act_state(g, play(g, [0, 4, 1])) == 2  # block
+
+
+def test_act_states_batched_and_legal() -> None:
+    g = TicTacToe()
+    rng = np.random.default_rng(0)
+    states = []
+    for _ in range(20):
+        s = g.initial_state()
+        for _ in range(int(rng.integers(0, 6))):
+            s = g.next_state(s, int(rng.choice(np.flatnonzero(g.legal_mask(s)))))
+        if not g.is_terminal(s):
+            states.append(s)
+    agent = AlphaZeroAgent(g, TINY_MLP, FEW, seed=1, add_noise=True, temperature=1.0)
+    actions = agent.act_states(g, states)
+    assert len(actions) == len(states)
+    assert all(g.legal_mask(s)[a] for s, a in zip(states, actions))
+
+
+def test_same_seed_same_moves() -> None:
+    g = TicTacToe()
+    moves = []
+    for seed in (3, 3):
+        agent = AlphaZeroAgent(g, TINY_MLP, FEW, seed=seed, add_noise=True, temperature=1.0)
+        moves.append([agent.act_state(g, play(g, m)) for m in ([], [4], [0, 4])])
+    assert moves[0] == moves[1]
+
+
+def test_temperature_rule_and_tree_reuse() -> None:
+    g = TicTacToe()
+    sched = StepSchedule(1.0, (1,), (0.0,))
+    agent = AlphaZeroAgent(g, TINY_MLP, MctsParams(num_iters_per_turn=30, temperature=sched))
+    assert agent._tau(g, g.initial_state()) == 0.0  # tictactoe has no move_number: argmax
+    s = g.initial_state()
+    a = agent.act_state(g, s)
+    res = agent._mcts.search([g.next_state(s, a)], num_simulations=0)
+    assert res.visits.sum() > 0  # the played move's subtree was kept
+
+
+def test_native_env_and_no_mutation() -> None:
+    from az_gym.envs.registry import make
+
+    env = make("tictactoe")
+    env.reset(seed=0)
+    agent = AlphaZeroAgent(env, TINY_MLP, FEW, seed=0)
+    before = env.unwrapped.state
+    a = agent.act(env)
+    assert env.unwrapped.state == before and 0 <= a < 9
+
+
+def test_analysis_table() -> None:
+    g = TicTacToe()
+    agent = AlphaZeroAgent(g, TINY_MLP, MctsParams(num_iters_per_turn=50), seed=0)
+    an = agent.analyse((g, play(g, [0, 4])))
+    assert isinstance(an, Analysis) and an.visits.sum() == 50
+    np.testing.assert_allclose(an.policy.sum(), 1.0)
+    text = str(an)
+    assert "c3" in text and "visits" in text and "network value" in text
+    assert "b2" not in text.split("prior")[1]  # an occupied cell is not listed
+
+
+def test_save_load_round_trip(tmp_path: Path) -> None:
+    g = TicTacToe()
+    params = MctsParams(num_iters_per_turn=20, temperature=StepSchedule(1.0, (4,), (0.0,)))
+    agent = AlphaZeroAgent(g, TINY_MLP, params, seed=5)
+    path = tmp_path / "a.pt"
+    agent.save(path)
+    for loaded in (AlphaZeroAgent.load(path), AlphaZeroAgent.load(path, g, seed=5)):
+        assert loaded.params == params
+        assert loaded.network.config == TINY_MLP
+        for k, v in agent.network.state_dict().items():
+            assert torch.equal(v, loaded.network.state_dict()[k])
+    s = play(g, [0])
+    again = AlphaZeroAgent.load(path, g, seed=5)
+    assert again.analyse((g, s)).visits.tolist() == agent.analyse((g, s)).visits.tolist()
+
+
+def test_wrong_game_is_refused(tmp_path: Path) -> None:
+    if not HAS_C4:
+        pytest.skip("connect_four not written yet")
+    from az_gym.envs.connect_four import ConnectFour
+
+    path = tmp_path / "ttt.pt"
+    AlphaZeroAgent(TicTacToe(), TINY_MLP, FEW).save(path)
+    with pytest.raises(ValueError, match=r"'tictactoe'.*'connect_four'"):
+        AlphaZeroAgent.load(path, ConnectFour())
+    agent = AlphaZeroAgent(TicTacToe(), TINY_MLP, FEW)
+    with pytest.raises(ValueError, match="connect_four"):
+        agent.act_state(ConnectFour(), ConnectFour().initial_state())
+
+
+class _Evil:
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+@pytest.mark.parametrize("writer", ["torch", "pickle"])
+def test_malicious_pickle_is_refused_without_running(tmp_path: Path, writer: str) -> None:
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    payload = {"format": "az_gym.alphazero/1", "weights": _Evil(str(marker))}
+    if writer == "torch":
+        torch.save(payload, path)
+    else:
+        path.write_bytes(pickle.dumps(payload))
+    with pytest.raises(ValueError, match="not a safe az_gym checkpoint"):
+        AlphaZeroAgent.load(path, TicTacToe())
+    assert not marker.exists()
+
+
+def test_corrupt_and_foreign_files_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "a.pt"
+    AlphaZeroAgent(TicTacToe(), TINY_MLP, FEW).save(path)
+    data = path.read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="corrupt or truncated"):
+        AlphaZeroAgent.load(tmp_path / "cut.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint at all")
+    with pytest.raises(ValueError):
+        AlphaZeroAgent.load(tmp_path / "junk.pt")
+    torch.save({"weights": {}}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not an az_gym AlphaZero checkpoint"):
+        AlphaZeroAgent.load(tmp_path / "other.pt")
+    with pytest.raises(FileNotFoundError):
+        AlphaZeroAgent.load(tmp_path / "missing.pt")
+
+
+def test_network_shape_mismatch() -> None:
+    with pytest.raises(ValueError, match="tictactoe"):
+        AlphaZeroAgent(TicTacToe(), PolicyValueNet((6, 7, 2), 7, TINY_RES))
+
+
+def _play_pettingzoo(env, agent: AlphaZeroAgent, max_moves: int) -> int:
+    env.reset(seed=0)
+    moves = 0
+    for name in env.agent_iter():
+        _, _, term, trunc, _ = env.last()
+        if term or trunc:
+            env.step(None)
+            continue
+        mask = env.observe(name)["action_mask"]
+        a = agent.act(env)
+        assert mask[a] == 1
+        env.step(a)
+        moves += 1
+        if moves >= max_moves:
+            break
+    return moves
+
+
+@needs_adapter
+def test_plays_full_pettingzoo_connect_four() -> None:
+    from pettingzoo.classic import connect_four_v3
+
+    env = connect_four_v3.env()
+    agent = AlphaZeroAgent(env, TINY_RES, FEW, seed=0, temperature=1.0)
+    moves = _play_pettingzoo(env, agent, 42)
+    assert 7 <= moves <= 42
+    assert all(env.terminations.values()) or moves == 42
+
+
+@needs_adapter
+def test_plays_pettingzoo_go_9x9() -> None:
+    from pettingzoo.classic import go_v5
+
+    env = go_v5.env(board_size=9)
+    agent = AlphaZeroAgent(env, TINY_RES, FEW, seed=0, temperature=1.0)
+    assert agent.game.num_actions == 82
+    moves = _play_pettingzoo(env, agent, 30)  # a full 9x9 game is long; 30 plies suffice
+    assert moves == 30

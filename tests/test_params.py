@@ -1,0 +1,248 @@
+"""Parameters: validation messages, TOML round trips, overrides, shipped configs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from az_gym.envs.registry import make_game
+from az_gym.mcts import MctsParams
+from az_gym.schedules import ConstSchedule, PLSchedule, StepSchedule
+from az_gym.training.params import (
+    ArenaParams,
+    DuelSpec,
+    LearningParams,
+    MemAnalysisParams,
+    OptimiserSpec,
+    Params,
+    ParamsError,
+    SamplesWeighingPolicy,
+    SelfPlayParams,
+    SimParams,
+    alphazero_jl_benchmark,
+    apply_overrides,
+    default_params,
+    load_params,
+    necessary_samples,
+    params_from_dict,
+    params_to_dict,
+    save_params,
+)
+from az_gym.training.params_io import available_configs
+
+GAME_OPTIONS = {"othello": {"size": 6}, "gomoku": {"size": 9}}
+
+
+@pytest.mark.parametrize(
+    ("make", "needle"),
+    [
+        (
+            lambda: SimParams(num_workers=32, batch_size=64),
+            "SimParams.batch_size=64 must be <= num_workers=32",
+        ),
+        (lambda: SimParams(num_games=0), "SimParams.num_games=0 must be an integer >= 1"),
+        (
+            lambda: SimParams(flip_probability=1.5),
+            "SimParams.flip_probability=1.5 must be in [0, 1]",
+        ),
+        (lambda: SimParams(reset_every=0), "SimParams.reset_every=0"),
+        (lambda: SimParams(backend="mpi"), "SimParams.backend='mpi' must be 'local' or 'ray'"),
+        (
+            lambda: SimParams(ray_address="x:1"),
+            "SimParams.ray_address='x:1' is only used with backend='ray'",
+        ),
+        (
+            lambda: LearningParams(batch_size=-3),
+            "LearningParams.batch_size=-3 must be an integer >= 1",
+        ),
+        (
+            lambda: LearningParams(l2_regularization=-1.0),
+            "LearningParams.l2_regularization=-1.0 must be >= 0",
+        ),
+        (
+            lambda: LearningParams(rewards_renormalization=0.0),
+            "rewards_renormalization=0.0 must be > 0",
+        ),
+        (lambda: LearningParams(num_checkpoints=1.5), "LearningParams.num_checkpoints=1.5"),
+        (
+            lambda: OptimiserSpec(kind="rmsprop"),
+            "OptimiserSpec.kind='rmsprop' must be 'adam' or 'sgd'",
+        ),
+        (lambda: OptimiserSpec(lr=StepSchedule(1e-3, (5,), (-1.0,))), "takes the value -1.0"),
+        (lambda: OptimiserSpec(nesterov=True), "OptimiserSpec.nesterov=True needs kind='sgd'"),
+        (lambda: MemAnalysisParams(num_game_stages=0), "MemAnalysisParams.num_game_stages=0"),
+        (
+            lambda: params_from_dict({"self_play": {"mcts": {"num_iters_per_turn": 0}}}),
+            "self_play.mcts: MctsParams.num_iters_per_turn = 0",
+        ),
+        (
+            lambda: params_from_dict({"arena": {"mcts": {"dirichlet_noise_epsilon": 2.0}}}),
+            "arena.mcts: MctsParams.dirichlet_noise_epsilon = 2.0",
+        ),
+        (lambda: ArenaParams(update_threshold=float("nan")), "ArenaParams.update_threshold=nan"),
+        (lambda: Params(num_iters=-1), "Params.num_iters=-1 must be an integer >= 0"),
+        (
+            lambda: Params(mem_buffer_size=PLSchedule((0, 5), (100, 0))),
+            "sizes must be integers >= 1",
+        ),
+        (lambda: Params(use_symmetries=1), "Params.use_symmetries=1 must be true or false"),
+        (lambda: DuelSpec(opponent="stockfish"), "DuelSpec.opponent='stockfish' must be one of"),
+        (lambda: DuelSpec(player="both"), "DuelSpec.player='both'"),
+    ],
+)
+def test_errors_name_field_and_rule(make, needle):
+    with pytest.raises(ParamsError) as e:
+        make()
+    assert needle in str(e.value)
+
+
+def test_validate_for_game_needs_symmetries():
+    class NoSyms:
+        name = "nosyms"
+        num_players = 2
+
+        def symmetries(self):
+            return [object()]
+
+    p = Params(self_play=SelfPlayParams(sim=SimParams(flip_probability=0.3)))
+    with pytest.raises(ParamsError, match=r"flip_probability=0.3 > 0 needs a game with symmetries"):
+        p.validate_for_game(NoSyms())
+    with pytest.raises(ParamsError, match=r"use_symmetries=True needs a game with symmetries"):
+        Params(use_symmetries=True).validate_for_game(NoSyms())
+    p.validate_for_game(make_game("tictactoe"))  # tic-tac-toe has 8 symmetries
+
+
+def full_params() -> Params:
+    return Params(
+        self_play=SelfPlayParams(
+            mcts=MctsParams(num_iters_per_turn=7, temperature=PLSchedule((0, 10), (1.0, 0.2))),
+            sim=SimParams(
+                num_games=11,
+                num_workers=8,
+                batch_size=4,
+                reset_every=None,
+                backend="ray",
+                ray_address="10.0.0.1:6379",
+                num_processes=3,
+            ),
+        ),
+        learning=LearningParams(
+            samples_weighing_policy=SamplesWeighingPolicy.LINEAR,
+            optimiser=OptimiserSpec(
+                kind="sgd",
+                lr=StepSchedule(0.1, (3, 6), (0.01, 0.001)),
+                nesterov=True,
+                weight_decay=1e-5,
+            ),
+        ),
+        arena=None,
+        memory_analysis=MemAnalysisParams(num_game_stages=3),
+        mem_buffer_size=PLSchedule((0, 10), (1000, 5000)),
+        benchmark=alphazero_jl_benchmark(num_games=10),
+        seed=42,
+    )
+
+
+def test_toml_round_trip(tmp_path):
+    for p in (Params(), full_params()):
+        assert params_from_dict(params_to_dict(p)) == p
+        path = tmp_path / "p.toml"
+        save_params(p, path)
+        q = load_params(path)
+        assert q == p
+        assert isinstance(q.learning.optimiser.lr, type(p.learning.optimiser.lr))
+        assert q.mem_buffer_size[5] == p.mem_buffer_size[5]
+    assert not list(tmp_path.glob(".*tmp*"))  # atomic write leaves no temp file
+
+
+def test_unknown_key_is_named():
+    d = params_to_dict(Params())
+    d["learning"]["batchsize"] = 3
+    with pytest.raises(
+        ParamsError, match=r"unknown key 'batchsize' in learning; allowed keys: \[.*'batch_size'"
+    ):
+        params_from_dict(d)
+
+
+def test_bad_toml_file_names_the_file(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("num_iters = [")
+    with pytest.raises(ParamsError, match=r"bad\.toml"):
+        load_params(path)
+
+
+def test_overrides():
+    p = apply_overrides(
+        Params(),
+        [
+            "self_play.sim.num_games=10",
+            "learning.optimiser.lr=0.001",
+            "arena=none",
+            "learning.samples_weighing_policy=linear",
+            "self_play.sim.backend=ray",
+            "mem_buffer_size={xs = [0, 4], ys = [10, 20]}",
+            "network.hidden=[8, 8]",
+        ],
+    )
+    assert p.self_play.sim.num_games == 10
+    assert p.learning.optimiser.lr == ConstSchedule(0.001)
+    assert p.arena is None
+    assert p.learning.samples_weighing_policy is SamplesWeighingPolicy.LINEAR
+    assert p.self_play.sim.backend == "ray"
+    assert p.mem_buffer_size[2] == 15
+    assert p.network.hidden == (8, 8)
+    # back from none to defaults, then a field
+    q = apply_overrides(p, ["arena={}", "arena.sim.num_games=12"])
+    assert q.arena == dataclasses.replace(
+        ArenaParams(), sim=SimParams(num_games=12, alternate_colors=True)
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        ("learning.nope=1", "override path 'learning.nope' does not exist"),
+        ("self_play.sim.batch_size=64", "SimParams.batch_size=64 must be <= num_workers=32"),
+        ("learning.batch_size=1.5", "learning.batch_size=1.5 must be an integer"),
+        ("num_iters", "must look like dotted.path=value"),
+        ("memory_analysis.num_game_stages=3", "memory_analysis is 'none', not a table"),
+    ],
+)
+def test_override_errors(override, needle):
+    with pytest.raises(ParamsError) as e:
+        apply_overrides(Params(), [override])
+    assert needle in str(e.value)
+
+
+@pytest.mark.parametrize("name", ["tictactoe", "connect_four", "othello", "gomoku"])
+def test_shipped_configs_load_and_validate(name):
+    assert name in available_configs()
+    p = default_params(name)
+    p.validate_for_game(make_game(name, **GAME_OPTIONS.get(name, {})))
+    assert params_from_dict(params_to_dict(p)) == p
+
+
+def test_unknown_config():
+    with pytest.raises(ParamsError, match="no default parameters for game 'chess'; available"):
+        default_params("chess")
+
+
+def test_batches_per_checkpoint_and_weights():
+    lp = LearningParams(batch_size=10, min_checkpoints_per_epoch=2, max_batches_per_checkpoint=7)
+    assert lp.batches_per_checkpoint(100) == 5  # 10 batches / 2 checkpoints
+    assert lp.batches_per_checkpoint(1000) == 7  # capped
+    assert lp.batches_per_checkpoint(3) == 1  # at least one
+    assert dataclasses.replace(lp, min_checkpoints_per_epoch=0).batches_per_checkpoint(100) == 7
+    w = SamplesWeighingPolicy
+    assert list(w.CONSTANT.weight([1, 4])) == [1, 1]
+    assert list(w.LOG.weight([1, 4])) == [1, 3]
+    assert list(w.LINEAR.weight([1, 4])) == [1, 4]
+    assert necessary_samples(0.1, 0.05) == 150
+
+
+def test_schedules():
+    s = PLSchedule((0, 10), (100, 200))
+    assert (s[0], s[5], s[10], s[99]) == (100, 150, 200, 200)
+    t = StepSchedule(1.0, (2, 4), (0.5, 0.1))
+    assert (t[0], t[2], t[3], t[4]) == (1.0, 0.5, 0.5, 0.1)
