@@ -190,5 +190,5 @@ def test_npz_round_trip(tmp_path):
     assert len(MemoryBuffer.load(empty)) == 0
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="bad.npz"):
+    with pytest.raises(ValueError, match=r"bad\.npz"):
         MemoryBuffer.load(bad)

@@ -8,29 +8,19 @@ fields); numeric leaves become TensorBoard scalars named by their path
 
 from __future__ import annotations
 
+import io
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from az_gym.training.checkpoint import atomic_write_bytes
+
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``text`` to ``path`` atomically (temporary file + ``os.replace``)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def flatten(record: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, float]]:
@@ -185,14 +175,11 @@ def plot_reports(records: Sequence[Mapping[str, Any]], plots_dir: str | Path) ->
             ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
         path = plots_dir / f"{name}.png"
-        fd, tmp = tempfile.mkstemp(dir=plots_dir, prefix=f".{name}.", suffix=".png")
-        os.close(fd)
+        buf = io.BytesIO()
         try:
-            fig.savefig(tmp, dpi=80)
-            os.replace(tmp, path)
+            fig.savefig(buf, format="png", dpi=80)
         finally:
             plt.close(fig)
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        atomic_write_bytes(path, buf.getvalue())
         written.append(path)
     return written

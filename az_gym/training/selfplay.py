@@ -98,7 +98,7 @@ class NetSpec:
 
         net = PolicyValueNet(self.observation_shape, self.num_actions, self.config)
         if weights is not None:
-            net.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
+            net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights.items()})
         return net.eval()
 
 

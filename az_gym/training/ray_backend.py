@@ -1,0 +1,135 @@
+"""Self-play and arena workers as Ray actors (``pip install az-gym[ray]``).
+
+Selected by ``SimParams.backend = "ray"``. The actors run exactly the local workers' job
+(:func:`~az_gym.training.selfplay.run_job`); the learner stays in the process that runs the
+:class:`~az_gym.training.trainer.Trainer` (the head node, GPU when present). Each distinct
+weight set is put in the Ray object store once per call and shared by every actor.
+
+``ray_address`` ``None`` starts (or joins, if already initialised) a local Ray instance;
+``"auto"`` or ``"ray://host:10001"`` joins a cluster, whose workers must have az_gym installed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from az_gym.training.selfplay import WorkerJob, WorkerOutput, run_job
+
+
+def import_ray() -> Any:
+    """Import ``ray``, or raise an ``ImportError`` that says how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise ImportError(
+            "SimParams.backend='ray' needs Ray, an optional extra: pip install 'az-gym[ray]' "
+            "(or pip install 'ray[default]')"
+        ) from None
+    return ray
+
+
+class SelfPlayActor:
+    """A worker process holding its own torch thread count; runs :class:`WorkerJob`s."""
+
+    def __init__(self, threads: int = 1) -> None:
+        import torch
+
+        torch.set_num_threads(max(1, threads))
+
+    def run(self, job: WorkerJob, weights: tuple[Any, ...]) -> WorkerOutput:
+        """Run ``job`` with ``weights`` (resolved from the object store by Ray)."""
+        return run_job(dataclasses.replace(job, weights=tuple(weights)))
+
+    def ping(self) -> bool:
+        """Liveness check."""
+        return True
+
+
+class RayPool:
+    """The Ray counterpart of :class:`~az_gym.training.selfplay.LocalPool`.
+
+    Args:
+        num_actors: actors to start (``None``: one per CPU the cluster offers).
+        address: Ray address (``None``: local instance).
+        threads_per_actor: ``torch.set_num_threads`` in each actor.
+        num_gpus_per_actor: GPU share of each actor (e.g. 0.25 for self-play on a GPU).
+    """
+
+    def __init__(
+        self,
+        num_actors: int | None = None,
+        *,
+        address: str | None = None,
+        threads_per_actor: int = 1,
+        num_gpus_per_actor: float = 0.0,
+    ) -> None:
+        ray = import_ray()
+        self._ray = ray
+        self._started_ray = False
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False}
+            if address is None:
+                kwargs["include_dashboard"] = False
+            ray.init(address=address, **kwargs)
+            self._started_ray = True
+        if num_actors is None:
+            num_actors = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        if num_actors < 1:
+            raise ValueError(f"RayPool: num_actors={num_actors} must be >= 1")
+        actor_cls = ray.remote(num_cpus=1, num_gpus=num_gpus_per_actor)(SelfPlayActor)
+        self._actors = [actor_cls.remote(threads_per_actor) for _ in range(num_actors)]
+
+    @property
+    def parallelism(self) -> int:
+        """How many jobs run at once (the number of actors)."""
+        return len(self._actors)
+
+    def run(
+        self, jobs: Sequence[WorkerJob], on_game_end: Callable[[int], None] | None = None
+    ) -> list[WorkerOutput]:
+        """Run the jobs on the actors (round robin); results in job order.
+
+        ``on_game_end(n)`` is called as each job completes, once per game it played.
+        """
+        ray = self._ray
+        if not self._actors:
+            raise RuntimeError("RayPool is closed")
+        refs_by_id: dict[int, Any] = {}
+        refs = []
+        for k, job in enumerate(jobs):
+            key = id(job.weights)
+            if key not in refs_by_id:
+                refs_by_id[key] = ray.put(job.weights)
+            actor = self._actors[k % len(self._actors)]
+            bare = dataclasses.replace(job, weights=())
+            refs.append(actor.run.remote(bare, refs_by_id[key]))
+        index = {ref: k for k, ref in enumerate(refs)}
+        results: list[WorkerOutput | None] = [None] * len(refs)
+        pending, done_games = list(refs), 0
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            for ref in ready:
+                out = ray.get(ref)
+                results[index[ref]] = out
+                for _ in range(len(out.returns)):
+                    done_games += 1
+                    if on_game_end is not None:
+                        on_game_end(done_games)
+        return [r for r in results if r is not None]
+
+    def close(self) -> None:
+        """Stop the actors (and Ray, if this pool started it)."""
+        for a in self._actors:
+            self._ray.kill(a)
+        self._actors = []
+        if self._started_ray:
+            self._ray.shutdown()
+            self._started_ray = False
+
+    def __enter__(self) -> RayPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
