@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from az_gym import _mcts_kernels as _kernels
 from az_gym.game import Game, GameOverError, State
 from az_gym.schedules import ConstSchedule, Schedule
 
@@ -165,9 +166,9 @@ class _NodePool:
 
     def _alloc(self, cap: int) -> None:
         a, p = self.num_actions, self.num_players
-        self.N = np.zeros((cap, a), np.float32)  # visit counts
+        self.N = np.zeros((cap, a), np.float64)  # visit counts
         self.W = np.zeros((cap, a), np.float64)  # value sums, for this node's mover
-        self.P = np.zeros((cap, a), np.float32)  # priors
+        self.P = np.zeros((cap, a), np.float64)  # priors
         self.C = np.full((cap, a), -1, np.int32)  # child ids, -1 unexpanded
         self.legal = np.zeros((cap, a), bool)
         self.penalty = np.zeros((cap, a), np.float64)  # 0 legal, -inf illegal (selection)
@@ -236,6 +237,9 @@ class BatchedMcts:
         evaluator: scores leaves (see :class:`Evaluator`).
         params: search parameters.
         rng: source of the Dirichlet noise (a fresh default generator if ``None``).
+        backend: ``"numba"`` (compiled descent/backup loops), ``"numpy"`` (vectorised
+            across trees, one numpy pass per depth level) or ``"auto"`` (numba when it is
+            installed). Both give identical searches.
     """
 
     def __init__(
@@ -245,7 +249,16 @@ class BatchedMcts:
         params: MctsParams,
         *,
         rng: np.random.Generator | None = None,
+        backend: str = "auto",
     ) -> None:
+        if backend not in ("auto", "numba", "numpy"):
+            raise ValueError(f"BatchedMcts: backend = {backend!r}; must be auto, numba or numpy")
+        if backend == "numba" and not _kernels.AVAILABLE:
+            raise ValueError("BatchedMcts: backend = 'numba' but numba is not installed")
+        self.backend = "numba" if backend == "auto" and _kernels.AVAILABLE else backend
+        if self.backend == "auto":
+            self.backend = "numpy"
+        self._max_path = 1
         self.game = game
         self.evaluator = evaluator
         self.params = params
@@ -416,9 +429,12 @@ class BatchedMcts:
         score = q + (self.params.cpuct * sqrt_total) * priors / (1.0 + n) + pool.penalty[nodes]
         return score.argmax(1)
 
-    def _simulate(self, roots: np.ndarray, root_priors: np.ndarray) -> None:
-        """One simulation in every tree: descend, expand + evaluate the leaves, back up."""
-        pool, game = self._pool, self.game
+    def _descend_numpy(self, roots: np.ndarray, root_priors: np.ndarray) -> tuple:
+        """Vectorised descent of all trees, one depth level per numpy pass.
+
+        Returns ``(trace, path_len, leaf_parent, leaf_action, leaf_child)`` where ``trace``
+        lists per depth ``(tree indices, node ids, actions)``."""
+        pool = self._pool
         b = roots.size
         cur = roots.copy()
         alive = np.arange(b)
@@ -444,6 +460,37 @@ class BatchedMcts:
                 alive, child = alive[cont], child[cont]
             cur[alive] = child
             depth += 1
+        return trace, path_len, leaf_parent, leaf_action, leaf_child
+
+    def _backup_numpy(self, trace: list, path_len: np.ndarray, g: np.ndarray) -> None:
+        """Vectorised backup of ``g [B, num_players]`` along ``trace``, deepest first."""
+        pool, gamma = self._pool, self.params.gamma
+        for d in range(len(trace) - 1, -1, -1):
+            idx, nodes, a = trace[d]
+            vals = g[idx, pool.to_play[nodes]]
+            if gamma != 1.0:
+                vals = vals * gamma ** (path_len[idx] - 1 - d)
+            pool.N[nodes, a] += 1.0
+            pool.W[nodes, a] += vals
+
+    def _simulate(self, roots: np.ndarray, root_priors: np.ndarray) -> None:
+        """One simulation in every tree: descend, expand + evaluate the leaves, back up."""
+        pool, game = self._pool, self.game
+        if self.backend == "numba":
+            while True:
+                out = _kernels.descend(
+                    roots, root_priors, pool.N, pool.W, pool.P, pool.penalty, pool.C,
+                    pool.terminal, float(self.params.cpuct), self._max_path + 1,
+                )  # fmt: skip
+                if not out[-1]:
+                    break
+                self._max_path *= 2  # paths grow by one node per simulation at most
+            path_nodes, path_actions, path_len, leaf_parent, leaf_action, leaf_child, _ = out
+            self._max_path = max(self._max_path, int(path_len.max()))
+        else:
+            trace, path_len, leaf_parent, leaf_action, leaf_child = self._descend_numpy(
+                roots, root_priors
+            )
         # Expansion of new leaves.
         new = np.flatnonzero(leaf_child < 0)
         if new.size:
@@ -463,15 +510,13 @@ class BatchedMcts:
         g *= self.params.gamma
         term = pool.terminal[lc]
         g[term] = pool.ret[lc[term]]
-        # Backup, deepest level first.
-        gamma = self.params.gamma
-        for d in range(len(trace) - 1, -1, -1):
-            idx, nodes, a = trace[d]
-            vals = g[idx, pool.to_play[nodes]]
-            if gamma != 1.0:
-                vals = vals * gamma ** (path_len[idx] - 1 - d)
-            pool.N[nodes, a] += 1.0
-            pool.W[nodes, a] += vals
+        if self.backend == "numba":
+            _kernels.backup(
+                path_nodes, path_actions, path_len, g, pool.to_play, pool.N, pool.W,
+                float(self.params.gamma),
+            )  # fmt: skip
+        else:
+            self._backup_numpy(trace, path_len, g)
 
 
 def visits_to_policy(visits: np.ndarray, taus: np.ndarray, priors: np.ndarray) -> np.ndarray:

@@ -71,6 +71,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     game = ConnectFour()
 
+    sims_per_second(game, UniformEvaluator(), 2, 20)  # warm-up: load the compiled kernels
     ref = game_call_rate(game)
     print(f"(a) connect_four, UniformEvaluator (reference: bare game calls {ref:,.0f} leaves/s)")
     for batch, sims in ((1, 4 * args.sims), (256, args.sims)):

@@ -83,6 +83,7 @@ class Evil:
         return (os.system, ("touch PWNED",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_malicious_pickle_is_refused_without_running(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for i, save in enumerate(

@@ -11,6 +11,7 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
+from az_gym import _mcts_kernels as _kernels
 from az_gym.envs.tictactoe import TicTacToe
 from az_gym.evaluators import RolloutEvaluator, UniformEvaluator
 from az_gym.game import Game, GameOverError
@@ -403,3 +404,28 @@ def test_bad_input_errors() -> None:
 def test_search_modules_never_import_torch() -> None:
     code = "import sys, az_gym.mcts, az_gym.evaluators; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.skipif(not _kernels.AVAILABLE, reason="numba not installed")
+@pytest.mark.parametrize("gamma", [1.0, 0.95])
+def test_numba_and_numpy_backends_agree(gamma: float) -> None:
+    g = TicTacToe()
+    states = _random_positions(g, 10, np.random.default_rng(9))
+    params = MctsParams(num_iters_per_turn=80, gamma=gamma)
+    res = [
+        BatchedMcts(g, HashEvaluator(), params, backend=backend).search(states)
+        for backend in ("numpy", "numba")
+    ]
+    if gamma == 1.0:
+        np.testing.assert_array_equal(res[0].visits, res[1].visits)
+    np.testing.assert_allclose(res[0].visits, res[1].visits, atol=2)
+    np.testing.assert_allclose(res[0].root_value, res[1].root_value, atol=1e-2)
+    dm = [
+        BatchedMcts(
+            DoubleMove(), UniformEvaluator(), MctsParams(num_iters_per_turn=30), backend=backend
+        ).search_one(())
+        for backend in ("numpy", "numba")
+    ]
+    np.testing.assert_array_equal(dm[0].visits, dm[1].visits)
+    with pytest.raises(ValueError, match="backend"):
+        BatchedMcts(g, UniformEvaluator(), params, backend="cuda")

@@ -13,6 +13,7 @@ the calling process (tests, debugging).
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing as mp
 import os
 import pickle
@@ -125,6 +126,7 @@ class WorkerJob:
         alternate_colors, flip_probability, reset_every: see :func:`simulate`.
         use_gpu: run the network on the GPU when present.
         batch_size: most leaves per network call (``None``: no limit).
+        progress_token: tags this job's progress messages (set by the pool).
     """
 
     game: GameSpec
@@ -141,6 +143,7 @@ class WorkerJob:
     reset_every: int | None = 1
     use_gpu: bool = False
     batch_size: int | None = None
+    progress_token: int = 0
 
 
 @dataclass(frozen=True)
@@ -211,10 +214,10 @@ def run_job(job: WorkerJob, on_game_end: Callable[[int], None] | None = None) ->
     from az_gym.networks import NetworkEvaluator, resolve_device
 
     if on_game_end is None and _PROGRESS is not None:
-        progress = _PROGRESS
+        progress, token = _PROGRESS, job.progress_token
 
         def on_game_end(_: int) -> None:
-            progress.put(1)
+            progress.put(token)
 
     game = job.game.build()
     rng = np.random.default_rng(job.seed)
@@ -276,6 +279,7 @@ class LocalPool:
         self.threads_per_process = threads_per_process
         self._executor: ProcessPoolExecutor | None = None
         self._progress: Any = None
+        self._token = 0
 
     @property
     def parallelism(self) -> int:
@@ -312,21 +316,29 @@ class LocalPool:
         if self.num_processes <= 1:
             return [run_job(job, tick) for job in jobs]
         executor = self._ensure()
-        futures: list[Future[WorkerOutput]] = [executor.submit(run_job, job) for job in jobs]
+        # Progress messages may arrive after their job's result: a token per call keeps a
+        # late message of this call from being counted in the next one.
+        self._token += 1
+        tagged = [dataclasses.replace(job, progress_token=self._token) for job in jobs]
+        futures: list[Future[WorkerOutput]] = [executor.submit(run_job, job) for job in tagged]
         pending = set(futures)
         while pending:
             _, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             self._drain(tick)
+        results = [f.result() for f in futures]
         self._drain(tick)
-        return [f.result() for f in futures]
+        while done_games < sum(len(r.returns) for r in results):
+            tick()
+        return results
 
     def _drain(self, tick: Callable[[], None]) -> None:
         while True:
             try:
-                self._progress.get_nowait()
+                token = self._progress.get_nowait()
             except (queue_mod.Empty, OSError, ValueError):
                 return
-            tick()
+            if token == self._token:
+                tick()
 
     def close(self) -> None:
         """Stop the worker processes."""

@@ -1,0 +1,160 @@
+"""Lockstep simulation, self-play workers (in-process and spawned) and the arena."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+import torch
+
+from az_gym.envs.registry import make_game
+from az_gym.evaluators import UniformEvaluator
+from az_gym.game import State
+from az_gym.mcts import MctsParams
+from az_gym.networks import NetworkConfig, NetworkEvaluator
+from az_gym.training.arena import run_arena
+from az_gym.training.params import ArenaParams, SelfPlayParams, SimParams
+from az_gym.training.selfplay import (
+    GameSpec,
+    LocalPool,
+    NetSpec,
+    WorkerJob,
+    net_weights,
+    run_job,
+    run_self_play,
+    split_games,
+)
+from az_gym.training.simulation import MctsPlayer, simulate
+
+torch.set_num_threads(1)
+TINY = NetworkConfig(kind="mlp", hidden=(16,))
+
+
+class FirstLegal:
+    """A deterministic player: always the lowest legal action (a known-answer opponent)."""
+
+    def __init__(self, game):
+        self.game = game
+        self.resets: list[int | None] = []
+
+    def decide(self, slots: Sequence[int], states: Sequence[State], move_numbers):
+        masks = np.stack([self.game.legal_mask(s) for s in states])
+        first = masks.argmax(axis=1)
+        pi = np.zeros(masks.shape)
+        pi[np.arange(len(states)), first] = 1.0
+        return pi, pi
+
+    def reset(self, slot=None):
+        self.resets.append(slot)
+
+
+def test_known_game_returns_and_alternating_colours():
+    # X=first-legal vs O=first-legal: X takes 0,2,4,6 and wins on the 2-4-6 diagonal.
+    game = make_game("tictactoe")
+    a, b = FirstLegal(game), FirstLegal(game)
+    rng = np.random.default_rng(0)
+    res = simulate(game, [a, b], 4, num_concurrent=3, rng=rng, alternate_colors=True)
+    assert res.returns[:, 0].tolist() == [1.0, -1.0, 1.0, -1.0]  # a is X in games 0 and 2
+    assert res.returns[:, 1].tolist() == [-1.0, 1.0, -1.0, 1.0]
+    assert res.lengths.tolist() == [7, 7, 7, 7]
+    s = res.samples
+    assert len(s) == 28
+    # z for each position's mover: X positions (even moves left from the end... ) win.
+    assert s.value[:7].tolist() == [1, -1, 1, -1, 1, -1, 1]
+    assert s.moves_left[:7].tolist() == [7, 6, 5, 4, 3, 2, 1]
+    assert len(a.resets) == 4  # reset_every=1: once per finished game
+
+
+def test_flipped_positions_are_recorded_consistently():
+    game = make_game("tictactoe")
+    player = MctsPlayer(
+        game, UniformEvaluator(), MctsParams(num_iters_per_turn=8), add_noise=True,
+        rng=np.random.default_rng(1),
+    )  # fmt: skip
+    res = simulate(game, [player], 6, num_concurrent=4, rng=np.random.default_rng(2),
+                   flip_probability=1.0)  # fmt: skip
+    s = res.samples
+    assert len(s) == int(res.lengths.sum())
+    # The mask of each sample is the empty cells of its (flipped) observation ...
+    empty = s.obs.sum(axis=-1).reshape(len(s), 9) == 0
+    assert np.array_equal(s.mask, empty)
+    # ... and the recorded policy lives on those legal cells and sums to one.
+    assert np.all(s.policy[~s.mask] == 0)
+    np.testing.assert_allclose(s.policy.sum(axis=1), 1.0, rtol=1e-5)
+    assert set(np.unique(s.value)) <= {-1.0, 0.0, 1.0}
+
+
+def test_dropout_net_is_deterministic_during_self_play():
+    game = make_game("tictactoe")
+    spec = NetSpec(game.observation_shape, game.num_actions,
+                   NetworkConfig(kind="mlp", hidden=(32,), dropout=0.5))  # fmt: skip
+    trained = spec.build().train()  # a net left in train mode by the learner
+    weights = net_weights(trained)
+    obs = torch.from_numpy(game.observations([game.initial_state()] * 4))
+    assert not torch.equal(trained(obs).value, trained(obs).value)  # dropout is live here
+    net = spec.build(weights)
+    assert not net.training
+    ev = NetworkEvaluator(net)
+    o, m = obs.numpy(), game.legal_masks([game.initial_state()] * 4)
+    p1, v1 = ev(o, m)
+    p2, v2 = ev(o, m)
+    assert np.array_equal(p1, p2) and np.array_equal(v1, v2)
+    # Whole self-play jobs with the same seed give the same samples.
+    job = WorkerJob(game=GameSpec(name="tictactoe"), net=spec, weights=(weights,),
+                    mcts=MctsParams(num_iters_per_turn=6), num_games=3, num_concurrent=3,
+                    seed=7)  # fmt: skip
+    r1, r2 = run_job(job), run_job(job)
+    assert np.array_equal(r1.samples.policy, r2.samples.policy)
+    assert np.array_equal(r1.samples.value, r2.samples.value)
+
+
+def test_split_games():
+    assert split_games(10, 3) == [4, 3, 3]
+    assert split_games(2, 8) == [1, 1]
+    assert sum(split_games(101, 7)) == 101
+
+
+def _tiny_self_play(num_games: int, procs: int) -> SelfPlayParams:
+    sim = SimParams(num_games=num_games, num_workers=4, batch_size=2, num_processes=procs)
+    return SelfPlayParams(mcts=MctsParams(num_iters_per_turn=4), sim=sim)
+
+
+def test_self_play_in_worker_processes():
+    game = make_game("tictactoe")
+    spec = NetSpec(game.observation_shape, game.num_actions, TINY)
+    weights = net_weights(spec.build())
+    games_seen = []
+    with LocalPool(2) as pool:
+        for it in range(2):  # the pool persists across iterations
+            samples, rep = run_self_play(
+                GameSpec(name="tictactoe"), game, spec, weights, _tiny_self_play(6, 2), pool,
+                seed=it, on_game_end=games_seen.append,
+            )  # fmt: skip
+            assert rep.num_games == 6 and rep.num_samples == len(samples) > 0
+            assert 0 < rep.network_share <= 1
+    assert games_seen == [*range(1, 7), *range(1, 7)]
+    assert samples.obs.shape[1:] == (3, 3, 2) and samples.mask.dtype == bool
+
+
+def test_arena_promotion_rule():
+    game = make_game("tictactoe")
+    spec = NetSpec(game.observation_shape, game.num_actions, TINY)
+    w = net_weights(spec.build())
+    sim = SimParams(num_games=4, num_workers=4, batch_size=4, alternate_colors=True)
+    mcts = MctsParams(num_iters_per_turn=4, dirichlet_noise_epsilon=0.0)
+    with LocalPool(1) as pool:
+        low = run_arena(GameSpec(name="tictactoe"), 2, spec, w, w,
+                        ArenaParams(mcts=mcts, sim=sim, update_threshold=-1.0), pool, seed=0)
+        high = run_arena(GameSpec(name="tictactoe"), 2, spec, w, w,
+                         ArenaParams(mcts=mcts, sim=sim, update_threshold=1.01), pool, seed=0)
+    assert low.num_games == 4 and low.promoted and not high.promoted
+    assert -1 <= low.score <= 1
+
+
+def test_simulate_rejects_bad_arguments():
+    game = make_game("tictactoe")
+    with pytest.raises(ValueError, match="num_concurrent"):
+        simulate(game, [FirstLegal(game)], 2, num_concurrent=0, rng=np.random.default_rng())
+    with pytest.raises(ValueError, match="seats"):
+        simulate(game, [FirstLegal(game)] * 3, 2, num_concurrent=1, rng=np.random.default_rng())
