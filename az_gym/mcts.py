@@ -1,12 +1,12 @@
-"""Batched PUCT search over arrays (numpy only; knows only the game contract).
+"""Batched PUCT search over arrays (numpy, optional numba; knows only the game contract).
 
 :class:`BatchedMcts` steps ``B`` search trees in lockstep. Each simulation step descends
-every tree to a leaf (selection vectorised across trees with numpy), expands the ``B``
-leaves with the game, scores all non-terminal leaves with ONE evaluator call, and backs the
-values up. The trees live in one shared pool of arrays (:class:`_NodePool`), one row per
-node: visit counts ``N[node, a]``, value sums ``W[node, a]``, priors ``P[node, a]``, child
-ids ``C[node, a]`` (``-1`` while unexpanded) and a legal mask; no Python object per node
-besides the game state itself.
+every tree to a leaf, expands the ``B`` leaves with the game, scores all non-terminal
+leaves with ONE evaluator call, and backs the values up. The trees live in one shared pool
+of arrays (:class:`az_gym._mcts_tree.NodePool`), one row per node: visit counts
+``N[node, a]``, value sums ``W[node, a]``, priors ``P[node, a]``, child ids ``C[node, a]``
+(``-1`` while unexpanded) and an illegal-action penalty (``0`` or ``-inf``); no Python
+object per node besides the game state itself.
 
 Points of view. ``W[node, a]`` sums values *for the player to move at* ``node``. A leaf's
 value becomes a per-player vector (``game.returns`` for a terminal leaf, the evaluator's
@@ -21,6 +21,11 @@ to the lowest action index, so the search is deterministic without noise.
 
 Discounting: the edge into a terminal child earns ``returns`` undiscounted; the edge into a
 non-terminal leaf earns ``gamma * value``; every level further up multiplies by ``gamma``.
+
+Backends: the descent and the backup run as compiled loops over the pool arrays
+(:mod:`az_gym._mcts_tree`, numba) when numba is installed, else as numpy passes
+vectorised across trees (one pass per depth level); both give identical searches. Leaf
+expansion (game calls) and evaluation are shared Python/numpy code.
 
 Tree reuse: :meth:`BatchedMcts.search` looks for ``states[i]`` (by ``game.key``) at the root,
 a child or a grandchild of tree ``i``'s previous root and re-roots there, keeping the
@@ -37,7 +42,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from az_gym import _mcts_kernels as _kernels
+from az_gym import _mcts_tree as _kernels
+from az_gym._mcts_tree import NodePool
 from az_gym.game import Game, GameOverError, State
 from az_gym.schedules import ConstSchedule, Schedule
 
@@ -128,7 +134,8 @@ class Evaluator(Protocol):
         """Score positions.
 
         Args:
-            observations: ``float32[B, *observation_shape]``, each from its mover's view.
+            observations: ``float32[B, *observation_shape]``, each from its mover's view
+                (``None`` for an evaluator whose ``needs_observations`` is False).
             masks: ``bool[B, num_actions]`` legal actions.
 
         Returns:
@@ -152,81 +159,6 @@ class SearchResult:
     """``float[B, A]`` root priors (after prior temperature, before noise)."""
     network_value: np.ndarray
     """``float[B]`` the evaluator's value of the root for its mover."""
-
-
-class _NodePool:
-    """Arrays holding the nodes of every tree; node ids index the first axis."""
-
-    def __init__(self, num_actions: int, num_players: int, capacity: int = 256) -> None:
-        self.num_actions, self.num_players = num_actions, num_players
-        self.size = 0
-        self.states: list[State] = []
-        self.keys: list[Hashable | None] = []
-        self._alloc(capacity)
-
-    def _alloc(self, cap: int) -> None:
-        a, p = self.num_actions, self.num_players
-        self.N = np.zeros((cap, a), np.float64)  # visit counts
-        self.W = np.zeros((cap, a), np.float64)  # value sums, for this node's mover
-        self.P = np.zeros((cap, a), np.float64)  # priors
-        self.C = np.full((cap, a), -1, np.int32)  # child ids, -1 unexpanded
-        self.legal = np.zeros((cap, a), bool)
-        self.penalty = np.zeros((cap, a), np.float64)  # 0 legal, -inf illegal (selection)
-        self.to_play = np.zeros(cap, np.int64)
-        self.terminal = np.zeros(cap, bool)
-        self.ret = np.zeros((cap, p), np.float64)  # returns of terminal nodes
-        self.value = np.zeros(cap, np.float64)  # evaluator value for the mover
-
-    _FIELDS = ("N", "W", "P", "C", "legal", "penalty", "to_play", "terminal", "ret", "value")
-
-    def allocate(self, count: int) -> np.ndarray:
-        """Return ``int[count]`` fresh node ids (zeroed rows, children -1)."""
-        need = self.size + count
-        cap = len(self.N)
-        if need > cap:
-            old = {f: getattr(self, f) for f in self._FIELDS}
-            self._alloc(max(need, 2 * cap))
-            for f, arr in old.items():
-                getattr(self, f)[: self.size] = arr[: self.size]
-        ids = np.arange(self.size, need)
-        self.N[ids] = 0
-        self.W[ids] = 0
-        self.C[ids] = -1
-        self.size = need
-        self.states.extend([None] * count)
-        self.keys.extend([None] * count)
-        return ids
-
-    def key(self, game: Game, node: int) -> Hashable:
-        """``game.key`` of a node's state (cached)."""
-        k = self.keys[node]
-        if k is None:
-            k = self.keys[node] = game.key(self.states[node])
-        return k
-
-    def compact(self, roots: np.ndarray) -> np.ndarray:
-        """Keep only the subtrees under ``roots`` (``-1`` entries ignored); return the
-        roots' new ids (``-1`` stays ``-1``)."""
-        kept = roots[roots >= 0]
-        if kept.size == 0:
-            self.size, self.states, self.keys = 0, [], []
-            return roots.copy()
-        layers, frontier = [kept], kept
-        while frontier.size:
-            ch = self.C[frontier].ravel()
-            frontier = ch[ch >= 0].astype(np.int64)
-            layers.append(frontier)
-        old = np.concatenate(layers)
-        remap = np.full(self.size + 1, -1, np.int64)  # remap[-1] == -1 keeps "no child"
-        remap[old] = np.arange(old.size)
-        for f in self._FIELDS:
-            arr = getattr(self, f)
-            arr[: old.size] = arr[old]
-        self.C[: old.size] = remap[self.C[: old.size]]
-        self.size = old.size
-        self.states = [self.states[i] for i in old]
-        self.keys = [self.keys[i] for i in old]
-        return np.where(roots >= 0, remap[roots], -1)
 
 
 class BatchedMcts:
@@ -263,7 +195,7 @@ class BatchedMcts:
         self.evaluator = evaluator
         self.params = params
         self.rng = rng if rng is not None else np.random.default_rng()
-        self._pool = _NodePool(game.num_actions, game.num_players)
+        self._pool = NodePool(game.num_actions, game.num_players)
         self._roots = np.zeros(0, np.int64)
         self._needs_obs = bool(getattr(evaluator, "needs_observations", True))
         self._needs_states = bool(getattr(evaluator, "needs_states", False))
@@ -315,7 +247,7 @@ class BatchedMcts:
         self._roots = roots
         root_priors = pool.P[roots].astype(np.float64)
         if add_noise and b:
-            root_priors = self._noisy(root_priors, pool.legal[roots])
+            root_priors = self._noisy(root_priors, np.isfinite(pool.penalty[roots]))
         for _ in range(n_sims):
             self._simulate(roots, root_priors)
         n, w = pool.N[roots].astype(np.float64), pool.W[roots]
@@ -414,7 +346,6 @@ class BatchedMcts:
         uniform = masks / np.maximum(masks.sum(1, keepdims=True), 1)
         priors = np.where(total > 0, priors / np.where(total > 0, total, 1.0), uniform)
         pool.P[lids] = priors
-        pool.legal[lids] = masks
         pool.penalty[lids] = np.where(masks, 0.0, -np.inf)
         pool.value[lids] = np.asarray(values, np.float64).reshape(-1)
         to_play = game.to_play

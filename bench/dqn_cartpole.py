@@ -87,7 +87,7 @@ def run_cartpole(budget: int, eval_every: int, target: float, seed: int) -> None
         full = greedy_returns(agent, 100, seed=1_000_000).mean()
         print(f"  step {p.step:6d}  100-episode greedy mean {full:6.1f}")
         final.update(mean=full, step=p.step)
-        return full < target  # stop once solved
+        return bool(full < target)  # stop once solved
 
     t0 = time.perf_counter()
     res = agent.learn(env, budget, callback=callback)

@@ -292,6 +292,15 @@ def test_hard_target_sync_every_n_steps() -> None:
     assert checks["synced"] == 5 and checks["held"] > 50
 
 
+def test_callback_can_stop_learning() -> None:
+    env = gym.make("CartPole-v1")
+    agent = DQNAgent(env, DQNConfig(learning_starts=1000))
+    res = agent.learn(env, 100, callback=lambda p: np.bool_(p.step < 7))  # numpy bools too
+    assert res.steps == 7 and res.stopped_early and agent.num_timesteps == 7
+    res = agent.learn(env, 10, callback=lambda p: None)
+    assert res.steps == 10 and not res.stopped_early
+
+
 def test_polyak_update_math() -> None:
     tau = 0.1
     agent = DQNAgent(cartpole_spaces(), DQNConfig(tau=tau))

@@ -144,10 +144,26 @@ def test_arena_promotion_rule():
     sim = SimParams(num_games=4, num_workers=4, batch_size=4, alternate_colors=True)
     mcts = MctsParams(num_iters_per_turn=4, dirichlet_noise_epsilon=0.0)
     with LocalPool(1) as pool:
-        low = run_arena(GameSpec(name="tictactoe"), 2, spec, w, w,
-                        ArenaParams(mcts=mcts, sim=sim, update_threshold=-1.0), pool, seed=0)
-        high = run_arena(GameSpec(name="tictactoe"), 2, spec, w, w,
-                         ArenaParams(mcts=mcts, sim=sim, update_threshold=1.01), pool, seed=0)
+        low = run_arena(
+            GameSpec(name="tictactoe"),
+            2,
+            spec,
+            w,
+            w,
+            ArenaParams(mcts=mcts, sim=sim, update_threshold=-1.0),
+            pool,
+            seed=0,
+        )
+        high = run_arena(
+            GameSpec(name="tictactoe"),
+            2,
+            spec,
+            w,
+            w,
+            ArenaParams(mcts=mcts, sim=sim, update_threshold=1.01),
+            pool,
+            seed=0,
+        )
     assert low.num_games == 4 and low.promoted and not high.promoted
     assert -1 <= low.score <= 1
 

@@ -335,8 +335,8 @@ class DQNAgent(Agent):
             env: a Gymnasium env with this agent's spaces; legal actions come from
                 ``info["action_mask"]`` or ``env.action_masks()`` when present.
             total_timesteps: env steps to take (the epsilon decay is relative to it).
-            callback: called after every step with a :class:`DQNProgress`; returning
-                ``False`` stops training.
+            callback: called after every step with a :class:`DQNProgress`; returning a
+                false value other than ``None`` (``False``, ``np.False_``) stops training.
             opponent_mode: ``"fixed"`` keeps the env's opponent; ``"self"`` sets the env's
                 ``opponent`` to a frozen copy of this agent, refreshed every
                 ``config.self_play_update_interval`` steps (it stays there after ``learn``).
@@ -407,7 +407,8 @@ class DQNAgent(Agent):
                 progress = DQNProgress(
                     step, len(returns), self.epsilon, last_loss, returns[-1] if returns else None
                 )
-                if callback(progress) is False:
+                keep_going = callback(progress)
+                if keep_going is not None and not keep_going:
                     return LearnResult(step, self.num_updates - updates0, returns, lengths, True)
         return LearnResult(total_timesteps, self.num_updates - updates0, returns, lengths, False)
 

@@ -250,9 +250,7 @@ def simulate(
             seat0 = game.to_play(s0.state)
             player = seats[1 - seat0 if s0.swap else seat0]
             states = [s.state for _, s in members]
-            pi, play = player.decide(
-                [i for i, _ in members], states, [s.moves for _, s in members]
-            )
+            pi, play = player.decide([i for i, _ in members], states, [s.moves for _, s in members])
             for k, (_, s) in enumerate(members):
                 mask = game.legal_mask(s.state)
                 action = _choose(play[k], mask, rng, sample_moves)

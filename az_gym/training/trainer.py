@@ -39,7 +39,7 @@ from az_gym.training.report import ReportWriter
 from az_gym.training.run_dir import Callbacks, RunDir, RunDirError, resolve_game
 from az_gym.training.selfplay import NetSpec
 
-__all__ = ["IterationReport", "RunDirError", "Trainer"]
+__all__ = ["IterationReport", "RunDirError", "StopTraining", "Trainer"]
 
 CHECKPOINT_FORMAT = "az_gym.alphazero/1"
 
@@ -59,6 +59,14 @@ class IterationReport:
     promoted: bool
     seconds: float
     record: dict[str, Any]
+
+
+class StopTraining(Exception):
+    """Raise from a callback to end training cleanly (what has been saved stays saved).
+
+    Raised from ``on_iteration_end`` it stops after that iteration; from an earlier event
+    the iteration in progress is dropped, as for Ctrl-C.
+    """
 
 
 @contextmanager
@@ -350,7 +358,7 @@ class Trainer:
                 snapshot = self._snapshot()
                 try:
                     record = run_iteration(self, self.iteration + 1)
-                except KeyboardInterrupt:
+                except (KeyboardInterrupt, StopTraining):
                     self._restore(snapshot)
                     raise
                 with interrupt_guard():
@@ -360,8 +368,10 @@ class Trainer:
                 report = IterationReport(self.iteration, bool(record["promoted"]),
                                          record["seconds"], record)  # fmt: skip
                 self._say(f"iteration {self.iteration}: {record['summary']}")
-                self.callbacks.fire("on_iteration_end", report)
                 reports.append(report)
+                self.callbacks.fire("on_iteration_end", report)
+        except StopTraining as stop:
+            self._say(f"training stopped after iteration {self.iteration}: {stop}")
         except KeyboardInterrupt:
             self._say(
                 f"\ninterrupted: the run is saved at iteration {self.iteration} in "
@@ -421,4 +431,3 @@ class Trainer:
 
         disable = self.quiet or not sys.stderr.isatty()
         return tqdm(total=total, desc=desc, disable=disable, leave=False, dynamic_ncols=True)
-

@@ -1,6 +1,7 @@
-"""Compiled hot loops of :mod:`az_gym.mcts` (numba when installed; numpy only otherwise).
+"""Tree storage and compiled hot loops of :mod:`az_gym.mcts` (numpy; numba if installed).
 
-Both functions walk every tree of a :class:`az_gym.mcts.BatchedMcts` node pool with plain
+:class:`NodePool` holds the nodes of every tree in arrays. :func:`descend` and :func:`backup`
+walk every tree of a :class:`az_gym.mcts.BatchedMcts` node pool with plain
 loops, the same arithmetic in the same order as the vectorised numpy path, so the two
 backends give identical searches. :data:`AVAILABLE` says whether numba compiled them; the
 search falls back to its numpy path when it is False.
@@ -8,7 +9,11 @@ search falls back to its numpy path when it is False.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import numpy as np
+
+from az_gym.game import Game, State
 
 try:  # numba is optional: a speed-up, never a requirement
     from numba import njit
@@ -20,6 +25,84 @@ except ImportError:  # pragma: no cover - exercised only without numba
     def njit(*args, **kwargs):  # type: ignore[no-redef]
         """Stand-in decorator: leaves the function as plain Python."""
         return lambda f: f
+
+
+class NodePool:
+    """Arrays holding the nodes of every tree; node ids index the first axis.
+
+    Memory: about 36 bytes per (node, action), e.g. ~60 MB for 256 trees x 800 nodes of
+    Connect Four; the unreachable nodes are dropped by :meth:`compact` between searches.
+    """
+
+    def __init__(self, num_actions: int, num_players: int, capacity: int = 256) -> None:
+        self.num_actions, self.num_players = num_actions, num_players
+        self.size = 0
+        self.states: list[State] = []
+        self.keys: list[Hashable | None] = []
+        self._alloc(capacity)
+
+    def _alloc(self, cap: int) -> None:
+        a, p = self.num_actions, self.num_players
+        self.N = np.zeros((cap, a), np.float64)  # visit counts
+        self.W = np.zeros((cap, a), np.float64)  # value sums, for this node's mover
+        self.P = np.zeros((cap, a), np.float64)  # priors
+        self.C = np.full((cap, a), -1, np.int32)  # child ids, -1 unexpanded
+        self.penalty = np.zeros((cap, a), np.float64)  # 0 legal, -inf illegal (selection)
+        self.to_play = np.zeros(cap, np.int64)
+        self.terminal = np.zeros(cap, bool)
+        self.ret = np.zeros((cap, p), np.float64)  # returns of terminal nodes
+        self.value = np.zeros(cap, np.float64)  # evaluator value for the mover
+
+    _FIELDS = ("N", "W", "P", "C", "penalty", "to_play", "terminal", "ret", "value")
+
+    def allocate(self, count: int) -> np.ndarray:
+        """Return ``int[count]`` fresh node ids (zeroed rows, children -1)."""
+        need = self.size + count
+        cap = len(self.N)
+        if need > cap:
+            old = {f: getattr(self, f) for f in self._FIELDS}
+            self._alloc(max(need, 2 * cap))
+            for f, arr in old.items():
+                getattr(self, f)[: self.size] = arr[: self.size]
+        ids = np.arange(self.size, need)
+        self.N[ids] = 0
+        self.W[ids] = 0
+        self.C[ids] = -1
+        self.size = need
+        self.states.extend([None] * count)
+        self.keys.extend([None] * count)
+        return ids
+
+    def key(self, game: Game, node: int) -> Hashable:
+        """``game.key`` of a node's state (cached)."""
+        k = self.keys[node]
+        if k is None:
+            k = self.keys[node] = game.key(self.states[node])
+        return k
+
+    def compact(self, roots: np.ndarray) -> np.ndarray:
+        """Keep only the subtrees under ``roots`` (``-1`` entries ignored); return the
+        roots' new ids (``-1`` stays ``-1``)."""
+        kept = roots[roots >= 0]
+        if kept.size == 0:
+            self.size, self.states, self.keys = 0, [], []
+            return roots.copy()
+        layers, frontier = [kept], kept
+        while frontier.size:
+            ch = self.C[frontier].ravel()
+            frontier = ch[ch >= 0].astype(np.int64)
+            layers.append(frontier)
+        old = np.concatenate(layers)
+        remap = np.full(self.size + 1, -1, np.int64)  # remap[-1] == -1 keeps "no child"
+        remap[old] = np.arange(old.size)
+        for f in self._FIELDS:
+            arr = getattr(self, f)
+            arr[: old.size] = arr[old]
+        self.C[: old.size] = remap[self.C[: old.size]]
+        self.size = old.size
+        self.states = [self.states[i] for i in old]
+        self.keys = [self.keys[i] for i in old]
+        return np.where(roots >= 0, remap[roots], -1)
 
 
 @njit(cache=True, nogil=True)

@@ -1,0 +1,201 @@
+"""End-to-end training runs with tiny budgets, resume after kill -9, run-dir safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from az_gym.mcts import MctsParams
+from az_gym.networks import NetworkConfig
+from az_gym.schedules import PLSchedule
+from az_gym.training.params import (
+    ArenaParams,
+    LearningParams,
+    MemAnalysisParams,
+    Params,
+    ParamsError,
+    SelfPlayParams,
+    SimParams,
+)
+from az_gym.training.report import load_reports
+from az_gym.training.run_dir import RunDirError
+from az_gym.training.trainer import Trainer
+
+torch.set_num_threads(1)
+TINY_MLP = NetworkConfig(kind="mlp", hidden=(16,), value_hidden=8)
+TINY_RESNET = NetworkConfig(kind="resnet", num_blocks=1, num_filters=8, value_hidden=8)
+
+
+def tiny_params(num_iters: int = 1, network: NetworkConfig = TINY_MLP, **kw) -> Params:
+    """A run that takes a second or two: 4 self-play games, 4 simulations per move."""
+    sim = SimParams(num_games=4, num_workers=4, batch_size=4, num_processes=1)
+    arena_sim = SimParams(num_games=2, num_workers=2, batch_size=2, num_processes=1,
+                          alternate_colors=True)  # fmt: skip
+    return Params(
+        self_play=SelfPlayParams(mcts=MctsParams(num_iters_per_turn=4), sim=sim),
+        learning=LearningParams(
+            batch_size=16, max_batches_per_checkpoint=3, loss_computation_batch_size=256
+        ),
+        arena=ArenaParams(
+            mcts=MctsParams(num_iters_per_turn=4, dirichlet_noise_epsilon=0.05),
+            sim=arena_sim,
+            update_threshold=0.0,
+        ),
+        memory_analysis=MemAnalysisParams(num_game_stages=2),
+        num_iters=num_iters,
+        mem_buffer_size=PLSchedule((0,), (2000,)),
+        network=network,
+        **kw,
+    )
+
+
+def _check_run(run: Path, iterations: int, game_id: str, game=None) -> None:
+    state = json.loads((run / "state.json").read_text())
+    assert state["iteration"] == iterations and state["game_id"] == game_id
+    records = load_reports(run)
+    assert [r["iteration"] for r in records] == list(range(1, iterations + 1))
+    for r in records:
+        assert r["self_play"]["num_games"] == 4 and r["self_play"]["num_samples"] > 0
+        assert np.isfinite(r["learning"]["loss_after"]["total"])
+        assert r["arena"]["score"] is not None
+    for name in ("params.toml", "current.pt", "best.pt", "optimiser.pt", "memory.npz"):
+        assert (run / name).stat().st_size > 0, name
+    assert (run / "plots" / "losses.png").exists()
+    assert any((run / "tensorboard").iterdir())
+    from az_gym.agents.alphazero import AlphaZeroAgent
+
+    agent = AlphaZeroAgent.load(run / "best.pt", game)
+    assert agent.game.game_id == game_id
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "network"),
+    [
+        ("tictactoe", {}, TINY_MLP),
+        ("connect_four", {}, TINY_RESNET),
+        ("othello", {"size": 6}, TINY_MLP),
+        ("gomoku", {"size": 9}, TINY_MLP),
+    ],
+)
+def test_native_games_train_end_to_end(tmp_path, name, options, network):
+    params = tiny_params(num_iters=2 if name == "tictactoe" else 1, network=network,
+                         use_symmetries=True)  # fmt: skip
+    seen = []
+    trainer = Trainer(name, params, tmp_path / "run", game_options=options, quiet=True,
+                      callbacks={"on_iteration_end": seen.append,
+                                 "on_arena_end": seen.append})  # fmt: skip
+    reports = trainer.train()
+    assert [r.iteration for r in reports] == list(range(1, params.num_iters + 1))
+    assert len(seen) == 2 * params.num_iters
+    _check_run(tmp_path / "run", params.num_iters, trainer.game.game_id)
+    agent = trainer.best_agent(seed=0)
+    game = trainer.game
+    assert game.legal_mask(game.initial_state())[agent.act_state(game, game.initial_state())]
+
+
+def test_pettingzoo_env_through_the_adapter(tmp_path):
+    from pettingzoo.classic import tictactoe_v3
+
+    trainer = Trainer(tictactoe_v3.env, tiny_params(), tmp_path / "run", quiet=True)
+    trainer.train()
+    _check_run(tmp_path / "run", 1, trainer.game.game_id, trainer.game)
+    # The factory pickles by reference, so the run resumes from its directory alone.
+    again = Trainer.from_run_dir(tmp_path / "run", overrides=["num_iters=2"], quiet=True)
+    assert [r.iteration for r in again.resume()] == [2]
+
+
+def test_invalid_params_are_rejected_at_construction(tmp_path):
+    with pytest.raises(ParamsError, match="num_games"):
+        Trainer("tictactoe", tiny_params(), tmp_path, overrides=["self_play.sim.num_games=0"])
+    with pytest.raises(ParamsError, match="flip_probability"):
+        from pettingzoo.classic import tictactoe_v3  # no symmetries through the adapter
+
+        Trainer(tictactoe_v3.env, tiny_params(), tmp_path,
+                overrides=["self_play.sim.flip_probability=0.5"])  # fmt: skip
+    assert not (tmp_path / "state.json").exists()
+
+
+def test_run_dir_of_another_game_or_network_is_refused(tmp_path):
+    Trainer("tictactoe", tiny_params(), tmp_path, quiet=True).train()
+    with pytest.raises(RunDirError, match="tictactoe"):
+        Trainer("connect_four", tiny_params(), tmp_path, quiet=True)
+    other_net = tiny_params(network=NetworkConfig(kind="mlp", hidden=(32,)))
+    with pytest.raises(RunDirError, match="network"):
+        Trainer("tictactoe", other_net, tmp_path, quiet=True)
+    with pytest.raises(RunDirError, match="resume"):
+        Trainer("tictactoe", tiny_params(), tmp_path, quiet=True).train()
+
+
+def test_corrupt_checkpoint_falls_back_to_previous_good_one(tmp_path):
+    Trainer("tictactoe", tiny_params(num_iters=2), tmp_path, quiet=True).train()
+    (tmp_path / "current.pt").write_bytes(b"not a checkpoint at all")
+    trainer = Trainer("tictactoe", tiny_params(num_iters=3), tmp_path, quiet=True)
+    with pytest.warns(RuntimeWarning, match=r"current\.pt is corrupt"):
+        reports = trainer.resume()
+    assert [r.iteration for r in reports] == [3]
+    _check_run(tmp_path, 3, "tictactoe")
+
+
+def test_keyboard_interrupt_keeps_the_last_completed_iteration(tmp_path, capsys):
+    def stop(report):
+        if stop.calls == 1:
+            raise KeyboardInterrupt
+        stop.calls += 1
+
+    stop.calls = 0
+    trainer = Trainer("tictactoe", tiny_params(num_iters=3), tmp_path,
+                      callbacks={"on_self_play_end": stop})  # fmt: skip
+    reports = trainer.train()
+    assert [r.iteration for r in reports] == [1]
+    assert trainer.iteration == 1
+    assert "interrupted" in capsys.readouterr().err
+    _check_run(tmp_path, 1, "tictactoe")
+
+
+KILL_SCRIPT = """
+import sys, torch
+torch.set_num_threads(1)
+sys.path.insert(0, {tests!r})
+from test_trainer import tiny_params
+from az_gym.training.trainer import Trainer
+Trainer("tictactoe", tiny_params(num_iters=1000), {run!r}, quiet=True).train()
+"""
+
+
+def test_resume_after_kill_9(tmp_path):
+    run = tmp_path / "run"
+    script = textwrap.dedent(KILL_SCRIPT).format(tests=str(Path(__file__).parent), run=str(run))
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        state = run / "state.json"
+        while time.monotonic() < deadline:
+            if state.exists() and json.loads(state.read_text())["iteration"] >= 2:
+                break
+            assert proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.05)
+        else:
+            pytest.fail("the training subprocess made no progress in 60 s")
+        time.sleep(0.3)  # somewhere inside the next iteration
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stderr.close()
+    done = json.loads(state.read_text())["iteration"]
+    assert done >= 2
+    trainer = Trainer.from_run_dir(run, overrides=[f"num_iters={done + 1}"], quiet=True)
+    reports = trainer.resume()
+    assert [r.iteration for r in reports] == [done + 1]
+    _check_run(run, done + 1, "tictactoe")
