@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import shutil
 import tempfile
 import time
@@ -24,7 +23,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from az_gym.envs.registry import make_game
 from az_gym.game import Game, State
 from az_gym.networks import NetworkEvaluator
 from az_gym.schedules import ConstSchedule
@@ -37,21 +35,22 @@ class PerfectPlayer:
 
     def __init__(self, game: Game) -> None:
         self.game = game
+        self._memo: dict[Any, float] = {}
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019 - one instance per run, states are few
-    def value(self, key: Any) -> float:
-        """Value of the position for its mover (+1 win, 0 draw, -1 loss)."""
-        state = self._states[key]
-        return max(self._child_value(state, a) for a in self.game.legal_actions(state))
+    def value(self, state: State) -> float:
+        """Value of a non-terminal position for its mover (+1 win, 0 draw, -1 loss)."""
+        key = self.game.key(state)
+        if key not in self._memo:
+            legal = self.game.legal_actions(state)
+            self._memo[key] = max(self._child_value(state, a) for a in legal)
+        return self._memo[key]
 
     def _child_value(self, state: State, action: int) -> float:
+        """Value of playing ``action`` for the mover of ``state``."""
         child = self.game.next_state(state, action)
         if self.game.is_terminal(child):
             return float(self.game.returns(child)[self.game.to_play(state)])
-        self._states[self.game.key(child)] = child
-        return -self.value(self.game.key(child))
-
-    _states: dict[Any, State] = {}
+        return -self.value(child)
 
     def optimal(self, state: State) -> np.ndarray:
         """``bool[A]``: the optimal moves of ``state``."""
@@ -118,7 +117,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     trainer = Trainer("tictactoe", None, run_dir, overrides=[f"num_iters={args.max_iters}",
                       *args.set], callbacks={"on_iteration_end": check}, quiet=True)  # fmt: skip
-    _ = make_game  # the registry builds the game
     reports = trainer.train()
     wall = time.perf_counter() - start
     last = reports[-1].iteration if reports else 0

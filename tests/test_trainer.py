@@ -20,6 +20,7 @@ from az_gym.networks import NetworkConfig
 from az_gym.schedules import PLSchedule
 from az_gym.training.params import (
     ArenaParams,
+    DuelSpec,
     LearningParams,
     MemAnalysisParams,
     Params,
@@ -112,6 +113,19 @@ def test_pettingzoo_env_through_the_adapter(tmp_path):
     # The factory pickles by reference, so the run resumes from its directory alone.
     again = Trainer.from_run_dir(tmp_path / "run", overrides=["num_iters=2"], quiet=True)
     assert [r.iteration for r in again.resume()] == [2]
+
+
+def test_benchmark_duels_are_reported(tmp_path):
+    duels = (
+        DuelSpec(opponent="random", num_games=2),
+        DuelSpec(opponent="one_step", player="network_only", num_games=2),
+    )
+    Trainer("tictactoe", tiny_params(benchmark=duels), tmp_path, quiet=True).train()
+    bench = load_reports(tmp_path)[0]["benchmark"]
+    assert set(bench) == {d.name for d in duels}
+    for res in bench.values():
+        assert res["wins"] + res["draws"] + res["losses"] == 2 and 0 <= res["score"] <= 1
+    assert (tmp_path / "plots" / "benchmark.png").exists()
 
 
 def test_invalid_params_are_rejected_at_construction(tmp_path):

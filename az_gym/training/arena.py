@@ -7,6 +7,12 @@ AlphaZero.jl's rule (``ArenaParams``):
   if its average reward is ``>= update_threshold``;
 * single-player games: each network plays ``sim.num_games`` games; the candidate replaces
   the best if its average reward exceeds the best's by ``update_threshold`` at least.
+
+The games run on the trainer's self-play backend (its processes or Ray actors); of
+``arena.sim`` the arena uses ``num_games``, ``num_workers``, ``batch_size``,
+``flip_probability``, ``reset_every`` and ``use_gpu``. Colours always alternate in
+two-player arenas, whatever ``alternate_colors`` says, so that neither network keeps the
+first-move advantage.
 """
 
 from __future__ import annotations

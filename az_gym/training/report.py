@@ -155,7 +155,10 @@ def plot_reports(records: Sequence[Mapping[str, Any]], plots_dir: str | Path) ->
     charts = {
         "losses": ("loss terms after learning", _leaves(records, "learning/loss_after")),
         "arena": ("arena score of the candidate", ["arena/score"]),
-        "benchmark": ("benchmark scores", _leaves(records, "benchmark")),
+        "benchmark": (
+            "benchmark scores",
+            [n for n in _leaves(records, "benchmark") if n.endswith("/score")],
+        ),
         "buffer": ("memory buffer size (samples)", ["memory/size"]),
         "stages": ("loss by game stage", _leaves(records, "memory_analysis")),
         "selfplay": ("self-play samples per second", ["self_play/samples_per_second"]),

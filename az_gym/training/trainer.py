@@ -124,6 +124,9 @@ class Trainer:
     Raises:
         ParamsError: invalid parameters (raised here, before any work).
         RunDirError: ``run_dir`` holds a run of another game or network.
+
+    Self-play runs in spawned worker processes (``SimParams.num_processes``), so a script
+    that trains must guard its entry point with ``if __name__ == "__main__":``.
     """
 
     def __init__(
@@ -166,8 +169,8 @@ class Trainer:
         self.device = self._device(params.learning.use_gpu)
         self._pool: Any = None
         self._loaded = False
-        self.iteration = 0
-        """The last completed iteration."""
+        self.iteration = self.run.last_iteration()
+        """The last completed iteration (read from ``run_dir`` until the run starts)."""
 
     @staticmethod
     def _device(use_gpu: bool) -> torch.device:
@@ -218,6 +221,9 @@ class Trainer:
         ``params.num_iters`` (a fresh start if the directory holds no run)."""
         if self.run.read_state() is None:
             return self.train()
+        from az_gym.training.params import save_params
+
+        save_params(self.params, self.run.params_path)  # overrides such as num_iters persist
         self._load_state()
         return self._loop()
 
