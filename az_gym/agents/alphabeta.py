@@ -49,7 +49,7 @@ class AlphaBetaAgent(SeededAgent):
     """Negamax alpha-beta player with iterative deepening and a transposition table.
 
     * Transposition table keyed by ``game.key(state)``: ``(depth, value, bound, best move)``
-      with exact / lower / upper bound flags; emptied before every move.
+      with exact / lower / upper bound flags; emptied after every move.
     * Move ordering: the table's best move first, then the game heuristic's order (centre
       first in Connect Four, corners first in Othello, near-stone cells in Gomoku).
     * Root: iterative deepening ``1 .. depth``; among the moves of equal best value one is
@@ -109,14 +109,17 @@ class AlphaBetaAgent(SeededAgent):
         self._tt = {}
         self.nodes = 0
         limit = _UNLIMITED if (h.solve or self.depth is None) else self.depth
-        if limit == _UNLIMITED:
-            return self._root(state, limit)
-        value, best = 0.0, game.legal_actions(state)
-        for d in range(1, limit + 1):
-            value, best = self._root(state, d)
-            if abs(value) > _PROVEN:  # a proven result cannot change with more depth
-                break
-        return value, best
+        try:
+            if limit == _UNLIMITED:
+                return self._root(state, limit)
+            value, best = 0.0, game.legal_actions(state)
+            for d in range(1, limit + 1):
+                value, best = self._root(state, d)
+                if abs(value) > _PROVEN:  # a proven result cannot change with more depth
+                    break
+            return value, best
+        finally:
+            self._tt = {}  # free the memory; nothing is reused across moves
 
     # ------------------------------------------------------------------ search
     def _ordered(self, state: State, tt_move: int | None) -> list[int]:
