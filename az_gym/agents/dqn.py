@@ -14,9 +14,13 @@ the opponent of a ``GymView``).
 Two-player games (``learn(..., opponent_mode=...)``):
 
 * ``"fixed"``: the env's own opponent (``GymView``'s default is a uniformly random player).
-* ``"self"``: the env's ``opponent`` attribute is replaced by a greedy frozen copy of this
-  agent (``epsilon = config.self_play_epsilon``), whose weights are refreshed from the
-  learning network every ``config.self_play_update_interval`` env steps.
+* ``"self"``: the env's ``opponent`` attribute is replaced by a frozen, gradient-free copy of
+  this agent (epsilon-greedy with ``config.self_play_epsilon``), whose weights are refreshed
+  from the learning network every ``config.self_play_update_interval`` env steps.
+
+In a ``GymView`` the opponent replies inside ``step``, so ``s'`` is the agent's own next turn
+and the target keeps the plain ``max`` (no negamax sign flip): the opponent is part of the
+environment's dynamics.
 """
 
 from __future__ import annotations
