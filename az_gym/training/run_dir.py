@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -86,6 +85,49 @@ class Callbacks:
             fn(report)
 
 
+def _registry_name(game: Game) -> str | None:
+    from az_gym.envs.registry import available_games
+
+    return game.name if game.name in available_games() else None
+
+
+def _factory_recipe(factory: Callable[[], Any] | None) -> dict[str, Any] | None:
+    """``{"target": "module:qualname", "kwargs": {...}}`` for an importable function or
+    class (or a ``functools.partial`` of one with JSON keyword arguments), else ``None``."""
+    import functools
+
+    if factory is None:
+        return None
+    kwargs: dict[str, Any] = {}
+    if isinstance(factory, functools.partial):
+        if factory.args:
+            return None
+        factory, kwargs = factory.func, dict(factory.keywords)
+    module = getattr(factory, "__module__", None)
+    qualname = getattr(factory, "__qualname__", "")
+    if not module or module == "__main__" or "<" in qualname:
+        return None
+    try:
+        json.dumps(kwargs)
+    except TypeError:
+        return None
+    return {"target": f"{module}:{qualname}", "kwargs": kwargs}
+
+
+def _factory_from_recipe(recipe: dict[str, Any], where: Path) -> Callable[[], Any]:
+    import functools
+    import importlib
+
+    try:
+        module_name, qualname = str(recipe["target"]).split(":")
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (KeyError, ValueError, ImportError, AttributeError) as e:
+        raise RunDirError(f"{where}: cannot import the game factory {recipe!r}: {e}") from None
+    return functools.partial(obj, **dict(recipe.get("kwargs") or {}))
+
+
 class RunDir:
     """The files of one run (paths, state, checkpoints)."""
 
@@ -93,7 +135,6 @@ class RunDir:
         self.path = Path(path)
         self.params_path = self.path / "params.toml"
         self.state_path = self.path / "state.json"
-        self.spec_path = self.path / "game_spec.pkl"
         self.memory_path = self.path / "memory.npz"
         self.optimiser_path = self.path / "optimiser.pt"
 
@@ -123,19 +164,21 @@ class RunDir:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, game: Game, spec: GameSpec, params: Any) -> None:
-        """Create the directory for a new run: ``params.toml``, ``game_spec.pkl``, state 0."""
+        """Create the directory for a new run: ``params.toml`` and ``state.json`` at 0."""
         from az_gym.training.params import save_params
 
         self.path.mkdir(parents=True, exist_ok=True)
         save_params(params, self.params_path)
-        if spec.picklable():
-            atomic_write_bytes(self.spec_path, pickle.dumps(spec))
+        name, options = spec.name, dict(spec.options)
+        if name is None and spec.game is not None and not spec.game.options():
+            name = _registry_name(spec.game)
         self.write_state(
             {
                 "iteration": 0,
                 "game_id": game.game_id,
-                "game_name": spec.name,
-                "game_options": dict(spec.options) if spec.name else {},
+                "game_name": name,
+                "game_options": options if name else {},
+                "game_factory": _factory_recipe(spec.factory),
                 "network": params.network.to_dict(),
                 "rng": None,
             }
@@ -164,19 +207,20 @@ class RunDir:
             )
 
     def stored_game(self) -> Any:
-        """Rebuild the run's game: from the registry, else from ``game_spec.pkl``.
+        """Rebuild the run's game from ``state.json``: a registry name and options, or the
+        import path of a factory (``module:qualname`` plus JSON keyword arguments).
+
+        Nothing is unpickled: a run directory may come from someone else.
 
         Raises:
-            RunDirError: neither is available (pass the env to ``from_run_dir``).
+            RunDirError: neither is recorded (pass the env to ``from_run_dir``).
         """
         state = self.read_state() or {}
         if state.get("game_name"):
             return GameSpec(name=state["game_name"], options=state.get("game_options", {}))
-        if self.spec_path.exists():
-            try:
-                return pickle.loads(self.spec_path.read_bytes())
-            except Exception as e:
-                raise RunDirError(f"{self.spec_path} cannot be unpickled: {e}") from None
+        recipe = state.get("game_factory")
+        if recipe:
+            return GameSpec(factory=_factory_from_recipe(recipe, self.state_path))
         raise RunDirError(
             f"{self.path}: cannot rebuild game {state.get('game_id')!r}; pass env_or_name"
         )

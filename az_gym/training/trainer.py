@@ -10,7 +10,7 @@
     memory.npz        the memory buffer
     report.jsonl      one JSON object per iteration
     tensorboard/      scalars;  plots/*.png: loss terms, arena, benchmark, buffer, stages
-    game_spec.pkl     how to rebuild the game (when it pickles), for resuming by path
+    (state.json also records how to rebuild the game: registry name or factory path)
 
 Every write is atomic (temporary file + ``os.replace``) and ``state.json`` is written after
 everything else, so a ``kill -9`` loses at most the iteration in progress. On resume a
