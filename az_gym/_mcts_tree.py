@@ -9,7 +9,7 @@ search falls back to its numpy path when it is False.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 
@@ -103,6 +103,41 @@ class NodePool:
         self.states = [self.states[i] for i in old]
         self.keys = [self.keys[i] for i in old]
         return np.where(roots >= 0, remap[roots], -1)
+
+    def subtree_size(self, root: int) -> int:
+        """Nodes in the subtree under node ``root`` (itself included)."""
+        count, frontier = 0, np.array([root], np.int64)
+        while frontier.size:
+            count += frontier.size
+            ch = self.C[frontier].ravel()
+            frontier = ch[ch >= 0].astype(np.int64)
+        return count
+
+
+def check_tree_ids(trees: Sequence[int] | None, b: int, num_trees: int | None) -> np.ndarray:
+    """``int64[b]`` tree slot ids from ``trees`` (``0 .. b-1`` if ``None``), validated.
+
+    Raises:
+        ValueError: ``trees`` has not ``b`` entries, repeats an id, holds a non-integer or
+            negative id, or one ``>= num_trees`` (when ``num_trees`` is not ``None``).
+    """
+    if trees is None:
+        slots = np.arange(b, dtype=np.int64)
+    else:
+        raw = list(trees)
+        if len(raw) != b:
+            raise ValueError(f"BatchedMcts.search: {len(raw)} tree ids for {b} states")
+        for t in raw:
+            if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
+                raise ValueError(f"BatchedMcts.search: tree id {t!r} in trees; must be an int >= 0")
+        slots = np.asarray(raw, dtype=np.int64).reshape(b)
+        if np.unique(slots).size != b:
+            raise ValueError(f"BatchedMcts.search: trees = {raw}; ids must be distinct")
+    if num_trees is not None and b and slots.max() >= num_trees:
+        raise ValueError(
+            f"BatchedMcts.search: tree id {int(slots.max())}; must be < num_trees = {num_trees}"
+        )
+    return slots
 
 
 @njit(cache=True, nogil=True)

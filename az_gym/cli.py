@@ -63,7 +63,9 @@ def make_agent(spec: str, game: Any, *, seed: int | None = None) -> Any:
     if path.is_dir():
         path = _checkpoint_in_run(path)
     if not path.exists():
-        raise SystemExit(f"unknown agent {spec!r}: not a known name nor an existing path.\n{AGENT_HELP}")
+        raise SystemExit(
+            f"unknown agent {spec!r}: not a known name nor an existing path.\n{AGENT_HELP}"
+        )
     agent = agents.AlphaZeroAgent.load(path, game)
     if network_only:
         return agents.NetworkOnlyAgent(agent, seed=seed)
@@ -73,22 +75,27 @@ def make_agent(spec: str, game: Any, *, seed: int | None = None) -> Any:
 
 
 def _checkpoint_in_run(run_dir: Path) -> Path:
-    for name in ("best_agent.pt", "agent.pt"):
+    """The best network of a run directory (an agent file, or the run's best.pt)."""
+    for name in ("best_agent.pt", "best.pt"):
         if (run_dir / name).exists():
             return run_dir / name
-    from az_gym.training.trainer import Trainer
+    raise SystemExit(f"{run_dir} holds no best_agent.pt nor best.pt")
 
-    return Trainer.export_best_agent(run_dir)
+
+def _options(options: Sequence[str]) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    for opt in options:
+        key, sep, value = opt.partition("=")
+        if not sep or not key:
+            raise ValueError(f"game option {opt!r} must look like KEY=VALUE (e.g. size=6)")
+        kwargs[key] = int(value) if value.lstrip("-").isdigit() else value
+    return kwargs
 
 
 def _game_from_args(name: str, options: Sequence[str]) -> Any:
     from az_gym.envs.registry import make_game
 
-    kwargs: dict[str, Any] = {}
-    for opt in options:
-        key, _, value = opt.partition("=")
-        kwargs[key] = int(value) if value.lstrip("-").isdigit() else value
-    return make_game(name, **kwargs)
+    return make_game(name, **_options(options))
 
 
 # ---------------------------------------------------------------------------- commands
@@ -102,7 +109,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer.resume()
     else:
         trainer = Trainer(
-            args.game, args.config, run_dir, overrides=args.set, quiet=args.quiet
+            args.game,
+            args.config,
+            run_dir,
+            overrides=args.set,
+            quiet=args.quiet,
+            game_options=_options(args.option),
         )
         trainer.train()
     print(f"run directory: {run_dir}")
@@ -232,17 +244,36 @@ def build_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_, description=help_)
         sp.add_argument("game", help="game name (see `az-gym list`)")
         sp.add_argument(
-            "-o", "--option", action="append", default=[], metavar="KEY=VALUE",
+            "-o",
+            "--option",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
             help="game option, e.g. size=6 for othello (repeatable)",
         )
         sp.add_argument("--seed", type=int, default=None, help="random seed")
         return sp
 
-    t = sub.add_parser("train", help="train an AlphaZero agent", description="Train (or resume) a run.")
+    t = sub.add_parser(
+        "train", help="train an AlphaZero agent", description="Train (or resume) a run."
+    )
     t.add_argument("game", help="game name (see `az-gym list`)")
-    t.add_argument("--config", default=None, help="parameter file (TOML); default: the game's tuned file")
     t.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="game option, e.g. size=6 for othello (repeatable)",
+    )
+    t.add_argument(
+        "--config", default=None, help="parameter file (TOML); default: the game's tuned file"
+    )
+    t.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override a parameter, e.g. --set self_play.sim.num_games=100 (repeatable)",
     )
     t.add_argument("--run-dir", default=None, help="run directory (default runs/GAME)")

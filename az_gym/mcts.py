@@ -27,10 +27,13 @@ Backends: the descent and the backup run as compiled loops over the pool arrays
 vectorised across trees (one pass per depth level); both give identical searches. Leaf
 expansion (game calls) and evaluation are shared Python/numpy code.
 
-Tree reuse: :meth:`BatchedMcts.search` looks for ``states[i]`` (by ``game.key``) at the root,
-a child or a grandchild of tree ``i``'s previous root and re-roots there, keeping the
-statistics of that subtree; otherwise tree ``i`` starts fresh. Unreachable nodes are
-dropped at the start of every search (the pool is compacted).
+Tree reuse: the search holds numbered tree *slots*. :meth:`BatchedMcts.search` searches
+``states[i]`` in slot ``trees[i]`` (default: slot ``i``): it looks for the state (by
+``game.key``) at the root, a child or a grandchild of that slot's previous root and re-roots
+there, keeping the statistics of that subtree; otherwise the slot starts fresh. A caller
+that searches a varying subset of its games (lockstep self-play, where only the games whose
+mover is this player are searched) passes each game's own slot id so each game keeps its
+tree. Unreachable nodes are dropped at the start of every search (the pool is compacted).
 """
 
 from __future__ import annotations
@@ -159,6 +162,9 @@ class SearchResult:
     """``float[B, A]`` root priors (after prior temperature, before noise)."""
     network_value: np.ndarray
     """``float[B]`` the evaluator's value of the root for its mover."""
+    reused: np.ndarray | None = None
+    """``bool[B]`` whether tree ``i`` re-rooted in its slot's previous tree (keeping its
+    statistics) rather than starting fresh."""
 
 
 class BatchedMcts:
@@ -172,6 +178,8 @@ class BatchedMcts:
         backend: ``"numba"`` (compiled descent/backup loops), ``"numpy"`` (vectorised
             across trees, one numpy pass per depth level) or ``"auto"`` (numba when it is
             installed). Both give identical searches.
+        num_trees: number of tree slots, fixed (slot ids must be below it); ``None``: the
+            slots grow to the largest id searched.
     """
 
     def __init__(
@@ -182,7 +190,11 @@ class BatchedMcts:
         *,
         rng: np.random.Generator | None = None,
         backend: str = "auto",
+        num_trees: int | None = None,
     ) -> None:
+        if num_trees is not None and (isinstance(num_trees, bool) or num_trees < 1):
+            raise ValueError(f"BatchedMcts: num_trees = {num_trees!r}; must be >= 1 or None")
+        self.num_trees = num_trees
         if backend not in ("auto", "numba", "numpy"):
             raise ValueError(f"BatchedMcts: backend = {backend!r}; must be auto, numba or numpy")
         if backend == "numba" and not _kernels.AVAILABLE:
@@ -196,7 +208,7 @@ class BatchedMcts:
         self.params = params
         self.rng = rng if rng is not None else np.random.default_rng()
         self._pool = NodePool(game.num_actions, game.num_players)
-        self._roots = np.zeros(0, np.int64)
+        self._roots = np.zeros(0, np.int64)  # root node of each tree slot, -1: empty
         self._needs_obs = bool(getattr(evaluator, "needs_observations", True))
         self._needs_states = bool(getattr(evaluator, "needs_states", False))
         self.evaluator_seconds = 0.0
@@ -209,18 +221,26 @@ class BatchedMcts:
         *,
         add_noise: bool = False,
         num_simulations: int | None = None,
+        trees: Sequence[int] | None = None,
     ) -> SearchResult:
-        """Search each state; tree ``i`` keeps its subtree when ``states[i]`` is a
-        position already in it (the played move is reused).
+        """Search each state in its tree slot; a slot keeps its subtree when the state is a
+        position already in it (the played moves are reused).
 
         Args:
             states: ``B`` non-terminal positions.
             add_noise: mix Dirichlet noise into the root priors (self-play exploration).
             num_simulations: simulations to run *in addition* to the reused statistics
                 (default ``params.num_iters_per_turn``).
+            trees: ``B`` distinct slot ids, ``trees[i]`` holding the tree of ``states[i]``;
+                the slots not named keep their trees for a later search. ``None``: slots
+                ``0 .. B-1``, and every other slot is emptied.
+
+        Returns:
+            Statistics in the order of ``states``.
 
         Raises:
             GameOverError: one of the states is terminal.
+            ValueError: bad ``trees`` (wrong length, repeated, negative or ``>= num_trees``).
         """
         game, pool = self.game, self._pool
         for i, s in enumerate(states):
@@ -232,19 +252,28 @@ class BatchedMcts:
         if n_sims < 0:
             raise ValueError(f"num_simulations = {n_sims}; must be >= 0")
         b = len(states)
-        roots = np.full(b, -1, np.int64)
+        slots = _kernels.check_tree_ids(trees, b, self.num_trees)
+        old = self._roots
+        n_slots = max(int(slots.max()) + 1 if b else 0, old.size if trees is not None else 0)
+        all_roots = np.full(n_slots, -1, np.int64)
+        if trees is not None:
+            all_roots[: old.size] = old
         for i, s in enumerate(states):
-            if i < self._roots.size and self._roots[i] >= 0:
-                roots[i] = self._find(int(self._roots[i]), game.key(s))
-        roots = pool.compact(roots)
-        fresh = np.flatnonzero(roots < 0)
+            t = int(slots[i])
+            prev = int(old[t]) if t < old.size else -1
+            all_roots[t] = self._find(prev, game.key(s)) if prev >= 0 else -1
+        all_roots = pool.compact(all_roots)
+        roots = all_roots[slots]
+        reused = roots >= 0
+        fresh = np.flatnonzero(~reused)
         if fresh.size:
             ids = pool.allocate(fresh.size)
             for i, node in zip(fresh.tolist(), ids.tolist()):
                 pool.states[node] = states[i]
             self._expand(ids, [states[i] for i in fresh.tolist()])
             roots[fresh] = ids
-        self._roots = roots
+        all_roots[slots] = roots
+        self._roots = all_roots
         root_priors = pool.P[roots].astype(np.float64)
         if add_noise and b:
             root_priors = self._noisy(root_priors, np.isfinite(pool.penalty[roots]))
@@ -254,7 +283,8 @@ class BatchedMcts:
         q = np.divide(w, n, out=np.zeros_like(w), where=n > 0)
         net_v = pool.value[roots].copy()
         root_value = (net_v + w.sum(1)) / (1.0 + n.sum(1))
-        return SearchResult(n, root_value, q, pool.P[roots].astype(np.float64), net_v)
+        prior = pool.P[roots].astype(np.float64)
+        return SearchResult(n, root_value, q, prior, net_v, reused)
 
     def search_one(
         self, state: State, *, add_noise: bool = False, num_simulations: int | None = None
@@ -278,13 +308,22 @@ class BatchedMcts:
         return visits_to_policy(visits, taus, np.asarray(result.prior, np.float64))
 
     def reset(self, index: int | None = None) -> None:
-        """Empty tree ``index`` (all trees if ``None``)."""
+        """Empty tree slot ``index`` (all slots if ``None``); an empty slot is a no-op."""
         if index is None:
             self._roots = np.zeros(0, np.int64)
             self._pool.compact(self._roots)
-        elif 0 <= index < self._roots.size:
+            return
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
+            raise ValueError(f"BatchedMcts.reset: index = {index!r}; must be an int >= 0")
+        if index < self._roots.size:
             self._roots[index] = -1
         # the nodes become unreachable and are dropped at the next search
+
+    def tree_size(self, index: int) -> int:
+        """Nodes in tree slot ``index`` (0 for an empty slot)."""
+        if not 0 <= index < self._roots.size or self._roots[index] < 0:
+            return 0
+        return self._pool.subtree_size(int(self._roots[index]))
 
     @property
     def num_nodes(self) -> int:

@@ -107,7 +107,7 @@ class PLSchedule(Schedule):
             x0, x1, y0, y1 = xs[k - 1], xs[k], ys[k - 1], ys[k]
             y = y0 + (y1 - y0) * (i - x0) / (x1 - x0)
         if all(isinstance(v, int) for v in ys):
-            return int(round(y))
+            return round(y)
         return y
 
     def to_dict(self) -> dict[str, Any]:

@@ -11,6 +11,7 @@ Run:  python examples/nim_pettingzoo.py   (about a minute on 2 CPU cores)
 from __future__ import annotations
 
 import functools
+from typing import ClassVar
 
 import numpy as np
 from gymnasium import spaces
@@ -22,7 +23,11 @@ NUM_STICKS = 15
 class NimEnv(AECEnv):
     """Nim as a PettingZoo AEC env: action ``k`` takes ``k + 1`` sticks."""
 
-    metadata = {"name": "nim_v0", "render_modes": ["ansi"], "is_parallelizable": False}
+    metadata: ClassVar[dict] = {
+        "name": "nim_v0",
+        "render_modes": ["ansi"],
+        "is_parallelizable": False,
+    }
 
     def __init__(self, render_mode: str | None = None) -> None:
         super().__init__()
@@ -39,7 +44,7 @@ class NimEnv(AECEnv):
             for a in self.possible_agents
         }
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019 - spaces are fixed per agent
+    @functools.cache  # noqa: B019 - spaces are fixed per agent
     def observation_space(self, agent: str) -> spaces.Space:
         """The observation space of ``agent``."""
         return self.observation_spaces[agent]
@@ -96,12 +101,13 @@ def main() -> None:
     from az_gym import Trainer
     from az_gym.agents import RandomAgent
     from az_gym.evaluation import evaluate
+    from az_gym.training.params import default_params
 
     trainer = Trainer(
         NimEnv,  # a zero-argument factory: worker processes build their own copies
-        "az_gym/configs/tictactoe.toml",
+        default_params("tictactoe"),  # small settings; overridden below
         "runs/nim",
-        overrides=["num_iters=3", "use_symmetries=false", "network.kind='mlp'"],
+        overrides=["num_iters=10", "use_symmetries=false", "arena.sim.flip_probability=0"],
     )
     trainer.train()
     agent = trainer.best_agent()

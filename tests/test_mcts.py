@@ -432,3 +432,48 @@ def test_numba_and_numpy_backends_agree(gamma: float) -> None:
     np.testing.assert_array_equal(dm[0].visits, dm[1].visits)
     with pytest.raises(ValueError, match="backend"):
         BatchedMcts(g, UniformEvaluator(), params, backend="cuda")
+
+
+def test_tree_slots_keep_their_own_trees() -> None:
+    g = TicTacToe()
+    params = MctsParams(num_iters_per_turn=50)
+    m = BatchedMcts(g, UniformEvaluator(), params)
+    a, b = g.initial_state(), play(g, [4])
+    r = m.search([a, b], trees=[3, 1])
+    assert r.reused is not None and not r.reused.any()
+    # Slot ids change nothing about the search itself.
+    plain = BatchedMcts(g, UniformEvaluator(), params).search([a, b])
+    np.testing.assert_array_equal(r.visits, plain.visits)
+    size3 = m.tree_size(3)
+    assert size3 > 1 and m.tree_size(1) > 1 and m.tree_size(0) == 0
+    # Searching slot 1 alone leaves slot 3's tree in place ...
+    r1 = m.search([b], trees=[1])
+    assert r1.reused.tolist() == [True] and r1.visits.sum() == 100
+    assert m.tree_size(3) == size3
+    # ... and slot 3 then re-roots at a's most visited child, in another batch position.
+    child = g.next_state(a, best(r, 0))
+    r2 = m.search([play(g, [4, 0]), child], trees=[1, 3])
+    assert r2.reused.tolist() == [True, True]
+    assert r2.visits[1].sum() > 50  # the child's own visits carried over
+    m.reset(1)
+    assert m.tree_size(1) == 0 and m.tree_size(3) > 0
+    assert m.search([child], trees=[3]).reused.tolist() == [True]
+    # Without ``trees`` the search uses slots 0..B-1 and empties the others.
+    assert m.search([a]).reused.tolist() == [False]
+    assert m.tree_size(3) == 0 and m.tree_size(0) > 0
+
+
+@pytest.mark.parametrize(
+    ("trees", "needle"),
+    [([0, 0], "distinct"), ([0], "1 tree ids for 2 states"), ([0, -1], "tree id -1"),
+     ([0, 1.5], "tree id 1.5"), ([0, 2], "must be < num_trees = 2")],
+)  # fmt: skip
+def test_bad_tree_ids(trees: list, needle: str) -> None:
+    g = TicTacToe()
+    m = BatchedMcts(g, UniformEvaluator(), MctsParams(num_iters_per_turn=2), num_trees=2)
+    with pytest.raises(ValueError, match=needle):
+        m.search([g.initial_state(), play(g, [4])], trees=trees)
+    with pytest.raises(ValueError, match="index = -1"):
+        m.reset(-1)
+    with pytest.raises(ValueError, match="num_trees = 0"):
+        BatchedMcts(g, UniformEvaluator(), MctsParams(), num_trees=0)

@@ -13,6 +13,7 @@ from az_gym.evaluators import UniformEvaluator
 from az_gym.game import State
 from az_gym.mcts import MctsParams
 from az_gym.networks import NetworkConfig, NetworkEvaluator
+from az_gym.schedules import ConstSchedule
 from az_gym.training.arena import run_arena
 from az_gym.training.params import ArenaParams, SelfPlayParams, SimParams
 from az_gym.training.selfplay import (
@@ -174,3 +175,47 @@ def test_simulate_rejects_bad_arguments():
         simulate(game, [FirstLegal(game)], 2, num_concurrent=0, rng=np.random.default_rng())
     with pytest.raises(ValueError, match="seats"):
         simulate(game, [FirstLegal(game)] * 3, 2, num_concurrent=1, rng=np.random.default_rng())
+
+
+class RecordingMcts(MctsPlayer):
+    """An :class:`MctsPlayer` that logs, per searched game, whether its tree was reused."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.log: list[tuple[int, int, bool, float]] = []  # slot, move, reused, root visits
+
+    def decide(self, slots, states, move_numbers):
+        out = super().decide(slots, states, move_numbers)
+        r = self.last_result
+        for k, slot in enumerate(slots):
+            self.log.append((slot, move_numbers[k], bool(r.reused[k]), r.visits[k].sum()))
+        return out
+
+
+def _recording(game, sims: int, seed: int) -> RecordingMcts:
+    params = MctsParams(num_iters_per_turn=sims, temperature=ConstSchedule(0.0))
+    return RecordingMcts(game, UniformEvaluator(), params, add_noise=True,
+                         rng=np.random.default_rng(seed))  # fmt: skip
+
+
+def test_each_game_keeps_its_own_tree_in_simulate():
+    # Self-play: the next root is the played child (the most visited one), so every search
+    # after a game's first move must re-root in that game's tree, even while the set of live
+    # slots shrinks at the end and games of different lengths restart at different times.
+    game = make_game("tictactoe")
+    player = _recording(game, 30, 1)
+    res = simulate(game, [player], 9, num_concurrent=4, rng=np.random.default_rng(2))
+    assert len(set(res.lengths.tolist())) > 1  # games did end at different times
+    assert len(player.log) == int(res.lengths.sum())
+    for slot, move, reused, visits in player.log:
+        assert reused == (move > 0), (slot, move)
+        assert visits > 30 if move > 0 else visits == 30  # statistics carried over
+    # Two players, seats swapped every other game: each player searches a varying subset of
+    # the slots, and each game still finds its position (a grandchild) in its own tree.
+    a, b = _recording(game, 200, 3), _recording(game, 200, 4)
+    simulate(game, [a, b], 6, num_concurrent=4, rng=np.random.default_rng(5),
+             alternate_colors=True)  # fmt: skip
+    for p in (a, b):
+        later = [reused for _, move, reused, _ in p.log if move >= 2]
+        assert later and all(later)
+        assert not any(reused for _, move, reused, _ in p.log if move < 2)

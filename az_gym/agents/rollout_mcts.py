@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from az_gym.agents.analysis import Analysis, analyse_with
 from az_gym.agents.baselines import SeededAgent
 from az_gym.evaluators import RolloutEvaluator
 from az_gym.game import Game, GameOverError, State
@@ -88,6 +89,20 @@ class MctsRolloutAgent(SeededAgent):
     def act_state(self, game: Game, state: State) -> int:
         """Return the most visited legal move."""
         return self.act_states(game, [state])[0]
+
+    def analyse(self, env_or_state: object, num_simulations: int | None = None) -> Analysis:
+        """Search a position (an env or a ``(game, state)`` pair) in a separate tree and
+        report visits, Q and the root value (priors are uniform, values from rollouts)."""
+        from az_gym.envs.registry import game_and_state
+
+        game, state = game_and_state(env_or_state)
+        params = MctsParams(
+            num_iters_per_turn=self.num_simulations, cpuct=self.cpuct, dirichlet_noise_epsilon=0.0
+        )
+        rng = np.random.default_rng(self.rng.integers(2**63))
+        evaluator = RolloutEvaluator(game, self.num_rollouts, rng=rng)
+        return analyse_with(BatchedMcts(game, evaluator, params, rng=rng), game, state,
+                            num_simulations)  # fmt: skip
 
     def reset(self) -> None:
         """Drop the search trees (start of a new game)."""

@@ -35,17 +35,26 @@ def flatten(record: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, 
                 yield name, f
 
 
-def _jsonable(x: Any) -> Any:
-    """Numpy scalars/arrays and dataclass-free objects into JSON types."""
+def to_jsonable(x: Any) -> Any:
+    """Report objects (dataclasses, ``to_dict()``, numpy scalars and arrays) as JSON data;
+    non-finite floats become ``None``, anything else unknown its ``str``."""
+    import dataclasses
+
+    if x is None or isinstance(x, (bool, int, str)):
+        return x
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if hasattr(x, "to_dict"):
+        return to_jsonable(x.to_dict())
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return {f.name: to_jsonable(getattr(x, f.name)) for f in dataclasses.fields(x)}
     if isinstance(x, Mapping):
-        return {str(k): _jsonable(v) for k, v in x.items()}
+        return {str(k): to_jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
+        return [to_jsonable(v) for v in x]
     if hasattr(x, "tolist"):
-        return x.tolist()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
+        return to_jsonable(x.tolist())
+    return str(x)
 
 
 class ReportWriter:
@@ -75,7 +84,7 @@ class ReportWriter:
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Add one iteration's record everywhere."""
-        rec = _jsonable(record)
+        rec = to_jsonable(record)
         records = [*self.load(), rec]
         atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in records))
         if self.tensorboard:

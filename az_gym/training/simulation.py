@@ -22,7 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from az_gym.game import Game, State
-from az_gym.mcts import BatchedMcts, Evaluator, MctsParams
+from az_gym.mcts import BatchedMcts, Evaluator, MctsParams, SearchResult
 
 
 @dataclass(frozen=True)
@@ -113,15 +113,18 @@ class MctsPlayer:
         self.params = params
         self.add_noise = add_noise
         self.mcts = BatchedMcts(game, evaluator, params, rng=rng)
-        self._last_slots: list[int] = []
+        self.last_result: SearchResult | None = None
+        """The search behind the latest :meth:`decide` (for inspection)."""
 
     def decide(
         self, slots: Sequence[int], states: Sequence[State], move_numbers: Sequence[int]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Search the states of ``slots`` in one batch (see :class:`Player`)."""
-        # Tree i of the search is the i-th state passed: remember which slot it served.
-        self._last_slots = list(slots)
-        result = self.mcts.search(list(states), add_noise=self.add_noise)
+        """Search the states of ``slots`` in one batch (see :class:`Player`).
+
+        Each game slot is its own tree slot of the search, so a game keeps its tree even
+        when the set of games this player is asked about changes from call to call."""
+        result = self.mcts.search(list(states), add_noise=self.add_noise, trees=list(slots))
+        self.last_result = result
         visits = np.asarray(result.visits, dtype=np.float64)
         totals = visits.sum(axis=1, keepdims=True)
         pi = visits / np.maximum(totals, 1e-12)
@@ -129,11 +132,8 @@ class MctsPlayer:
         return pi, play
 
     def reset(self, slot: int | None = None) -> None:
-        """Empty the tree that last served ``slot`` (all trees if ``None``)."""
-        if slot is None:
-            self.mcts.reset(None)
-        elif slot in self._last_slots:
-            self.mcts.reset(self._last_slots.index(slot))
+        """Empty the tree of game ``slot`` (all trees if ``None``)."""
+        self.mcts.reset(slot)
 
 
 @dataclass
@@ -251,11 +251,13 @@ def simulate(
             player = seats[1 - seat0 if s0.swap else seat0]
             states = [s.state for _, s in members]
             pi, play = player.decide([i for i, _ in members], states, [s.moves for _, s in members])
+            masks = np.asarray(game.legal_masks(states), dtype=bool)  # one batched call each
+            obs = game.observations(states) if record else None
             for k, (_, s) in enumerate(members):
-                mask = game.legal_mask(s.state)
+                mask = masks[k]
                 action = _choose(play[k], mask, rng, sample_moves)
                 if record:
-                    s.obs.append(game.observation(s.state))
+                    s.obs.append(obs[k])
                     s.pis.append(pi[k].astype(np.float32))
                     s.masks.append(mask)
                     s.movers.append(game.to_play(s.state))

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from az_gym.training.report import ReportWriter
+from az_gym.training.report import ReportWriter, to_jsonable
 from az_gym.training.run_dir import Callbacks, RunDir, RunDirError, resolve_game
 from az_gym.training.selfplay import NetSpec
 
@@ -83,25 +83,6 @@ def interrupt_guard() -> Iterator[None]:
         signal.signal(signal.SIGINT, old)
     if hit:
         raise KeyboardInterrupt
-
-
-def _as_dict(report: Any) -> Any:
-    """A report object (dataclass, ``to_dict``, dict, number) as JSON-friendly data."""
-    import dataclasses
-
-    if report is None or isinstance(report, (int, float, str, bool)):
-        return report
-    if hasattr(report, "to_dict"):
-        return _as_dict(report.to_dict())
-    if dataclasses.is_dataclass(report) and not isinstance(report, type):
-        return {f.name: _as_dict(getattr(report, f.name)) for f in dataclasses.fields(report)}
-    if isinstance(report, dict):
-        return {str(k): _as_dict(v) for k, v in report.items()}
-    if isinstance(report, (list, tuple)):
-        return [_as_dict(v) for v in report]
-    if hasattr(report, "tolist"):
-        return report.tolist()
-    return str(report)
 
 
 class Trainer:
@@ -348,7 +329,7 @@ class Trainer:
         state = self.run.read_state() or {}
         state.update(iteration=self.iteration, rng=self.rng.bit_generator.state)
         state.pop("version", None)
-        self.run.write_state(_as_dict(state))
+        self.run.write_state(to_jsonable(state))
 
     # ------------------------------------------------------------------ the loop
     def _loop(self) -> list[IterationReport]:
