@@ -357,7 +357,7 @@ class BatchedMcts:
         legal mask, mover, priors and value from ONE evaluator call."""
         game, pool = self.game, self._pool
         is_terminal = game.is_terminal
-        term_list = [is_terminal(s) for s in states]
+        term_list = list(map(is_terminal, states))
         if any(term_list):
             term = np.array(term_list, bool)
             pool.terminal[ids] = term
@@ -388,7 +388,7 @@ class BatchedMcts:
         pool.penalty[lids] = np.where(masks, 0.0, -np.inf)
         pool.value[lids] = np.asarray(values, np.float64).reshape(-1)
         to_play = game.to_play
-        pool.to_play[lids] = [to_play(s) for s in lstates]
+        pool.to_play[lids] = np.fromiter(map(to_play, lstates), np.int64, len(lstates))
 
     def _select(self, nodes: np.ndarray, priors: np.ndarray) -> np.ndarray:
         """PUCT action at each node: ``int[k]`` for ``nodes int[k]``, ``priors [k, A]``."""
@@ -468,7 +468,7 @@ class BatchedMcts:
             par, act = leaf_parent[new], leaf_action[new]
             pool.C[par, act] = ids
             next_state, pstates = game.next_state, pool.states
-            states = [next_state(pstates[p], a) for p, a in zip(par.tolist(), act.tolist())]
+            states = list(map(next_state, [pstates[p] for p in par.tolist()], act.tolist()))
             pstates[ids[0] : ids[-1] + 1] = states  # allocate() gives consecutive ids
             self._expand(ids, states)
             leaf_child[new] = ids

@@ -214,3 +214,76 @@ def test_plays_pettingzoo_go_9x9() -> None:
     assert agent.game.num_actions == 82
     moves = _play_pettingzoo(env, agent, 30)  # a full 9x9 game is long; 30 plies suffice
     assert moves == 30
+
+
+def test_reseed_replays_or_varies_the_game() -> None:
+    from az_gym.evaluation import play_game
+
+    g = TicTacToe()
+    agents = [AlphaZeroAgent(g, TINY_MLP, FEW, seed=0, add_noise=True, temperature=1.0)
+              for _ in range(2)]  # fmt: skip
+    games = {seed: [play_game(g, agents, seed=seed).moves for _ in range(2)] for seed in (1, 2)}
+    assert games[1][0] == games[1][1] and games[2][0] == games[2][1]  # same seed: same game
+    assert games[1][0] != games[2][0]  # another seed: another game
+    # Directly: the stream restarts, trees included (noise draws depend on both).
+    agent = agents[0]
+    runs = []
+    for seed in (5, 5, 6):
+        agent.reseed(seed)
+        runs.append([agent.act_state(g, play(g, m)) for m in ([], [], [4], [0, 4])])
+    assert runs[0] == runs[1] and runs[0] != runs[2]
+
+
+def test_with_simulations_shares_the_network() -> None:
+    g = TicTacToe()
+    agent = AlphaZeroAgent(g, TINY_MLP, FEW, seed=0, temperature=0.5)
+    strong = agent.with_simulations(40)
+    assert strong.network is agent.network and strong.params.num_iters_per_turn == 40
+    assert agent.params.num_iters_per_turn == 8 and strong.temperature == 0.5
+    assert strong.params.cpuct == agent.params.cpuct
+    obs, masks = g.observations([g.initial_state()]), g.legal_masks([g.initial_state()])
+    with torch.no_grad():  # a change to the shared weights is seen by both agents
+        next(agent.network.parameters()).add_(0.5)
+    np.testing.assert_array_equal(agent.evaluator(obs, masks)[1], strong.evaluator(obs, masks)[1])
+    s = g.initial_state()
+    strong.act_state(g, s)
+    assert strong._mcts.search([s], num_simulations=0).visits.sum() == 40
+    with pytest.raises(ValueError, match="n = 0"):
+        agent.with_simulations(0)
+
+
+def test_export_onnx_matches_torch(tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxscript")
+    from onnx.reference import ReferenceEvaluator
+
+    g = TicTacToe()
+    agent = AlphaZeroAgent(g, TINY_RES, FEW, seed=0)
+    path = tmp_path / "net.onnx"
+    agent.export_onnx(path)
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    dims = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]
+            for i in model.graph.input}  # fmt: skip
+    assert dims == {"obs": ["batch", 3, 3, 2], "mask": ["batch", 9]}
+    rng = np.random.default_rng(0)
+    states = [play(g, rng.permutation(9)[: int(k)].tolist()) for k in (0, 1, 2, 3, 4)]
+    obs, masks = g.observations(states), g.legal_masks(states)  # batch 5, not the dummy's 2
+    policy, value = ReferenceEvaluator(model).run(None, {"obs": obs, "mask": masks})
+    with torch.no_grad():
+        out = agent.network.eval()(torch.from_numpy(obs), torch.from_numpy(masks))
+    np.testing.assert_allclose(policy, out.log_probs.exp().numpy(), atol=1e-5)
+    np.testing.assert_allclose(value, out.value.numpy(), atol=1e-5)
+    assert np.all(policy[~masks] == 0)
+
+
+def test_export_onnx_without_onnx_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as if the package were not installed
+    agent = AlphaZeroAgent(TicTacToe(), TINY_MLP, FEW, seed=0)
+    with pytest.raises(ImportError, match=r"pip install az-gym\[onnx\]"):
+        agent.export_onnx(tmp_path / "net.onnx")
+    assert not (tmp_path / "net.onnx").exists()

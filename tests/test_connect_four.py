@@ -165,3 +165,26 @@ def test_mirror_symmetry_on_a_position() -> None:
     m = GAME.apply_symmetry(s, mirror)
     assert GAME.key(m) == GAME.key(play("7765"))
     assert GAME.apply_symmetry(m, mirror) == s
+
+
+def test_batch_masks_and_observations_match_the_single_state_ones() -> None:
+    # Random positions (some won), a full-board draw, a full column, and the empty board.
+    rng = np.random.default_rng(0)
+    states = [GAME.initial_state(), play("461547114517541355666172452242736227373363"),
+              play("444444"), play("4455667")]  # fmt: skip
+    for _ in range(200):
+        s = GAME.initial_state()
+        for _ in range(int(rng.integers(0, 42))):
+            if GAME.is_terminal(s):
+                break
+            s = GAME.next_state(s, int(rng.choice(np.flatnonzero(GAME.legal_mask(s)))))
+        states.append(s)
+    assert sum(GAME.is_terminal(s) for s in states) > 20
+    masks = GAME.legal_masks(states)
+    assert masks.dtype == bool and masks.shape == (len(states), 7)
+    np.testing.assert_array_equal(masks, np.stack([GAME.legal_mask(s) for s in states]))
+    obs = GAME.observations(states)
+    assert obs.dtype == np.float32 and obs.shape == (len(states), 6, 7, 2)
+    np.testing.assert_array_equal(obs, np.stack([GAME.observation(s) for s in states]))
+    assert masks[2].tolist() == [True, True, True, False, True, True, True]
+    assert GAME.legal_masks([]).shape == (0, 7) and GAME.observations([]).shape == (0, 6, 7, 2)

@@ -254,6 +254,28 @@ def test_epsilon_greedy_picks_only_legal_actions() -> None:
         agent.act_obs(obs, np.ones(4, dtype=bool))
 
 
+def test_reseed_restarts_the_exploration_stream() -> None:
+    game = TicTacToe()
+    agent = DQNAgent(game, DQNConfig(seed=4))
+    agent.epsilon = 0.7  # exploring: the draws decide most moves
+
+    def episode(seed: int) -> list[int]:
+        agent.reseed(seed)
+        state, moves = game.initial_state(), []
+        while not game.is_terminal(state):
+            obs, mask = game.observation(state), game.legal_mask(state)
+            moves.append(agent.act_obs(obs, mask, greedy=False))
+            state = game.step(state, moves[-1])
+        return moves
+
+    assert episode(1) == episode(1) and episode(2) == episode(2)
+    assert episode(1) != episode(2)
+    agent.reseed(3)
+    first = agent.rng.random()
+    agent.reseed(3)
+    assert agent.rng.random() == first
+
+
 def test_act_state_is_an_agent_and_refuses_other_games() -> None:
     from az_gym.envs.connect_four import ConnectFour
 

@@ -199,6 +199,29 @@ def test_overrides():
     )
 
 
+def test_overrides_are_validated_together_in_any_order():
+    # num_workers=4 alone breaks batch_size <= num_workers (default batch_size 32) ...
+    for order in (1, -1):
+        items = ["self_play.sim.num_workers=4", "self_play.sim.batch_size=4"][::order]
+        p = apply_overrides(Params(), items)
+        assert (p.self_play.sim.num_workers, p.self_play.sim.batch_size) == (4, 4)
+    # ... and when nothing repairs it, the error names the override, the field and the rule.
+    with pytest.raises(ParamsError) as e:
+        apply_overrides(Params(), ["self_play.sim.num_workers=4", "learning.batch_size=64"])
+    msg = str(e.value)
+    assert "override 'self_play.sim.num_workers=4'" in msg
+    assert "SimParams.batch_size=32 must be <= num_workers=4" in msg
+    with pytest.raises(ParamsError, match=r"override 'learning.batch_size=1.5'.*integer"):
+        apply_overrides(Params(), ["learning.batch_size=1.5", "self_play.sim.num_games=3"])
+    # A temporarily broken rule does not stop ``{}`` from filling in defaults afterwards.
+    q = apply_overrides(
+        Params(),
+        ["self_play.sim.num_workers=2", "arena={}", "arena.sim.num_games=6",
+         "self_play.sim.batch_size=2"],
+    )  # fmt: skip
+    assert q.arena is not None and q.arena.sim.num_games == 6
+
+
 @pytest.mark.parametrize(
     ("override", "needle"),
     [

@@ -11,13 +11,17 @@ that move number; otherwise ``0`` (the most visited action, lowest index on ties
 
 Checkpoints (:meth:`AlphaZeroAgent.save`) are one ``torch.save`` file holding only tensors
 and plain Python values, read back with ``torch.load(weights_only=True)``, so loading never
-runs code from the file.
+runs code from the file. :meth:`AlphaZeroAgent.export_onnx` writes the policy-value network
+alone as an ONNX model (the ``onnx`` extra).
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
+import importlib.util
 import pickle
+import warnings
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -214,6 +218,32 @@ class AlphaZeroAgent(Agent):
         """Forget the search trees (start of a new game)."""
         self._mcts.reset()
 
+    def reseed(self, seed: int | np.random.SeedSequence | None) -> None:
+        """Restart move sampling and Dirichlet noise from ``seed`` and drop the search trees,
+        so that the same seed replays the same game against the same opponent."""
+        self.rng = np.random.default_rng(seed)
+        self._mcts.rng = self.rng
+        self._mcts.reset()
+
+    def with_simulations(self, n: int) -> AlphaZeroAgent:
+        """A copy searching ``n`` simulations per move (``num_iters_per_turn = n``).
+
+        The copy shares this agent's network (and device) but has its own search trees and
+        its own random stream (spawned from this agent's, which is not advanced).
+
+        Raises:
+            ValueError: ``n`` is not an integer ``>= 1``.
+        """
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"with_simulations: n = {n!r}; must be an integer >= 1")
+        params = dataclasses.replace(self.params, num_iters_per_turn=int(n))
+        other = AlphaZeroAgent(
+            self.game, self.network, params, use_gpu=self.device.type != "cpu",
+            add_noise=self.add_noise, temperature=self.temperature,
+        )  # fmt: skip
+        other.reseed(self.rng.spawn(1)[0])
+        return other
+
     def analyse(self, env_or_state: Any, num_simulations: int | None = None) -> Analysis:
         """Search a position (an env, a ``(game, state)`` pair or a state of this game)
         without noise, in a separate tree, and report the statistics."""
@@ -233,6 +263,20 @@ class AlphaZeroAgent(Agent):
         )  # fmt: skip
 
     # ------------------------------------------------------------- checkpoints
+    def export_onnx(self, path: str | Path) -> None:
+        """Write the policy-value network as one self-contained ONNX file.
+
+        The model takes ``obs float32[batch, *observation_shape]`` (mover's view) and
+        ``mask bool[batch, num_actions]``, and returns ``policy float32[batch, num_actions]``
+        (probabilities, zero on illegal actions) and ``value float32[batch]`` (for the
+        player to move, in ``[-1, 1]``); the batch axis is dynamic. Eval mode (no dropout,
+        batch-norm running statistics).
+
+        Raises:
+            ImportError: ``onnx``/``onnxscript`` missing (``pip install az-gym[onnx]``).
+        """
+        export_onnx(self.network, path)
+
     def save(self, path: str | Path) -> None:
         """Write weights, network config, game id and search parameters to one file."""
         ckpt = {
@@ -279,6 +323,53 @@ class AlphaZeroAgent(Agent):
                 f"checkpoint {str(path)!r}: weights do not fit the network: {e}"
             ) from None
         return cls(game, net, MctsParams.from_dict(ckpt["mcts"]), **kwargs)
+
+
+class _ExportedNet(torch.nn.Module):
+    """``(obs, mask) -> (policy, value)``: the traced graph of :meth:`export_onnx`."""
+
+    def __init__(self, net: PolicyValueNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, obs: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.net(obs, mask)
+        return out.log_probs.exp(), out.value
+
+
+def export_onnx(net: PolicyValueNet, path: str | Path) -> None:
+    """Write ``net`` as an ONNX model (see :meth:`AlphaZeroAgent.export_onnx`)."""
+    missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ImportError(
+            f"export_onnx needs the packages {missing} (torch's ONNX exporter): "
+            "pip install az-gym[onnx]"
+        )
+    device = next(net.parameters()).device
+    batch = torch.export.Dim("batch")  # the dummy has 2 rows: 0 and 1 would be specialised
+    dummy = (
+        torch.zeros((2, *net.observation_shape), dtype=torch.float32, device=device),
+        torch.ones((2, net.num_actions), dtype=torch.bool, device=device),
+    )
+    was_training = net.training
+    net.eval()
+    try:
+        with warnings.catch_warnings():
+            # The exporter warns that it keeps the axis name dynamic_shapes gave: expected.
+            warnings.filterwarnings("ignore", message=".*axis name.*", category=UserWarning)
+            torch.onnx.export(
+                _ExportedNet(net),
+                dummy,
+                str(path),
+                input_names=["obs", "mask"],
+                output_names=["policy", "value"],
+                dynamic_shapes={"obs": {0: batch}, "mask": {0: batch}},
+                dynamo=True,
+                external_data=False,
+                verbose=False,
+            )
+    finally:
+        net.train(was_training)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -271,6 +271,12 @@ class DQNAgent(Agent):
         self.check_game(game)
         return self.act_obs(game.observation(state), game.legal_mask(state), greedy=True)
 
+    def reseed(self, seed: int | np.random.SeedSequence | None) -> None:
+        """Restart the agent's Generator from ``seed``: its epsilon-greedy draws, and (for a
+        later :meth:`learn`) its env reset seeds and replay sampling. Greedy play
+        (:meth:`act_state`) draws nothing and is the same for every seed."""
+        self.rng = np.random.default_rng(seed)
+
     def frozen_copy(self, epsilon: float = 0.0) -> FrozenQPolicy:
         """Return an independent, gradient-free copy of the current policy (an ``Agent``)."""
         seed = int(self.rng.integers(2**31))

@@ -17,12 +17,16 @@ Implementation: bitboards in Python ints, the classic 7-bits-per-column layout: 
 ``7 * col + row`` (row 0 at the bottom), bit 6 of each column a sentinel that stays empty
 so that shifts never carry a line from one column into the next. A state is a small
 immutable tuple of ints; :meth:`ConnectFour.next_state` is a handful of int operations
-(about 1 microsecond) and :meth:`ConnectFour.legal_mask` a table lookup and a copy.
+(about 1 microsecond) and :meth:`ConnectFour.legal_mask` a table lookup and a copy. The batch
+methods :meth:`ConnectFour.legal_masks` and :meth:`ConnectFour.observations` (what the
+search calls once per simulation step) read all the states as one ``int64`` array and work
+on the bits with numpy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import operator
+from collections.abc import Hashable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -42,6 +46,11 @@ _OBS_INDEX = np.array(
     ]
 )
 _NO_MOVES = np.zeros(WIDTH, dtype=bool)
+_TOP_SHIFTS = np.array([_H1 * c + HEIGHT - 1 for c in range(WIDTH)], dtype=np.int64)
+# _CELL_SHIFTS[r, c]: the bit of the cell shown at row r (0 on top), column c.
+_CELL_SHIFTS = np.array(
+    [[_H1 * c + HEIGHT - 1 - r for c in range(WIDTH)] for r in range(HEIGHT)], dtype=np.int64
+)
 _new_tuple = tuple.__new__
 
 
@@ -93,6 +102,14 @@ def _mirror(b: int) -> int:
     return out
 
 
+_GETTERS = tuple(operator.itemgetter(i) for i in range(5))
+
+
+def _field(states: Sequence[ConnectFourState], i: int) -> np.ndarray:
+    """``int64[B]``: field ``i`` of each state (bitboards fit in 49 bits)."""
+    return np.fromiter(map(_GETTERS[i], states), np.int64, len(states))
+
+
 class ConnectFour(Game):
     """Connect Four rules (see the module docstring)."""
 
@@ -118,6 +135,18 @@ class ConnectFour(Game):
         if mask is None:
             mask = _LEGAL[top] = _legal_table(top)
         return mask.copy()
+
+    def legal_masks(self, states: Sequence[ConnectFourState]) -> np.ndarray:
+        """Return ``bool[B, 7]``, :meth:`legal_mask` of each state, computed in one pass."""
+        free = ((_field(states, 1)[:, None] >> _TOP_SHIFTS) & 1) == 0  # a full board: none
+        free[_field(states, 4) >= 0] = False  # someone has won
+        return free
+
+    def observations(self, states: Sequence[ConnectFourState]) -> np.ndarray:
+        """Return ``float32[B, 6, 7, 2]``, :meth:`observation` of each state for its mover."""
+        mine = _field(states, 0)
+        planes = np.stack([mine, mine ^ _field(states, 1)], axis=-1)[:, None, None, :]
+        return ((planes >> _CELL_SHIFTS[None, :, :, None]) & 1).astype(np.float32)
 
     def next_state(self, state: ConnectFourState, action: int) -> ConnectFourState:
         """Return the position after the mover drops a stone in column ``action`` (legal)."""

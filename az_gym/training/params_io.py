@@ -212,13 +212,43 @@ def _parse_value(raw: str) -> Any:
         return text  # a bare word: a string (``backend=ray``); types are checked later
 
 
+def _fill_defaults(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with every nested table that builds on its own replaced by its full form
+    (defaults filled in); the tables that break a rule stay as written."""
+    from az_gym.training.params import ParamsError
+
+    hints = typing.get_type_hints(cls)
+    out = dict(data)
+    for key, value in data.items():
+        tp = hints.get(key)
+        options = (
+            typing.get_args(tp)
+            if typing.get_origin(tp) in (typing.Union, types.UnionType)
+            else (tp,)
+        )
+        sub = [
+            t
+            for t in options
+            if isinstance(t, type) and dataclasses.is_dataclass(t) and not issubclass(t, Schedule)
+        ]
+        if len(sub) != 1 or not isinstance(value, dict):
+            continue
+        try:
+            out[key] = _encode(_from_dict(sub[0], value, key))
+        except ParamsError:
+            out[key] = _fill_defaults(sub[0], value)
+    return out
+
+
 def apply_overrides(params: Any, overrides: typing.Iterable[str]) -> Any:
     """Return ``params`` with ``"dotted.path=value"`` overrides applied.
 
     Values are TOML literals (``10``, ``1e-3``, ``true``, ``"text"``, ``[1, 2]``,
     ``{xs = [0, 10], ys = [1, 2]}``); ``none`` sets an optional part to ``None`` and ``{}``
     sets it to its defaults. Example: ``["self_play.sim.num_games=10",
-    "learning.optimiser.lr=0.001", "arena=none"]``.
+    "learning.optimiser.lr=0.001", "arena=none"]``. The rules are checked once all the
+    overrides are in, so their order does not matter (``self_play.sim.num_workers=4`` may
+    come before ``self_play.sim.batch_size=4``).
 
     Raises:
         ParamsError: a malformed override, an unknown path (the message names it and the
@@ -227,7 +257,11 @@ def apply_overrides(params: Any, overrides: typing.Iterable[str]) -> Any:
     from az_gym.training.params import ParamsError
 
     overrides = list(overrides)
+    if not overrides:
+        return params
+    cls = type(params)
     data = params_to_dict(params)
+    failures: list[tuple[str, str]] = []  # (override, error) where a rebuild failed
     for item in overrides:
         if "=" not in item:
             raise ParamsError(f"override {item!r} must look like dotted.path=value")
@@ -260,9 +294,17 @@ def apply_overrides(params: Any, overrides: typing.Iterable[str]) -> Any:
                 node[key] = _parse_value(raw)
             else:
                 node = node[key]
-        try:  # rebuild after each override: ``arena={}`` fills in the defaults
-            params = params_from_dict(data, type(params))
+        # Rebuild after each override so ``arena={}`` fills in the defaults for the next
+        # one; a rule broken only for now (``num_workers=4`` before ``batch_size=4``) is
+        # left for the final check, with the data kept as written.
+        try:
+            data = params_to_dict(params_from_dict(data, cls))
         except ParamsError as e:
-            raise ParamsError(f"override {item!r}: {e}") from None
-        data = params_to_dict(params)
-    return params
+            failures.append((item, str(e)))
+            data = _fill_defaults(cls, data)
+    try:
+        return params_from_dict(data, cls)
+    except ParamsError as e:
+        culprits = [item for item, msg in failures if msg == str(e)][:1] or overrides
+        where = f"override {culprits[0]!r}" if len(culprits) == 1 else f"overrides {culprits}"
+        raise ParamsError(f"{where}: {e}") from None
