@@ -2,6 +2,6 @@
 # Set up (if needed) and run the linter and the test suite (slow tests excluded).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+EXTRAS=${EXTRAS:-dev,ray} bash scripts/setup.sh
 .venv/bin/ruff check az_gym tests bench
 exec .venv/bin/python -m pytest -m "not slow" -q "$@"
