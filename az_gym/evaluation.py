@@ -178,7 +178,11 @@ def play_game(
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(game: Game, agents: list[Agent]) -> None:
+def _init_worker(game: Game, agents: list[Agent], in_process: bool = False) -> None:
+    if not in_process:
+        from az_gym._procs import exit_with_parent
+
+        exit_with_parent()
     _WORKER["game"], _WORKER["agents"] = game, agents
 
 
@@ -198,7 +202,7 @@ def _run_games(
     if isinstance(num_processes, bool) or not isinstance(num_processes, int) or num_processes < 1:
         raise ValueError(f"num_processes={num_processes!r} must be an int >= 1")
     if num_processes == 1 or len(tasks) <= 1:
-        _init_worker(game, agents)
+        _init_worker(game, agents, in_process=True)
         try:
             return [_play_task(t) for t in tasks]
         finally:

@@ -219,3 +219,51 @@ def test_each_game_keeps_its_own_tree_in_simulate():
         later = [reused for _, move, reused, _ in p.log if move >= 2]
         assert later and all(later)
         assert not any(reused for _, move, reused, _ in p.log if move < 2)
+
+
+def test_pool_workers_exit_when_their_parent_is_killed(tmp_path) -> None:
+    """A ``kill -9`` of the trainer must not leave self-play workers behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from az_gym.training.selfplay import LocalPool\n"
+        "if __name__ == '__main__':\n"
+        "    pool = LocalPool(num_processes=2)\n"
+        "    ex = pool._ensure()\n"
+        "    pids = [ex.submit(os.getpid).result() for _ in range(4)]\n"
+        "    print(' '.join(map(str, sorted(set(pids)))), flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(p) for p in parent.stdout.readline().split()]
+        assert pids, "the pool ran no worker"
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 15
+        alive = pids
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.2)
+            alive = [p for p in alive if _alive(p)]
+        assert not alive, f"workers {alive} outlived their killed parent"
+    finally:
+        parent.kill()
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie child of init is as good as gone
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

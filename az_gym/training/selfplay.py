@@ -199,10 +199,14 @@ _PROGRESS: Any = None  # the queue a pool worker reports finished games to
 
 
 def _init_worker(threads: int, progress: Any) -> None:
-    """Pool initializer: torch threads for this process, the progress queue."""
+    """Pool initializer: torch threads for this process, the progress queue, and exit
+    when the trainer dies."""
     global _PROGRESS
     import torch
 
+    from az_gym._procs import exit_with_parent
+
+    exit_with_parent()
     torch.set_num_threads(max(1, threads))
     _PROGRESS = progress
 
