@@ -28,7 +28,7 @@ _EXPORTS = {
     "MemoryBuffer": "az_gym.training.memory",
     "Learner": "az_gym.training.learning",
     "simulate": "az_gym.training.simulation",
-    "Samples": "az_gym.training.simulation",
+    "TrainingData": "az_gym.training.memory",
     "GameSpec": "az_gym.training.selfplay",
     "LocalPool": "az_gym.training.selfplay",
     "SelfPlayReport": "az_gym.training.selfplay",

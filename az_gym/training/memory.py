@@ -50,9 +50,12 @@ def position_keys(obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
         obs: ``float32[N, *observation_shape]``.
         mask: ``bool[N, A]``.
     """
+    obs, mask = np.asarray(obs, dtype=np.float32), np.asarray(mask, bool)
     n = len(obs)
-    o = (np.asarray(obs, dtype=np.float32).reshape(n, -1) + np.float32(0.0)).view(np.uint8)
-    raw = np.concatenate([o, np.packbits(np.asarray(mask, bool).reshape(n, -1), axis=1)], 1)
+    if n == 0:
+        return np.zeros(0, dtype=np.uint64)
+    o = (obs.reshape(n, -1) + np.float32(0.0)).view(np.uint8)
+    raw = np.concatenate([o, np.packbits(mask.reshape(n, -1), axis=1)], 1)
     raw = np.pad(raw, ((0, 0), (0, (-raw.shape[1]) % 8)))
     words = np.ascontiguousarray(raw).view(np.uint64)
     h = np.full(n, 0x9E3779B97F4A7C15, dtype=np.uint64)
@@ -92,6 +95,16 @@ class TrainingData:
     def take(self, index: np.ndarray | slice) -> TrainingData:
         """The samples at ``index`` (an index array or a slice)."""
         return TrainingData(**{k: v[index] for k, v in self.__dict__.items()})
+
+    @staticmethod
+    def empty(observation_shape: Sequence[int], num_actions: int) -> TrainingData:
+        """No samples, with arrays shaped for a game."""
+        return TrainingData.from_arrays(
+            np.zeros((0, *observation_shape), np.float32),
+            np.zeros((0, num_actions), np.float32),
+            np.zeros(0, np.float32),
+            np.zeros((0, num_actions), bool),
+        )
 
     @staticmethod
     def concat(parts: Sequence[TrainingData]) -> TrainingData:
@@ -225,7 +238,7 @@ class MemoryBuffer:
     # ------------------------------------------------------------------ adding
     def add(self, samples: Any, num_games: int = 0) -> None:
         """Append samples (a :class:`TrainingData`, or any object with ``obs``, ``policy``,
-        ``value``, ``mask`` and ``moves_left`` arrays, e.g. self-play's ``Samples``) and
+        ``value``, ``mask`` and ``moves_left`` arrays) and
         drop the oldest beyond capacity. ``num_games``: games these samples came from."""
         if not isinstance(samples, TrainingData):
             samples = TrainingData.from_arrays(

@@ -28,7 +28,8 @@ import numpy as np
 
 from az_gym.game import Game
 from az_gym.mcts import MctsParams
-from az_gym.training.simulation import MctsPlayer, Samples, simulate
+from az_gym.training.memory import TrainingData
+from az_gym.training.simulation import MctsPlayer, simulate
 
 Weights = dict[str, np.ndarray]
 """A network's ``state_dict`` as numpy arrays (cheap to pickle, no torch objects)."""
@@ -158,7 +159,7 @@ class WorkerOutput:
         network_seconds: time spent inside network evaluation.
     """
 
-    samples: Samples
+    samples: TrainingData
     returns: np.ndarray
     lengths: np.ndarray
     seconds: float
@@ -395,7 +396,7 @@ def run_self_play(
     *,
     seed: int,
     on_game_end: Callable[[int], None] | None = None,
-) -> tuple[Samples, SelfPlayReport]:
+) -> tuple[TrainingData, SelfPlayReport]:
     """Play ``self_play.sim.num_games`` games of the network against itself.
 
     Args:
@@ -433,7 +434,12 @@ def run_self_play(
         for n, c in zip(shares, children)
     ]
     outs = pool.run(jobs, on_game_end)
-    samples = Samples.concat([o.samples for o in outs], game)
+    parts = [o.samples for o in outs if len(o.samples)]
+    samples = (
+        TrainingData.concat(parts)
+        if parts
+        else TrainingData.empty(game.observation_shape, game.num_actions)
+    )
     seconds = time.perf_counter() - start
     worker_seconds = sum(o.seconds for o in outs)
     lengths = np.concatenate([o.lengths for o in outs]) if outs else np.zeros(0)

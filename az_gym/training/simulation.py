@@ -15,7 +15,7 @@ moves left. Nothing here touches autograd: players only call evaluators.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -23,55 +23,7 @@ import numpy as np
 
 from az_gym.game import Game, State
 from az_gym.mcts import BatchedMcts, Evaluator, MctsParams, SearchResult
-
-
-@dataclass(frozen=True)
-class Samples:
-    """Training samples, ``N`` positions (arrays share the first axis).
-
-    Attributes:
-        obs: ``float32[N, *observation_shape]``, each from its mover's view.
-        policy: ``float32[N, A]`` search policy (visit distribution) over the mover's actions.
-        value: ``float32[N]`` final return of the game for the position's mover (``z``).
-        moves_left: ``float32[N]`` moves from the position to the end (1 for the last move).
-        mask: ``bool[N, A]`` legal actions.
-        key: ``object[N]`` hashable position keys (``game.key``), for position averaging.
-    """
-
-    obs: np.ndarray
-    policy: np.ndarray
-    value: np.ndarray
-    moves_left: np.ndarray
-    mask: np.ndarray
-    key: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.value.shape[0])
-
-    @staticmethod
-    def concat(parts: Sequence[Samples], game: Game) -> Samples:
-        """Concatenate sample sets (an empty list gives empty arrays shaped for ``game``)."""
-        parts = [p for p in parts if len(p)]
-        if not parts:
-            a = game.num_actions
-            return Samples(
-                obs=np.zeros((0, *game.observation_shape), np.float32),
-                policy=np.zeros((0, a), np.float32),
-                value=np.zeros(0, np.float32),
-                moves_left=np.zeros(0, np.float32),
-                mask=np.zeros((0, a), bool),
-                key=np.empty(0, dtype=object),
-            )
-        keys = np.empty(sum(len(p) for p in parts), dtype=object)
-        keys[:] = [k for p in parts for k in p.key]
-        return Samples(
-            obs=np.concatenate([p.obs for p in parts]),
-            policy=np.concatenate([p.policy for p in parts]),
-            value=np.concatenate([p.value for p in parts]),
-            moves_left=np.concatenate([p.moves_left for p in parts]),
-            mask=np.concatenate([p.mask for p in parts]),
-            key=keys,
-        )
+from az_gym.training.memory import TrainingData
 
 
 class Player(Protocol):
@@ -148,7 +100,6 @@ class _Slot:
     pis: list[np.ndarray] = field(default_factory=list)
     masks: list[np.ndarray] = field(default_factory=list)
     movers: list[int] = field(default_factory=list)
-    keys: list[Hashable] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -163,7 +114,7 @@ class SimulationResult:
         seconds: wall time.
     """
 
-    samples: Samples
+    samples: TrainingData
     returns: np.ndarray
     lengths: np.ndarray
     seconds: float
@@ -192,7 +143,7 @@ def simulate(
         num_games: games to finish.
         num_concurrent: games alive at once (``SimParams.num_workers``).
         rng: draws moves, flips and symmetries.
-        record: keep the positions as :class:`Samples`.
+        record: keep the positions as :class:`~az_gym.training.memory.TrainingData`.
         alternate_colors: swap the two players' seats in every other game.
         flip_probability: before each turn, replace the state by a random symmetric one
             with this probability (the recorded observation and policy are the flipped ones).
@@ -215,7 +166,7 @@ def simulate(
     start = time.perf_counter()
     returns = np.zeros((num_games, len(players)))
     lengths = np.zeros(num_games, dtype=np.int64)
-    parts: list[Samples] = []
+    parts: list[TrainingData] = []
     started = finished = 0
     per_slot_games = [0] * num_concurrent
     slots: list[_Slot | None] = [None] * min(num_concurrent, max(num_games, 1))
@@ -261,7 +212,6 @@ def simulate(
                     s.pis.append(pi[k].astype(np.float32))
                     s.masks.append(mask)
                     s.movers.append(game.to_play(s.state))
-                    s.keys.append(game.key(s.state))
                 s.state = game.next_state(s.state, action)
                 s.moves += 1
         for i, s in live:
@@ -281,7 +231,11 @@ def simulate(
             if on_game_end is not None:
                 on_game_end(finished)
             slots[i] = new_slot()
-    samples = Samples.concat(parts, game)
+    samples = (
+        TrainingData.concat(parts)
+        if parts
+        else TrainingData.empty(game.observation_shape, game.num_actions)
+    )
     return SimulationResult(samples, returns, lengths, time.perf_counter() - start)
 
 
@@ -297,16 +251,13 @@ def _choose(dist: np.ndarray, mask: np.ndarray, rng: np.random.Generator, sample
     return int(rng.choice(p.size, p=p / total))
 
 
-def _to_samples(slot: _Slot, final: np.ndarray) -> Samples:
+def _to_samples(slot: _Slot, final: np.ndarray) -> TrainingData:
     """Turn a finished game's history into samples with ``z`` for each mover."""
     n = len(slot.obs)
-    keys = np.empty(n, dtype=object)
-    keys[:] = slot.keys
-    return Samples(
-        obs=np.stack(slot.obs).astype(np.float32),
-        policy=np.stack(slot.pis),
-        value=final[np.asarray(slot.movers)].astype(np.float32),
-        moves_left=np.arange(n, 0, -1, dtype=np.float32),
-        mask=np.stack(slot.masks),
-        key=keys,
+    return TrainingData.from_arrays(
+        np.stack(slot.obs),
+        np.stack(slot.pis),
+        final[np.asarray(slot.movers)],
+        np.stack(slot.masks),
+        np.arange(n, 0, -1, dtype=np.float32),
     )
