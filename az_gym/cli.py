@@ -207,6 +207,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 steps += 1
         rate = steps / (time.perf_counter() - t0)
         mcts = BatchedMcts(game, UniformEvaluator(), MctsParams(num_iters_per_turn=64), rng=rng)
+        mcts.search([game.initial_state()] * 64, num_simulations=8)  # warm-up (numba cache)
+        mcts.reset()
         t0 = time.perf_counter()
         mcts.search([game.initial_state()] * 64)
         sims = 64 * 64 / (time.perf_counter() - t0)
