@@ -24,13 +24,13 @@ import pickle
 import warnings
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from az_gym.agents.analysis import Analysis, analyse_with
 from az_gym.agents.base import Agent
 from az_gym.game import Game, GameOverError, State
 from az_gym.mcts import BatchedMcts, MctsParams, visits_to_policy
@@ -77,41 +77,6 @@ def game_from_id(game_id: str) -> Game:
         raise ValueError(
             f"cannot rebuild game {game_id!r} from the registry ({e}); pass env_or_game"
         ) from None
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """What the agent thinks of one position (all arrays ``[A]``, root mover's view)."""
-
-    game: Game
-    state: State
-    visits: np.ndarray
-    """Visit counts of the root's children."""
-    policy: np.ndarray
-    """Visit distribution (temperature 1)."""
-    q: np.ndarray
-    """Mean search value of each action (0 where unvisited)."""
-    prior: np.ndarray
-    """Network priors (after prior temperature)."""
-    root_value: float
-    """Search value of the position for the player to move."""
-    network_value: float
-    """The network's own value of the position for the player to move."""
-
-    def __str__(self) -> str:
-        lines = [
-            self.game.render(self.state),
-            f"player to move: {self.game.to_play(self.state)}   "
-            f"search value: {self.root_value:+.3f}   network value: {self.network_value:+.3f}",
-            f"{'action':>8} {'visits':>7} {'pi':>6} {'Q':>7} {'prior':>6}",
-        ]
-        legal = np.flatnonzero(self.game.legal_mask(self.state))
-        for a in sorted(legal.tolist(), key=lambda a: (-self.visits[a], -self.prior[a], a)):
-            lines.append(
-                f"{self.game.action_to_string(a):>8} {int(self.visits[a]):7d} "
-                f"{self.policy[a]:6.3f} {self.q[a]:+7.3f} {self.prior[a]:6.3f}"
-            )
-        return "\n".join(lines)
 
 
 class AlphaZeroAgent(Agent):
@@ -255,12 +220,7 @@ class AlphaZeroAgent(Agent):
             game, state = self.game, env_or_state
         self.check_game(game)
         mcts = BatchedMcts(game, self.evaluator, self.params, rng=np.random.default_rng(0))
-        r = mcts.search([state], num_simulations=num_simulations)
-        pi = visits_to_policy(r.visits, np.ones(1), r.prior)[0]
-        return Analysis(
-            game, state, r.visits[0], pi, r.q[0], r.prior[0],
-            float(r.root_value[0]), float(r.network_value[0]),
-        )  # fmt: skip
+        return analyse_with(mcts, game, state, num_simulations)
 
     # ------------------------------------------------------------- checkpoints
     def export_onnx(self, path: str | Path) -> None:

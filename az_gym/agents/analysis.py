@@ -28,12 +28,14 @@ class Analysis:
     """Search value of the position for the player to move."""
     network_value: float
     """The evaluator's own value of the position for the player to move."""
+    value_label: str = "network value"
+    """What produced ``network_value`` (e.g. ``"rollout value"``), for the table."""
 
     def __str__(self) -> str:
         lines = [
             self.game.render(self.state),
             f"player to move: {self.game.to_play(self.state)}   "
-            f"search value: {self.root_value:+.3f}   evaluator value: {self.network_value:+.3f}",
+            f"search value: {self.root_value:+.3f}   {self.value_label}: {self.network_value:+.3f}",
             f"{'action':>8} {'visits':>7} {'pi':>6} {'Q':>7} {'prior':>6}",
         ]
         legal = np.flatnonzero(self.game.legal_mask(self.state))
@@ -46,12 +48,16 @@ class Analysis:
 
 
 def analyse_with(
-    mcts: BatchedMcts, game: Game, state: State, num_simulations: int | None = None
+    mcts: BatchedMcts,
+    game: Game,
+    state: State,
+    num_simulations: int | None = None,
+    value_label: str = "network value",
 ) -> Analysis:
     """Search ``state`` with ``mcts`` (a fresh search object: no noise) and report it."""
     r = mcts.search([state], num_simulations=num_simulations)
     pi = visits_to_policy(r.visits, np.ones(1), r.prior)[0]
     return Analysis(
         game, state, r.visits[0], pi, r.q[0], r.prior[0],
-        float(r.root_value[0]), float(r.network_value[0]),
+        float(r.root_value[0]), float(r.network_value[0]), value_label,
     )  # fmt: skip

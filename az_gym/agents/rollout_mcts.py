@@ -101,8 +101,8 @@ class MctsRolloutAgent(SeededAgent):
         )
         rng = np.random.default_rng(self.rng.integers(2**63))
         evaluator = RolloutEvaluator(game, self.num_rollouts, rng=rng)
-        return analyse_with(BatchedMcts(game, evaluator, params, rng=rng), game, state,
-                            num_simulations)  # fmt: skip
+        mcts = BatchedMcts(game, evaluator, params, rng=rng)
+        return analyse_with(mcts, game, state, num_simulations, "rollout value")
 
     def reset(self) -> None:
         """Drop the search trees (start of a new game)."""
