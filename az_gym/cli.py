@@ -104,6 +104,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from az_gym.training.trainer import Trainer
 
     run_dir = Path(args.run_dir or f"runs/{args.game}")
+    if args.seed is not None:
+        args.set = [f"seed={args.seed}", *args.set]
     if args.resume:
         trainer = Trainer.from_run_dir(run_dir, overrides=args.set, quiet=args.quiet)
         trainer.resume()
@@ -256,18 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--seed", type=int, default=None, help="random seed")
         return sp
 
-    t = sub.add_parser(
-        "train", help="train an AlphaZero agent", description="Train (or resume) a run."
-    )
-    t.add_argument("game", help="game name (see `az-gym list`)")
-    t.add_argument(
-        "-o",
-        "--option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="game option, e.g. size=6 for othello (repeatable)",
-    )
+    t = game_cmd("train", "train (or resume) an AlphaZero agent")
     t.add_argument(
         "--config", default=None, help="parameter file (TOML); default: the game's tuned file"
     )
