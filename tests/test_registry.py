@@ -91,7 +91,7 @@ def test_game_and_state_accepts_every_kind_of_env() -> None:
     raw.step(0)
     game, state = game_and_state(raw)
     assert game.to_play(state) == 1 and game.legal_mask(state).sum() == 8
-    for bad in (None, "tictactoe", (1, 2), gymnasium.make("CartPole-v1")):
+    for bad in (None, "tictactoe", (1, 2), gymnasium.make("Pendulum-v1")):
         with pytest.raises(TypeError, match="expected an az_gym AzGymEnv"):
             game_and_state(bad)
 

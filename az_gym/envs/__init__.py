@@ -1,4 +1,5 @@
-"""Native games, the PettingZoo AEC shell, the Gymnasium view, the PettingZoo adapter.
+"""Native games, the PettingZoo AEC shell, the Gymnasium view, the PettingZoo and
+Gymnasium adapters.
 
 Everything is imported lazily, so ``import az_gym.envs`` costs nothing and a game module
 that is missing only breaks the names that need it.
@@ -15,6 +16,9 @@ _EXPORTS = {
     "PettingZooGame": "az_gym.envs.adapter",
     "PettingZooState": "az_gym.envs.adapter",
     "clone_env": "az_gym.envs.adapter",
+    "GymnasiumGame": "az_gym.envs.gym_adapter",
+    "GymnasiumState": "az_gym.envs.gym_adapter",
+    "clone_gym_env": "az_gym.envs.gym_adapter",
     "make": "az_gym.envs.registry",
     "make_game": "az_gym.envs.registry",
     "available_games": "az_gym.envs.registry",

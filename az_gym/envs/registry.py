@@ -30,6 +30,7 @@ from az_gym.game import Game, State
 if TYPE_CHECKING:
     from az_gym.envs.adapter import PettingZooGame
     from az_gym.envs.aec import AzGymEnv
+    from az_gym.envs.gym_adapter import GymnasiumGame
 
 _GAMES: dict[str, tuple[str, str, str]] = {
     # name: (module, class, CamelCase name of the Gymnasium id)
@@ -105,7 +106,9 @@ def register_all() -> None:
 
 
 # ------------------------------------------------------------- env -> (game, state)
-_ADAPTERS: weakref.WeakKeyDictionary[Any, PettingZooGame] = weakref.WeakKeyDictionary()
+_ADAPTERS: weakref.WeakKeyDictionary[Any, PettingZooGame | GymnasiumGame] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def game_and_state(env: Any) -> tuple[Game, State]:
@@ -120,6 +123,11 @@ def game_and_state(env: Any) -> tuple[Game, State]:
       it is wrapped in a :class:`~az_gym.envs.adapter.PettingZooGame` (one per env
       object, cached) and the state is a *clone* of the env, so searching it leaves the
       caller's env as it was;
+    * any other single-player ``gymnasium.Env`` with a ``Discrete`` action space: it is
+      wrapped in a :class:`~az_gym.envs.gym_adapter.GymnasiumGame` (one per env object,
+      cached) and the state holds a *clone* of the env (see
+      :meth:`~az_gym.envs.gym_adapter.GymnasiumGame.state_from_env` for how its current
+      observation is read);
     * a ``(game, state)`` tuple, returned as is.
 
     Raises:
@@ -135,15 +143,25 @@ def game_and_state(env: Any) -> tuple[Game, State]:
     inner = getattr(env, "unwrapped", None)
     if isinstance(inner, (AzGymEnv, GymView)):
         return inner.game, inner.state
-    if isinstance(env, AECEnv):
-        from az_gym.envs.adapter import PettingZooGame
+    import gymnasium
 
+    single_player = isinstance(env, gymnasium.Env) and isinstance(
+        getattr(env, "action_space", None), gymnasium.spaces.Discrete
+    )
+    if isinstance(env, AECEnv) or single_player:
         try:
             adapter = _ADAPTERS.get(env)
         except TypeError:  # not weak-referenceable: no cache
             adapter = None
         if adapter is None:
-            adapter = PettingZooGame(env)
+            if isinstance(env, AECEnv):
+                from az_gym.envs.adapter import PettingZooGame
+
+                adapter = PettingZooGame(env)
+            else:
+                from az_gym.envs.gym_adapter import GymnasiumGame
+
+                adapter = GymnasiumGame(env)
             try:
                 _ADAPTERS[env] = adapter
             except TypeError:
@@ -152,7 +170,8 @@ def game_and_state(env: Any) -> tuple[Game, State]:
     raise TypeError(
         f"cannot get a game and state from {type(env).__name__}; expected an az_gym "
         "AzGymEnv (possibly wrapped), a GymView (possibly wrapped), a PettingZoo AEC env "
-        "with action masks, or a (Game, state) tuple"
+        "with action masks, a single-player gymnasium.Env with a Discrete action space, "
+        "or a (Game, state) tuple"
     )
 
 
