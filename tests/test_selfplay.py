@@ -67,6 +67,17 @@ def test_known_game_returns_and_alternating_colours():
     assert len(a.resets) == 4  # reset_every=1: once per finished game
 
 
+def test_value_targets_are_discounted_by_gamma():
+    # AlphaZero.jl's push_trace!: z = gamma^(moves_left - 1) * return of the mover.
+    game = make_game("tictactoe")
+    res = simulate(game, [FirstLegal(game)], 1, num_concurrent=1,
+                   rng=np.random.default_rng(0), gamma=0.5)  # fmt: skip
+    s = res.samples
+    assert s.moves_left.tolist() == [7, 6, 5, 4, 3, 2, 1]
+    expected = [0.5**6, -(0.5**5), 0.5**4, -(0.5**3), 0.5**2, -0.5, 1.0]
+    np.testing.assert_allclose(s.value, expected)
+
+
 def test_flipped_positions_are_recorded_consistently():
     game = make_game("tictactoe")
     player = MctsPlayer(

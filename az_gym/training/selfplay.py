@@ -18,6 +18,7 @@ import multiprocessing as mp
 import os
 import pickle
 import queue as queue_mod
+import signal
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -70,6 +71,12 @@ class GameSpec:
         made = self.factory()
         if isinstance(made, Game):
             return made
+        import gymnasium
+
+        if isinstance(made, gymnasium.Env):
+            from az_gym.envs.gym_adapter import GymnasiumGame
+
+            return GymnasiumGame(self.factory)
         from az_gym.envs.adapter import PettingZooGame
 
         return PettingZooGame(self.factory)
@@ -208,6 +215,9 @@ def _init_worker(threads: int, progress: Any) -> None:
     from az_gym._procs import exit_with_parent
 
     exit_with_parent()
+    # Ctrl-C goes to the whole process group: the trainer handles it and shuts the pool
+    # down, so workers ignore it instead of printing tracebacks.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(max(1, threads))
     _PROGRESS = progress
 
@@ -245,6 +255,7 @@ def run_job(job: WorkerJob, on_game_end: Callable[[int], None] | None = None) ->
             alternate_colors=job.alternate_colors,
             flip_probability=job.flip_probability,
             reset_every=job.reset_every,
+            gamma=job.mcts.gamma,
             on_game_end=on_game_end,
         )
     return WorkerOutput(

@@ -132,6 +132,7 @@ def simulate(
     flip_probability: float = 0.0,
     reset_every: int | None = 1,
     sample_moves: bool = True,
+    gamma: float = 1.0,
     on_game_end: Callable[[int], None] | None = None,
 ) -> SimulationResult:
     """Play ``num_games`` games, ``num_concurrent`` at a time, and collect samples.
@@ -150,6 +151,9 @@ def simulate(
         reset_every: empty the trees after every ``reset_every`` finished games (``None``:
             never).
         sample_moves: draw moves from the temperature policy; ``False``: argmax.
+        gamma: discount of the value targets, as in the search (AlphaZero.jl's
+            ``push_trace!``): a position ``k`` moves from the end gets
+            ``z = gamma ** (k - 1) * return``.
         on_game_end: called with the number of finished games after each one ends.
     """
     if num_games < 0 or num_concurrent < 1:
@@ -222,7 +226,7 @@ def simulate(
             returns[s.game_index] = final[order] if len(players) > 1 else final[:1]
             lengths[s.game_index] = s.moves
             if record and s.moves:
-                parts.append(_to_samples(s, final))
+                parts.append(_to_samples(s, final, gamma))
             finished += 1
             per_slot_games[i] += 1
             if reset_every is not None and per_slot_games[i] % reset_every == 0:
@@ -251,13 +255,15 @@ def _choose(dist: np.ndarray, mask: np.ndarray, rng: np.random.Generator, sample
     return int(rng.choice(p.size, p=p / total))
 
 
-def _to_samples(slot: _Slot, final: np.ndarray) -> TrainingData:
-    """Turn a finished game's history into samples with ``z`` for each mover."""
+def _to_samples(slot: _Slot, final: np.ndarray, gamma: float = 1.0) -> TrainingData:
+    """Turn a finished game's history into samples with ``z`` for each mover (discounted
+    by ``gamma`` per move to the end)."""
     n = len(slot.obs)
+    moves_left = np.arange(n, 0, -1, dtype=np.float32)
     return TrainingData.from_arrays(
         np.stack(slot.obs),
         np.stack(slot.pis),
-        final[np.asarray(slot.movers)],
+        final[np.asarray(slot.movers)] * gamma ** (moves_left - 1),
         np.stack(slot.masks),
-        np.arange(n, 0, -1, dtype=np.float32),
+        moves_left,
     )
