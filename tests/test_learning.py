@@ -153,7 +153,7 @@ def test_loss_terms_match_a_hand_computation():
     illegal = (p_full * ~mask).sum(1)
     p_legal = p_full * mask / (p_full * mask).sum(1, keepdims=True)
     lp = -(pi * np.log(np.where(mask, p_legal, 1.0))).sum(1)
-    lv = (v - z / 2.0) ** 2
+    lv = ((v - z) / 2.0) ** 2  # AlphaZero.jl: prediction and target both divided
     sq = sum(float((p.detach().double() ** 2).sum()) for p in net.parameters() if p.ndim >= 2)
 
     def wmean(x):

@@ -152,7 +152,10 @@ def loss_tensors(
     logits, value = _forward(net, obs, mask)
     logp = torch.log_softmax(logits.masked_fill(~mask, _NEG), dim=-1)
     lp = -(pi * torch.where(mask, logp, torch.zeros_like(logp))).sum(-1)
-    lv = (value - z / params.rewards_renormalization).pow(2)
+    # AlphaZero.jl's learning.jl divides both prediction and target by the renormalisation,
+    # so the network keeps predicting raw returns (the scale the search and its terminal
+    # returns use) and the value loss is scaled by 1 / rr^2.
+    lv = ((value - z) / params.rewards_renormalization).pow(2)
     illegal = (torch.softmax(logits, dim=-1) * (~mask)).sum(-1)
     hp = -(pi * torch.log(pi.clamp_min(1e-30))).sum(-1)
 

@@ -172,7 +172,10 @@ class SimParams:
     probability (needs a game with symmetries). AlphaZero.jl: 0."""
     reset_every: int | None = 1
     """Empty the search trees every ``reset_every`` games (``None``: never).
-    AlphaZero.jl: 1."""
+    AlphaZero.jl: 1. Note: az_gym's trees are re-rooted at the played move and pruned on
+    every turn, so a new game's start is never found in the old tree and statistics carry
+    over only within a game whatever this value (AlphaZero.jl's hash-table tree can keep
+    the opening's statistics across games when this is above 1)."""
     alternate_colors: bool = False
     """Two-player games: swap the players' seats between games. AlphaZero.jl: false."""
     num_processes: int | None = None
@@ -327,7 +330,9 @@ class LearningParams:
     """Factor of the sum of squared weights (not biases, not normalisation parameters) in
     the loss. AlphaZero.jl: no default; AlphaGo Zero: 1e-4."""
     rewards_renormalization: float = 1.0
-    """Value targets are ``z / rewards_renormalization``. AlphaZero.jl: 1."""
+    """The value MSE is computed on ``value / rr`` and ``z / rr`` (AlphaZero.jl's
+    ``learning.jl``): the net still predicts raw returns, for the search, and the value
+    loss shrinks by ``rr**2``. AlphaZero.jl: 1."""
     nonvalidity_penalty: float = 1.0
     """Factor of the mean probability the unmasked policy puts on illegal actions.
     AlphaZero.jl: 1."""
