@@ -232,6 +232,13 @@ class Game(ABC):
                 return a
         raise IllegalActionError(text, [], self.name)
 
+    def move_number(self, state: State) -> int | None:
+        """Return how many moves led to ``state`` (``None`` if the game does not track it).
+
+        Used for move-number schedules (the MCTS temperature) outside self-play.
+        """
+        return None
+
     # --------------------------------------------------------------- symmetries
     def symmetries(self) -> list[Symmetry]:
         """Return the game's symmetries, identity first (just the identity by default)."""

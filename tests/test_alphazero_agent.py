@@ -71,9 +71,14 @@ def test_same_seed_same_moves() -> None:
 def test_temperature_rule_and_tree_reuse() -> None:
     g = TicTacToe()
     sched = StepSchedule(1.0, (1,), (0.0,))
-    agent = AlphaZeroAgent(g, TINY_MLP, MctsParams(num_iters_per_turn=30, temperature=sched))
-    assert agent._tau(g, g.initial_state()) == 0.0  # tictactoe has no move_number: argmax
+    params = MctsParams(num_iters_per_turn=30, temperature=sched)
+    agent = AlphaZeroAgent(g, TINY_MLP, params)
     s = g.initial_state()
+    assert agent._tau(g, s) == 0.0  # default: the most visited move
+    scheduled = AlphaZeroAgent(g, TINY_MLP, params, temperature="schedule")
+    assert scheduled._tau(g, s) == 1.0 and scheduled._tau(g, g.next_state(s, 4)) == 0.0
+    with pytest.raises(ValueError, match="temperature"):
+        AlphaZeroAgent(g, TINY_MLP, params, temperature=-1.0)
     a = agent.act_state(g, s)
     res = agent._mcts.search([g.next_state(s, a)], num_simulations=0)
     assert res.visits.sum() > 0  # the played move's subtree was kept

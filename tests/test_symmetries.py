@@ -76,3 +76,19 @@ def test_every_first_move_commutes_with_every_symmetry(game: Game) -> None:
         for a in game.legal_actions(t):
             after = game.apply_symmetry(game.next_state(s, int(sym.sigma[a])), sym)
             assert game.key(after) == game.key(game.next_state(t, a)), (sym.name, a)
+
+
+@pytest.mark.parametrize("name", ["tictactoe", "connect_four", "othello", "gomoku"])
+def test_move_number_counts_the_moves_played(name: str) -> None:
+    from az_gym.envs.registry import make_game
+
+    game = make_game(name)
+    rng = np.random.default_rng(0)
+    s = game.initial_state()
+    assert game.move_number(s) == 0
+    placed = 0
+    while not game.is_terminal(s) and placed < 12:
+        a = int(rng.choice(np.flatnonzero(game.legal_mask(s))))
+        placed += game.action_to_string(a) != "pass"
+        s = game.next_state(s, a)
+        assert game.move_number(s) == placed

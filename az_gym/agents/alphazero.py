@@ -5,9 +5,11 @@ PettingZoo AEC env with action masks (through the adapter), or a ``(game, state)
 It keeps its search tree between its own consecutive moves (the subtree under the position
 it is asked about is reused, matched by ``game.key``).
 
-Move choice: ``pi ∝ visits^(1/tau)``. ``tau`` is the agent's ``temperature`` when given;
-otherwise, if the game exposes ``move_number(state)``, the MCTS temperature schedule at
-that move number; otherwise ``0`` (the most visited action, lowest index on ties).
+Move choice: ``pi ∝ visits^(1/tau)``. By default ``tau = 0``: the most visited action
+(lowest index on ties), the strongest play, which is what evaluation wants. ``temperature``
+fixes another ``tau``; ``temperature="schedule"`` uses the MCTS temperature schedule at the
+game's ``move_number(state)`` (self-play style; for games that expose a move number).
+Self-play and the arena apply the schedule themselves (:mod:`az_gym.training.simulation`).
 
 Checkpoints (:meth:`AlphaZeroAgent.save`) are one ``torch.save`` file holding only tensors
 and plain Python values, read back with ``torch.load(weights_only=True)``, so loading never
@@ -104,7 +106,7 @@ class AlphaZeroAgent(Agent):
         use_gpu: bool = False,
         seed: int | None = None,
         add_noise: bool = False,
-        temperature: float | None = None,
+        temperature: float | str | None = None,
     ) -> None:
         self.game = as_game(env_or_game)
         if network is None or isinstance(network, NetworkConfig):
@@ -133,6 +135,12 @@ class AlphaZeroAgent(Agent):
         self.device = resolve_device(use_gpu)
         self.evaluator = NetworkEvaluator(network, self.device)
         self.add_noise = add_noise
+        if not (temperature is None or temperature == "schedule" or (
+            isinstance(temperature, (int, float)) and temperature >= 0
+        )):  # fmt: skip
+            raise ValueError(
+                f"temperature={temperature!r} must be None, a number >= 0 or 'schedule'"
+            )
         self.temperature = temperature
         self.rng = np.random.default_rng(seed)
         self._mcts = BatchedMcts(self.game, self.evaluator, self.params, rng=self.rng)
@@ -146,13 +154,18 @@ class AlphaZeroAgent(Agent):
             )
 
     def _tau(self, game: Game, state: State) -> float:
-        if self.temperature is not None:
+        if self.temperature is None:
+            return 0.0
+        if self.temperature != "schedule":
             return float(self.temperature)
-        move_number = getattr(game, "move_number", None)
-        if callable(move_number):
-            sched: Schedule = self.params.temperature
-            return float(sched[int(move_number(state))])
-        return 0.0
+        move = game.move_number(state)
+        if move is None:
+            raise ValueError(
+                f"{self.name}: temperature='schedule' needs a move number, and "
+                f"{game.game_id} does not give one (Game.move_number)"
+            )
+        sched: Schedule = self.params.temperature
+        return float(sched[int(move)])
 
     def act_state(self, game: Game, state: State) -> int:
         """Return the chosen legal action for the player to move in ``state``."""

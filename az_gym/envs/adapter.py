@@ -309,6 +309,10 @@ class PettingZooGame(Game):
         """The index of ``env.agent_selection`` in ``possible_agents``."""
         return self._index[state.env.agent_selection]
 
+    def move_number(self, state: PettingZooState) -> int | None:
+        """Moves since the reset, when the state knows its history (``None`` otherwise)."""
+        return None if state.history is None else len(state.history)
+
     def is_terminal(self, state: PettingZooState) -> bool:
         """Over when no agent is left or any agent is terminated or truncated."""
         raw = state.env.unwrapped

@@ -158,6 +158,10 @@ class ConnectFour(Game):
         # tuple.__new__ skips the NamedTuple's Python-level __new__ (0.4 of ~1.2 us).
         return _new_tuple(ConnectFourState, (opponent, mask, state.moves + 1, 1 - p, winner))
 
+    def move_number(self, state: ConnectFourState) -> int:
+        """Moves played so far."""
+        return state.moves
+
     def is_terminal(self, state: ConnectFourState) -> bool:
         """Four in a row, or a full board."""
         return state.winner >= 0 or state.moves == WIDTH * HEIGHT

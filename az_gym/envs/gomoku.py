@@ -120,6 +120,10 @@ class Gomoku(Game):
         winner = p if self._five(mine, bit) else -1
         return GomokuState(stones, 1 - p, state.moves + 1, winner)
 
+    def move_number(self, state: GomokuState) -> int:
+        """Moves played so far."""
+        return state.moves
+
     def is_terminal(self, state: GomokuState) -> bool:
         """Five or more in a row, or a full board."""
         return state.winner >= 0 or state.moves == self.num_actions

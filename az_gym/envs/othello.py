@@ -185,6 +185,10 @@ class Othello(Game):
         flips = self._flips(state.mine, state.theirs, cell)
         return self._position(state.theirs ^ flips, state.mine | cell | flips, 1 - state.to_play)
 
+    def move_number(self, state: OthelloState) -> int:
+        """Discs placed so far (passes are not counted)."""
+        return bin(state.mine | state.theirs).count("1") - 4
+
     def is_terminal(self, state: OthelloState) -> bool:
         """Neither player can place a disc."""
         return state.over

@@ -73,6 +73,10 @@ class TicTacToe(Game):
         marks = (mine, state.marks[1]) if p == 0 else (state.marks[0], mine)
         return TicTacToeState(marks, 1 - p, p if _has_line(mine) else -1)
 
+    def move_number(self, state: TicTacToeState) -> int:
+        """Moves played so far."""
+        return bin(state.marks[0] | state.marks[1]).count("1")
+
     def is_terminal(self, state: TicTacToeState) -> bool:
         """A line of three, or a full board."""
         return state.winner >= 0 or (state.marks[0] | state.marks[1]) == 0x1FF
