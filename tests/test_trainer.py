@@ -1,9 +1,12 @@
-"""End-to-end training runs with tiny budgets, resume after kill -9, run-dir safety."""
+"""End-to-end training runs with tiny budgets, resume after kill -9 or a death at any
+point of a save, run-dir safety."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 
+from az_gym.agents.alphazero import AlphaZeroAgent
 from az_gym.mcts import MctsParams
 from az_gym.networks import NetworkConfig
 from az_gym.schedules import PLSchedule
@@ -28,7 +32,7 @@ from az_gym.training.params import (
     SelfPlayParams,
     SimParams,
 )
-from az_gym.training.report import load_reports
+from az_gym.training.report import ReportWriter, load_reports
 from az_gym.training.run_dir import RunDirError
 from az_gym.training.trainer import Trainer
 
@@ -69,8 +73,15 @@ def _check_run(run: Path, iterations: int, game_id: str, game=None) -> None:
         assert r["self_play"]["num_games"] == 4 and r["self_play"]["num_samples"] > 0
         assert np.isfinite(r["learning"]["loss_after"]["total"])
         assert r["arena"]["score"] is not None
-    for name in ("params.toml", "current.pt", "best.pt", "optimiser.pt", "memory.npz"):
+    assert state["checkpoint_dir"] == f"iter-{iterations:06d}"
+    for name in ("params.toml", "current.pt", "best.pt"):
         assert (run / name).stat().st_size > 0, name
+    for name in ("current.pt", "best.pt", "optimiser.pt", "memory.npz"):
+        assert (run / state["checkpoint_dir"] / name).stat().st_size > 0, name
+    kept = {p.name for p in run.glob("iter-*")}  # this iteration's and the previous one's
+    assert state["checkpoint_dir"] in kept
+    assert kept <= {f"iter-{i:06d}" for i in (iterations - 1, iterations)}
+    assert not [p.name for p in run.iterdir() if ".tmp-" in p.name or ".prev." in p.name]
     assert (run / "plots" / "losses.png").exists()
     assert any((run / "tensorboard").iterdir())
     from az_gym.agents.alphazero import AlphaZeroAgent
@@ -152,9 +163,10 @@ def test_run_dir_of_another_game_or_network_is_refused(tmp_path):
 
 def test_corrupt_checkpoint_falls_back_to_previous_good_one(tmp_path):
     Trainer("tictactoe", tiny_params(num_iters=2), tmp_path, quiet=True).train()
-    (tmp_path / "current.pt").write_bytes(b"not a checkpoint at all")
+    (tmp_path / "iter-000002" / "current.pt").write_bytes(b"not a checkpoint at all")
     trainer = Trainer("tictactoe", tiny_params(num_iters=3), tmp_path, quiet=True)
-    with pytest.warns(RuntimeWarning, match=r"current\.pt is corrupt"):
+    with pytest.warns(RuntimeWarning, match=r"iter-000002/current\.pt is corrupt.*using "
+                      r".*iter-000001/current\.pt \(iteration 1\)"):  # fmt: skip
         reports = trainer.resume()
     assert [r.iteration for r in reports] == [3]
     _check_run(tmp_path, 3, "tictactoe")
@@ -213,3 +225,147 @@ def test_resume_after_kill_9(tmp_path):
     reports = trainer.resume()
     assert [r.iteration for r in reports] == [done + 1]
     _check_run(run, done + 1, "tictactoe")
+
+
+# ---------------------------------------------------------------- death at any point of a save
+class Death(BaseException):
+    """A simulated crash (no ``except`` clause of the trainer catches it)."""
+
+
+def _fingerprint(trainer: Trainer) -> dict:
+    """What a resume must restore: weights, optimiser state, memory counts."""
+
+    def flat(tensors) -> torch.Tensor:
+        return torch.cat([t.detach().cpu().reshape(-1).double() for t in tensors])
+
+    opt = trainer.learner.optimiser.state_dict()["state"]
+    return {
+        "current": flat(trainer.current_net.state_dict().values()),
+        "best": flat(trainer.best_net.state_dict().values()),
+        "optimiser": flat(t for s in opt.values() for t in s.values() if torch.is_tensor(t)),
+        "num_games": trainer.memory.num_games,
+        "num_samples_seen": trainer.memory.num_samples_seen,
+        "len": len(trainer.memory),
+    }
+
+
+def _assert_same(got: dict, want: dict, where: str) -> None:
+    for key, value in want.items():
+        same = torch.equal(got[key], value) if torch.is_tensor(value) else got[key] == value
+        assert same, f"{where}: {key} differs from the committed iteration's"
+
+
+class RecordingTrainer(Trainer):
+    """An uninterrupted run that records what each save commits and, before iteration 2's
+    save, copies the run directory (committed at 1) and the state about to be saved."""
+
+    def _save(self, record, writer) -> None:
+        if self.iteration == 2:
+            shutil.copytree(self.run.path, self.snapshot)
+            self.pending = copy.deepcopy({
+                "current": self.current_net.state_dict(), "best": self.best_net.state_dict(),
+                "learner": self.learner.state_dict(), "memory": self.memory,
+                "rng": self.rng.bit_generator.state, "record": record,
+            })  # fmt: skip
+        self.committed[self.iteration] = copy.deepcopy(_fingerprint(self))
+        super()._save(record, writer)
+
+
+def _save_iteration_2(run: Path, pending: dict, replace) -> None:
+    """Load ``run`` (committed at 1), put iteration 2's state in and save it, with
+    ``os.replace`` (the last step of every atomic write) swapped for ``replace``."""
+    trainer = Trainer.from_run_dir(run, quiet=True)
+    trainer._ensure_loaded()
+    trainer.current_net.load_state_dict(pending["current"])
+    trainer.best_net.load_state_dict(pending["best"])
+    trainer.learner.load_state_dict(pending["learner"])
+    trainer.memory = copy.deepcopy(pending["memory"])
+    trainer.rng.bit_generator.state = pending["rng"]
+    trainer.iteration = 2
+    writer = ReportWriter(run, tensorboard=False, plots=False)
+    real = os.replace
+    os.replace = replace
+    try:
+        trainer._save(dict(pending["record"]), writer)
+    finally:
+        os.replace = real
+        writer.close()
+
+
+def _dies_before(j: int, real):
+    """An ``os.replace`` that raises :class:`Death` instead of doing its ``j``-th replace."""
+    calls = []
+
+    def replace(src, dst):
+        if len(calls) == j:
+            raise Death(f"killed before replacing {dst}")
+        calls.append(dst)
+        real(src, dst)
+
+    return replace
+
+
+def test_death_at_any_point_of_a_save_resumes_the_committed_iteration(tmp_path):
+    uninterrupted = RecordingTrainer("tictactoe", tiny_params(num_iters=2), tmp_path / "full",
+                                     quiet=True)  # fmt: skip
+    uninterrupted.snapshot, uninterrupted.committed = tmp_path / "at1", {}
+    uninterrupted.train()
+    pending, committed = uninterrupted.pending, uninterrupted.committed
+
+    targets: list[str] = []  # the files the save replaces, in order
+
+    def counting(src, dst):
+        targets.append(Path(dst).name)
+        real(src, dst)
+
+    real = os.replace
+    shutil.copytree(tmp_path / "at1", tmp_path / "count")
+    _save_iteration_2(tmp_path / "count", pending, counting)
+    commit_at = targets.index("state.json")
+    assert commit_at >= 4 and len(targets) > commit_at  # 4 files of the iteration, then commit
+
+    for j in range(len(targets) + 1):  # die before the j-th replace (j = len: no death)
+        run = tmp_path / f"died-{j}"
+        shutil.copytree(tmp_path / "at1", run)
+        dying = _dies_before(j, real)
+        if j < len(targets):
+            with pytest.raises(Death):
+                _save_iteration_2(run, pending, dying)
+        else:
+            _save_iteration_2(run, pending, dying)
+        expected = 2 if j > commit_at else 1
+        where = f"death before {targets[j] if j < len(targets) else 'nothing'} (step {j})"
+        loaded = Trainer.from_run_dir(run, quiet=True)
+        loaded._ensure_loaded()
+        assert loaded.iteration == expected, where
+        _assert_same(_fingerprint(loaded), committed[expected], where)
+        assert AlphaZeroAgent.load(run / "best.pt").game.game_id == "tictactoe"
+        if j == commit_at:  # the worst case: every file of iteration 2 written, no commit
+            again = Trainer.from_run_dir(run, quiet=True)
+            assert [r.iteration for r in again.resume()] == [2]
+            assert again.memory.num_games == committed[2]["num_games"], where
+            _check_run(run, 2, "tictactoe")
+
+
+def test_run_of_the_flat_layout_resumes_by_iteration_tags_and_moves_to_iteration_dirs(tmp_path):
+    Trainer("tictactoe", tiny_params(num_iters=2), tmp_path, quiet=True).train()
+    # The layout of older versions, as a death before iteration 2's state.json left it.
+    for kind in ("current", "best"):
+        shutil.copyfile(tmp_path / "iter-000001" / f"{kind}.pt", tmp_path / f"{kind}.prev.pt")
+    for name in ("optimiser.pt", "memory.npz"):
+        shutil.copyfile(tmp_path / "iter-000002" / name, tmp_path / name)
+    for d in tmp_path.glob("iter-*"):
+        shutil.rmtree(d)
+    state = json.loads((tmp_path / "state.json").read_text())
+    del state["checkpoint_dir"]
+    state.update(version=1, iteration=1)
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    trainer = Trainer.from_run_dir(tmp_path, quiet=True)
+    with pytest.warns(RuntimeWarning, match=r"current\.pt holds iteration 2, but state\.json "
+                      r"says 1; using .*current\.prev\.pt \(iteration 1\)"):  # fmt: skip
+        trainer._ensure_loaded()
+    assert trainer.iteration == 1
+    with pytest.warns(RuntimeWarning, match=r"optimiser\.pt"):
+        assert [r.iteration for r in trainer.resume()] == [2]
+    _check_run(tmp_path, 2, "tictactoe")
+    assert not {"optimiser.pt", "memory.npz"} & {p.name for p in tmp_path.iterdir()}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -25,7 +26,9 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be read: missing, truncated, corrupt or unsafe."""
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: str | Path) -> None:
+    """Flush ``directory``'s entries (new, renamed or removed files) to disk (no-op where
+    directories cannot be opened, e.g. on Windows)."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:  # pragma: no cover - e.g. Windows
@@ -45,7 +48,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}{TEMP_MARKER}{os.getpid()}-{secrets.token_hex(4)}")
+    tmp = _temp_path(path)
     try:
         with open(tmp, "wb") as f:
             write(f)
@@ -55,7 +58,38 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
+
+
+_fsync_dir = fsync_dir  # the former private name
+
+
+def _temp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}{TEMP_MARKER}{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def atomic_link(source: str | Path, path: str | Path) -> None:
+    """Make ``path`` a hard link to ``source`` atomically (a full copy where the file
+    system has no hard links), replacing what ``path`` held.
+
+    Safe because :func:`atomic_write` never modifies a file in place: a later write of
+    ``source`` makes a new file and leaves ``path`` holding the old content.
+    """
+    source, path = Path(source), Path(path)
+    tmp = _temp_path(path)
+    try:
+        try:
+            os.link(source, tmp)
+        except OSError:
+            with open(source, "rb") as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+                dst.flush()
+                os.fsync(dst.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

@@ -1,14 +1,19 @@
 """The run directory of a training run: its files, compatibility checks, safe checkpoints.
 
-See :mod:`az_gym.training.trainer` for the layout. Everything is written atomically; a
-checkpoint ``X.pt`` keeps its previous version as ``X.prev.pt`` so that a corrupt file
-falls back to the previous good one (with a warning).
+See :mod:`az_gym.training.trainer` for the layout. Each iteration's files (networks,
+optimiser, memory) go to a fresh directory ``iter-NNNNNN/``; ``state.json``, written last
+and atomically, names it (the commit). Loads read only the committed directory, so files of
+an iteration that died before its commit are never used; a missing or corrupt file falls
+back to the previous iteration's copy (kept until the next commit) with a warning.
+Runs of the older flat layout (``current.pt`` + ``current.prev.pt``...) still load: the copy
+whose ``"iteration"`` tag matches ``state.json`` is chosen.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import re
+import shutil
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -17,13 +22,18 @@ from typing import Any
 from az_gym.game import Game
 from az_gym.training.checkpoint import (
     CheckpointError,
-    atomic_torch_save,
+    atomic_link,
     atomic_write_bytes,
-    load_latest_good,
+    fsync_dir,
+    safe_torch_load,
 )
 from az_gym.training.selfplay import GameSpec
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+ITER_DIR_PREFIX = "iter-"
+ITER_DIR_PATTERN = re.compile(re.escape(ITER_DIR_PREFIX) + r"[0-9]+")
+LEGACY_FILES = ("current.prev.pt", "best.prev.pt", "optimiser.pt", "memory.npz")
+"""Top-level files of runs written before iteration directories, deleted at the next commit."""
 CALLBACK_NAMES = ("on_self_play_end", "on_learning_end", "on_arena_end", "on_iteration_end")
 
 
@@ -135,8 +145,6 @@ class RunDir:
         self.path = Path(path)
         self.params_path = self.path / "params.toml"
         self.state_path = self.path / "state.json"
-        self.memory_path = self.path / "memory.npz"
-        self.optimiser_path = self.path / "optimiser.pt"
 
     # ------------------------------------------------------------------ state.json
     def read_state(self) -> dict[str, Any] | None:
@@ -225,35 +233,172 @@ class RunDir:
             f"{self.path}: cannot rebuild game {state.get('game_id')!r}; pass env_or_name"
         )
 
-    # ------------------------------------------------------------------ checkpoints
-    def checkpoint_path(self, kind: str, previous: bool = False) -> Path:
-        """``current.pt``/``best.pt`` (or their ``.prev.pt`` copies)."""
-        return self.path / (f"{kind}.prev.pt" if previous else f"{kind}.pt")
+    # ------------------------------------------------------------------ iteration files
+    def iteration_dir(self, iteration: int) -> Path:
+        """``iter-NNNNNN/``: the directory of iteration ``iteration``'s files."""
+        return self.path / f"{ITER_DIR_PREFIX}{iteration:06d}"
 
-    def save_checkpoint(self, kind: str, ckpt: dict[str, Any]) -> None:
-        """Keep the old ``kind.pt`` as ``kind.prev.pt``, then write the new one atomically."""
-        path = self.checkpoint_path(kind)
-        if path.exists():
-            os.replace(path, self.checkpoint_path(kind, previous=True))
-        atomic_torch_save(ckpt, path)
+    def artifact_path(self, name: str) -> Path:
+        """Where the committed copy of ``name`` (``"current.pt"``, ``"memory.npz"``...) is:
+        in the iteration directory that ``state.json`` names, or at the top of a run
+        written by az_gym before iteration directories (the *legacy* layout)."""
+        state = self.read_state() or {}
+        committed = self._committed_dir(state)
+        return (committed if committed is not None else self.path) / name
 
-    def load_checkpoint(self, kind: str) -> dict[str, Any]:
-        """Load ``kind.pt``, or warn and use ``kind.prev.pt`` if it is missing or corrupt.
+    def checkpoint_path(self, kind: str) -> Path:
+        """The committed ``current.pt`` or ``best.pt``."""
+        return self.artifact_path(f"{kind}.pt")
+
+    def begin_iteration(self, iteration: int) -> Path:
+        """Create an empty ``iter-NNNNNN/`` for the files of an iteration being saved (a
+        copy left by an attempt that died before its commit is removed first).
 
         Raises:
-            CheckpointError: neither loads.
+            RunDirError: ``iteration`` is the committed one (its files are never rewritten).
         """
-        main, prev = self.checkpoint_path(kind), self.checkpoint_path(kind, previous=True)
-        path, ckpt = load_latest_good([main, prev])
-        if path != main:
-            reason = "missing" if not main.exists() else "corrupt"
-            warnings.warn(
-                f"{main} is {reason}; using the previous good checkpoint {prev} "
-                f"(iteration {ckpt.get('iteration', '?')})",
-                RuntimeWarning,
-                stacklevel=2,
+        directory = self.iteration_dir(iteration)
+        if (self.read_state() or {}).get("checkpoint_dir") == directory.name:
+            raise RunDirError(f"{directory} holds the committed iteration; it is never rewritten")
+        if directory.exists():
+            shutil.rmtree(directory)
+        directory.mkdir(parents=True)
+        fsync_dir(self.path)
+        return directory
+
+    def commit(self, iteration: int, **fields: Any) -> None:
+        """Make ``iter-NNNNNN/`` the run's state: write ``state.json`` (iteration, directory
+        and ``fields``, which must be JSON values) atomically, then point the top-level
+        ``current.pt``/``best.pt`` at the new files and delete the files no longer needed
+        (all but this iteration's and the previous one's directories)."""
+        state = self.read_state() or {}
+        state.pop("version", None)
+        state.update(fields, iteration=iteration,
+                     checkpoint_dir=self.iteration_dir(iteration).name)  # fmt: skip
+        self.write_state(state)
+        self.publish()
+        self.prune()
+
+    def publish(self) -> None:
+        """Hard-link (or copy) the committed ``current.pt``/``best.pt`` to the top of the run
+        directory, where ``AlphaZeroAgent.load`` and the CLI look for them."""
+        committed = self._committed_dir(self.read_state() or {})
+        if committed is None:
+            return
+        for name in ("current.pt", "best.pt"):
+            if (committed / name).exists():
+                atomic_link(committed / name, self.path / name)
+
+    def prune(self) -> None:
+        """Delete the iteration directories other than the committed one and its previous
+        one (the fallback for corrupt files), and the files of the legacy layout."""
+        state = self.read_state() or {}
+        committed = self._committed_dir(state)
+        if committed is None:
+            return
+        n = int(state["iteration"])
+        keep = {self.iteration_dir(n).name, self.iteration_dir(n - 1).name}
+        for p in self.path.iterdir():
+            if p.is_dir() and ITER_DIR_PATTERN.fullmatch(p.name) and p.name not in keep:
+                shutil.rmtree(p, ignore_errors=True)
+        for name in LEGACY_FILES:
+            (self.path / name).unlink(missing_ok=True)
+
+    def load_checkpoint(self, kind: str) -> dict[str, Any]:
+        """Load the committed ``current`` or ``best`` checkpoint (see :meth:`_load_artifact`).
+
+        Raises:
+            CheckpointError: no copy loads.
+        """
+        return self._load_artifact(f"{kind}.pt", safe_torch_load)
+
+    def load_optimiser(self) -> dict[str, Any]:
+        """Load the committed optimiser state (see :meth:`_load_artifact`).
+
+        Raises:
+            CheckpointError: no copy loads.
+        """
+        return self._load_artifact("optimiser.pt", safe_torch_load)
+
+    def load_memory(self) -> Any:
+        """Load the committed :class:`~az_gym.training.memory.MemoryBuffer` (``None`` for a
+        legacy run without ``memory.npz``; see :meth:`_load_artifact`).
+
+        Raises:
+            CheckpointError: no copy loads.
+        """
+        from az_gym.training.memory import MemoryBuffer
+
+        state = self.read_state() or {}
+        if self._committed_dir(state) is None and not (self.path / "memory.npz").exists():
+            return None
+        return self._load_artifact("memory.npz", MemoryBuffer.load)
+
+    def _committed_dir(self, state: dict[str, Any]) -> Path | None:
+        name = state.get("checkpoint_dir")
+        if name is None:
+            return None  # a new run (iteration 0) or the legacy layout
+        expected = self.iteration_dir(int(state["iteration"])).name
+        if name != expected:
+            raise RunDirError(
+                f"{self.state_path}: checkpoint_dir={name!r} must be {expected!r}, the "
+                f"directory of iteration {state['iteration']}"
             )
-        return ckpt
+        return self.path / name
+
+    def _candidates(self, name: str, state: dict[str, Any]) -> list[tuple[Path, int | None]]:
+        """``(path, iteration)`` of each copy of ``name``, the committed one first (the
+        iteration is ``None`` where only the file's own tag can tell)."""
+        n = int(state.get("iteration", 0))
+        if self._committed_dir(state) is not None:
+            return [(self.iteration_dir(n) / name, n), (self.iteration_dir(n - 1) / name, n - 1)]
+        legacy = [self.path / name]
+        if name in ("current.pt", "best.pt"):
+            legacy.append(self.path / name.replace(".pt", ".prev.pt"))
+        return [(p, None) for p in legacy]
+
+    def _load_artifact(self, name: str, load: Callable[[Path], Any]) -> Any:
+        """Load the copy of ``name`` that belongs to ``state.json``'s iteration.
+
+        A copy's iteration is its ``"iteration"`` entry (checkpoints and optimiser state)
+        or its directory's. The committed copy is used when it loads and its iteration is
+        the committed one; otherwise the first other readable copy, with a warning that
+        says why (missing, corrupt, or from another iteration).
+
+        Raises:
+            CheckpointError: no copy loads (the message gives each copy's reason).
+        """
+        state = self.read_state() or {}
+        n = int(state.get("iteration", 0))
+        problems: list[str] = []
+        fallback: tuple[Path, Any, Any] | None = None
+        for path, dir_tag in self._candidates(name, state):
+            if not path.exists():
+                problems.append(f"{path} is missing")
+                continue
+            try:
+                obj = load(path)
+            except ValueError as e:  # CheckpointError, or MemoryBuffer.load's error
+                problems.append(f"{path} is corrupt ({e})")
+                continue
+            tag = obj.get("iteration", dir_tag) if isinstance(obj, dict) else dir_tag
+            if tag is None or int(tag) == n:  # None: an untagged legacy file
+                if problems:
+                    _warn(f"{'; '.join(problems)}; using {path} (iteration {n})")
+                return obj
+            problems.append(f"{path} holds iteration {tag}, but state.json says {n}")
+            if fallback is None:
+                fallback = (path, tag, obj)
+        if fallback is not None:
+            path, tag, obj = fallback
+            _warn(f"no copy of {name} from iteration {n}: {'; '.join(problems)}; using "
+                  f"{path} (iteration {tag}) instead")  # fmt: skip
+            return obj
+        raise CheckpointError(f"{self.path}: no readable {name}: {'; '.join(problems)}")
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 __all__ = ["Callbacks", "CheckpointError", "RunDir", "RunDirError", "resolve_game"]

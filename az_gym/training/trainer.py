@@ -3,18 +3,27 @@
 :class:`Trainer` wires the pieces together around a *run directory*::
 
     params.toml       the parameters of the run (written at the start)
-    state.json        last completed iteration, rng state, game id (written LAST each iteration)
-    current.pt        the network being trained (+ current.prev.pt, the previous good copy)
-    best.pt           the network that generates data (+ best.prev.pt)
-    optimiser.pt      the optimiser's state
-    memory.npz        the memory buffer
+    state.json        last completed iteration, its directory, rng state, game id (the
+                      commit point: written LAST each iteration)
+    iter-NNNNNN/      the files of the iteration that state.json names:
+        current.pt    the network being trained
+        best.pt       the network that generates data
+        optimiser.pt  the optimiser's state
+        memory.npz    the memory buffer
+    iter-MMMMMM/      the same files of the previous iteration (M = N - 1), the fallback
+                      for a corrupt file; older directories are deleted after each commit
+    current.pt, best.pt   hard links to (or copies of) the committed iteration's networks
     report.jsonl      one JSON object per iteration
     tensorboard/      scalars;  plots/*.png: loss terms, arena, benchmark, buffer, stages
     (state.json also records how to rebuild the game: registry name or factory path)
 
-Every write is atomic (temporary file + ``os.replace``) and ``state.json`` is written after
-everything else, so a ``kill -9`` loses at most the iteration in progress. On resume a
-corrupt ``current.pt``/``best.pt`` is reported and the previous good copy is used.
+Every write is atomic (temporary file + ``os.replace``). An iteration writes its files into
+a fresh ``iter-NNNNNN/`` and then ``state.json``, which names it; resume reads only the
+directory that ``state.json`` names, so a ``kill -9`` at any point loses at most the
+iteration in progress and never mixes its files with the committed ones. On resume a
+missing or corrupt file is reported and the previous iteration's copy is used. Runs of the
+older flat layout (``current.pt`` + ``current.prev.pt``, ``optimiser.pt``, ``memory.npz``)
+still resume and move to this layout at their next commit.
 Checkpoints use :class:`~az_gym.agents.alphazero.AlphaZeroAgent`'s file format, so
 ``AlphaZeroAgent.load("runs/x/best.pt")`` works.
 """
@@ -202,10 +211,14 @@ class Trainer:
         ``params.num_iters`` (a fresh start if the directory holds no run)."""
         if self.run.read_state() is None:
             return self.train()
+        from az_gym.training.checkpoint import remove_stale_temp_files
         from az_gym.training.params import save_params
 
         save_params(self.params, self.run.params_path)  # overrides such as num_iters persist
         self._load_state()
+        # A process killed between its commit and the top-level links left them stale.
+        self.run.publish()
+        remove_stale_temp_files(self.run.path)
         return self._loop()
 
     def best_agent(self, **kwargs: Any) -> Any:
@@ -258,8 +271,8 @@ class Trainer:
         self._loaded = True
 
     def _load_state(self) -> None:
-        from az_gym.training.checkpoint import CheckpointError, safe_torch_load
-        from az_gym.training.memory import MemoryBuffer
+        """Load the committed iteration's files (see :class:`RunDir` for the fallbacks)."""
+        from az_gym.training.checkpoint import CheckpointError
 
         state = self.run.read_state() or {}
         self._fresh_state()
@@ -271,14 +284,15 @@ class Trainer:
             self._check_checkpoint(ckpt, kind)
             net.load_state_dict(ckpt["weights"])
         try:
-            self.learner.load_state_dict(safe_torch_load(self.run.optimiser_path))
+            self.learner.load_state_dict(self.run.load_optimiser())
         except (CheckpointError, KeyError, ValueError, AttributeError) as e:
             import warnings
 
             warnings.warn(f"optimiser state not restored ({e}); starting it afresh",
                           RuntimeWarning, stacklevel=2)  # fmt: skip
-        if self.run.memory_path.exists():
-            self.memory = MemoryBuffer.load(self.run.memory_path)
+        memory = self.run.load_memory()
+        if memory is not None:
+            self.memory = memory
         if state.get("rng"):
             self.rng.bit_generator.state = state["rng"]
         ReportWriter(self.run.path, tensorboard=False, plots=False).truncate(self.iteration)
@@ -316,20 +330,18 @@ class Trainer:
         }
 
     def _save(self, record: dict[str, Any], writer: ReportWriter) -> None:
-        """Write the iteration's artefacts, then ``state.json`` last (the commit point)."""
+        """Write the iteration's files into a fresh ``iter-NNNNNN/``, then ``state.json``
+        last (the commit point; see :meth:`RunDir.commit`)."""
         from az_gym.training.checkpoint import atomic_torch_save
 
-        self.run.save_checkpoint("current", self._checkpoint(self.current_net))
-        self.run.save_checkpoint("best", self._checkpoint(self.best_net))
-        atomic_torch_save(
-            {**self.learner.state_dict(), "iteration": self.iteration}, self.run.optimiser_path
-        )
-        self.memory.save(self.run.memory_path)
+        directory = self.run.begin_iteration(self.iteration)
+        atomic_torch_save(self._checkpoint(self.current_net), directory / "current.pt")
+        atomic_torch_save(self._checkpoint(self.best_net), directory / "best.pt")
+        atomic_torch_save({**self.learner.state_dict(), "iteration": self.iteration},
+                          directory / "optimiser.pt")  # fmt: skip
+        self.memory.save(directory / "memory.npz")
         writer.append(record)
-        state = self.run.read_state() or {}
-        state.update(iteration=self.iteration, rng=self.rng.bit_generator.state)
-        state.pop("version", None)
-        self.run.write_state(to_jsonable(state))
+        self.run.commit(self.iteration, rng=to_jsonable(self.rng.bit_generator.state))
 
     # ------------------------------------------------------------------ the loop
     def _loop(self) -> list[IterationReport]:
