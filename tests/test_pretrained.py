@@ -1,0 +1,47 @@
+"""The Connect Four agent shipped inside the package."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from az_gym.agents import AlphaZeroAgent
+from az_gym.envs.registry import make_game
+
+torch.set_num_threads(1)
+PRETRAINED = Path(str(resources.files("az_gym") / "pretrained" / "connect_four.pt"))
+
+
+def test_the_pretrained_agent_ships_small_and_loads_safely() -> None:
+    assert PRETRAINED.exists(), "az_gym/pretrained/connect_four.pt is missing from the package"
+    assert PRETRAINED.stat().st_size <= 5 * 2**20
+    agent = AlphaZeroAgent.load(PRETRAINED)  # weights_only=True inside
+    assert agent.game.game_id == "connect_four"
+    assert agent.params.num_iters_per_turn == 400
+
+
+def test_the_pretrained_agent_wins_and_blocks_in_one() -> None:
+    game = make_game("connect_four")
+    agent = AlphaZeroAgent.load(PRETRAINED, game).with_simulations(64)
+
+    def play(columns: str):
+        s = game.initial_state()
+        for c in columns:
+            s = game.step(s, game.string_to_action(c))
+        return s
+
+    # X (to move) has 1-2-3 on the bottom row, O 1-2-3 above it: column 4 wins now.
+    won = play("112233")
+    move = agent.act_state(game, won)
+    assert game.action_to_string(move) == "4" and game.is_terminal(game.next_state(won, move))
+    # O to move must block X's 1-2-3 at column 4.
+    assert game.action_to_string(agent.act_state(game, play("15253"))) == "4"
+
+
+def test_play_command_defaults_to_the_pretrained_agent() -> None:
+    from az_gym.cli import build_parser
+
+    args = build_parser().parse_args(["play", "connect_four"])
+    assert args.opponent == "pretrained"
