@@ -149,9 +149,9 @@ class PettingZooState:
         return f"<PettingZooState {self.env} after {moves} moves>"
 
 
-def _unpickle_state(
-    layers: list[tuple[type, dict[str, Any]]], history: tuple[int, ...] | None
-) -> PettingZooState:
+def rebuild_wrapper_chain(layers: list[tuple[type, dict[str, Any]]]) -> Any:
+    """Rebuild an env from ``(class, attributes)`` per wrapper layer, outermost first,
+    without ``__init__`` or ``__setstate__`` (shared by both adapters' pickling)."""
     inner = None
     for cls, attrs in reversed(layers):
         layer = object.__new__(cls)
@@ -159,7 +159,13 @@ def _unpickle_state(
         if inner is not None:
             layer.__dict__["env"] = inner
         inner = layer
-    return PettingZooState(inner, history)
+    return inner
+
+
+def _unpickle_state(
+    layers: list[tuple[type, dict[str, Any]]], history: tuple[int, ...] | None
+) -> PettingZooState:
+    return PettingZooState(rebuild_wrapper_chain(layers), history)
 
 
 # -------------------------------------------------------------------------- game

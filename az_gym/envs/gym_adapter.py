@@ -188,14 +188,9 @@ class GymnasiumState:
 
 
 def _unpickle_state(layers: list[tuple[type, dict[str, Any]]], fields: list[Any]) -> GymnasiumState:
-    inner = None
-    for cls, attrs in reversed(layers):
-        layer = object.__new__(cls)
-        layer.__dict__.update(attrs)
-        if inner is not None:
-            layer.__dict__["env"] = inner
-        inner = layer
-    return GymnasiumState(inner, *fields)  # type: ignore[arg-type]
+    from az_gym.envs.adapter import rebuild_wrapper_chain
+
+    return GymnasiumState(rebuild_wrapper_chain(layers), *fields)  # type: ignore[arg-type]
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
