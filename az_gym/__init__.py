@@ -6,8 +6,7 @@ registers the Gymnasium views of the native games.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from az_gym._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -31,14 +30,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'az_gym' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports("az_gym", _EXPORTS, globals())
 
 
 def _register() -> None:

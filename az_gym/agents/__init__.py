@@ -7,9 +7,7 @@ use, so ``from az_gym.agents import RandomAgent`` does not import torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from az_gym._lazy import lazy_exports
 from az_gym.agents.base import Agent, random_legal_action
 
 _LAZY = {
@@ -45,13 +43,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'az_gym.agents' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports("az_gym.agents", _LAZY, globals())

@@ -7,8 +7,7 @@ that is missing only breaks the names that need it.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from az_gym._lazy import lazy_exports
 
 _EXPORTS = {
     "AzGymEnv": "az_gym.envs.aec",
@@ -33,11 +32,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'az_gym.envs' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports("az_gym.envs", _EXPORTS, globals())

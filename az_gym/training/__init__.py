@@ -5,8 +5,7 @@ Names are imported lazily (``from az_gym.training import Trainer`` imports torch
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from az_gym._lazy import lazy_exports
 
 _EXPORTS = {
     "Trainer": "az_gym.training.trainer",
@@ -41,11 +40,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'az_gym.training' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports("az_gym.training", _EXPORTS, globals())
