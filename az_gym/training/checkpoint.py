@@ -78,13 +78,12 @@ def atomic_link(source: str | Path, path: str | Path) -> None:
     source, path = Path(source), Path(path)
     tmp = _temp_path(path)
     try:
-        try:
-            os.link(source, tmp)
-        except OSError:
-            with open(source, "rb") as src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-                dst.flush()
-                os.fsync(dst.fileno())
+        os.link(source, tmp)
+    except OSError:  # no hard links here: an atomic copy
+        with open(source, "rb") as src:
+            atomic_write(path, lambda dst: shutil.copyfileobj(src, dst))
+        return
+    try:
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
