@@ -147,7 +147,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     a = make_agent(args.agent_a, game, seed=args.seed)
     b = make_agent(args.agent_b, game, seed=None if args.seed is None else args.seed + 1)
     t0 = time.perf_counter()
-    result = evaluate(a, b, game, args.games, seed=args.seed, num_processes=args.processes)
+    result = evaluate(a, b, game, args.games, seed=args.seed, num_processes=args.processes,
+                      progress=False if args.quiet else None)
     print(result)
     print(f"({time.perf_counter() - t0:.1f} s)")
     if args.out:
@@ -164,7 +165,8 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     game = _game_from_args(args.game, args.option)
     players = {spec: make_agent(spec, game, seed=args.seed) for spec in args.agents}
     result = tournament(
-        players, game, args.games_per_pair, seed=args.seed, num_processes=args.processes
+        players, game, args.games_per_pair, seed=args.seed, num_processes=args.processes,
+        progress=False if args.quiet else None,
     )
     print(result)
     if args.out:
@@ -287,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--games", type=int, default=100, help="number of games (colours alternate)")
     ev.add_argument("--processes", type=int, default=1, help="parallel processes")
     ev.add_argument("--out", default=None, help="write the result as JSON here")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=cmd_evaluate)
 
     to = game_cmd("tournament", "round robin with an Elo table")
@@ -294,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     to.add_argument("--games-per-pair", type=int, default=20, help="games per pair of agents")
     to.add_argument("--processes", type=int, default=1, help="parallel processes")
     to.add_argument("--out", default=None, help="directory for JSON, CSV and the Elo plot")
+    to.add_argument("--quiet", action="store_true", help="no progress bar")
     to.set_defaults(func=cmd_tournament)
 
     an = game_cmd("analyse", "show an agent's view of a position: visits, Q, priors, value")

@@ -197,20 +197,41 @@ def _run_games(
     agents: list[Agent],
     tasks: list[tuple[tuple[int, ...], np.random.SeedSequence]],
     num_processes: int,
+    progress: bool | None = False,
 ) -> list[GameRecord]:
-    """Play each ``(seats, seed)`` task (``seats[p]`` indexes ``agents``), in order."""
+    """Play each ``(seats, seed)`` task (``seats[p]`` indexes ``agents``), in order.
+
+    ``progress``: a tqdm bar of games on stderr (``None``: only when stderr is a terminal).
+    """
     if isinstance(num_processes, bool) or not isinstance(num_processes, int) or num_processes < 1:
         raise ValueError(f"num_processes={num_processes!r} must be an int >= 1")
-    if num_processes == 1 or len(tasks) <= 1:
-        _init_worker(game, agents, in_process=True)
-        try:
-            return [_play_task(t) for t in tasks]
-        finally:
-            _WORKER.clear()
-    ctx = mp.get_context("spawn")
-    procs = min(num_processes, len(tasks))
-    with ctx.Pool(procs, initializer=_init_worker, initargs=(game, agents)) as pool:
-        return pool.map(_play_task, tasks, chunksize=max(1, len(tasks) // (4 * procs)))
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=len(tasks),
+        desc="games",
+        unit="game",
+        leave=False,
+        disable=None if progress is None else not progress,
+        dynamic_ncols=True,
+    )
+    with bar:
+        if num_processes == 1 or len(tasks) <= 1:
+            _init_worker(game, agents, in_process=True)
+            try:
+                return [_tick(bar, _play_task(t)) for t in tasks]
+            finally:
+                _WORKER.clear()
+        ctx = mp.get_context("spawn")
+        procs = min(num_processes, len(tasks))
+        chunk = max(1, min(4, len(tasks) // (4 * procs)))
+        with ctx.Pool(procs, initializer=_init_worker, initargs=(game, agents)) as pool:
+            return [_tick(bar, r) for r in pool.imap(_play_task, tasks, chunksize=chunk)]
+
+
+def _tick(bar: Any, record: GameRecord) -> GameRecord:
+    bar.update(1)
+    return record
 
 
 def _check_agents(game: Game, agents: Sequence[Agent]) -> None:
@@ -318,6 +339,7 @@ def evaluate(
     alternate_colors: bool = True,
     seed: Seed = None,
     num_processes: int = 1,
+    progress: bool | None = False,
 ) -> DuelResult:
     """Play ``num_games`` games of A against B and count A's results.
 
@@ -329,6 +351,7 @@ def evaluate(
             A is always player 0.
         seed: root of the per-game seeds (``None``: fresh entropy).
         num_processes: worker processes (see the module docstring); 1 plays in-process.
+        progress: show a progress bar of games on stderr (``None``: when it is a terminal).
 
     Raises:
         ValueError: ``num_games < 1``, a game that is not 2-player, or an agent built for
@@ -341,7 +364,7 @@ def evaluate(
     a_players = [i % 2 if alternate_colors else 0 for i in range(num_games)]
     seeds = _seed_sequence(seed).spawn(num_games)
     tasks = [((0, 1) if pa == 0 else (1, 0), s) for pa, s in zip(a_players, seeds)]
-    records = _run_games(game, [agent_a, agent_b], tasks, num_processes)
+    records = _run_games(game, [agent_a, agent_b], tasks, num_processes, progress)
     return _duel_result(records, a_players, (agent_a.name, agent_b.name))
 
 
@@ -368,6 +391,7 @@ def tournament(
     num_processes: int = 1,
     anchor: str | None = None,
     prior_games: float = 1.0,
+    progress: bool | None = False,
 ) -> TournamentResult:
     """Round robin: every pair plays ``games_per_pair`` games, colours alternated.
 
@@ -379,6 +403,7 @@ def tournament(
         num_processes: worker processes for all the games (one pool).
         anchor: name of the agent rated 0 (default: the mean rating is 0).
         prior_games: weight of the Bradley-Terry prior (see :func:`fit_bradley_terry`).
+        progress: show a progress bar of games on stderr (``None``: when it is a terminal).
 
     Raises:
         ValueError: fewer than 2 agents, a bad ``games_per_pair`` or ``anchor``, or an
@@ -387,8 +412,10 @@ def tournament(
     names, players = _named(agents)
     if len(players) < 2:
         raise ValueError(f"a tournament needs at least 2 agents, got {len(players)}")
-    if isinstance(games_per_pair, bool) or not isinstance(games_per_pair, int) or (
-        games_per_pair < 1
+    if (
+        isinstance(games_per_pair, bool)
+        or not isinstance(games_per_pair, int)
+        or (games_per_pair < 1)
     ):
         raise ValueError(f"games_per_pair={games_per_pair!r} must be an int >= 1")
     if anchor is not None and anchor not in names:
@@ -402,17 +429,22 @@ def tournament(
         for g, s in enumerate(ps.spawn(games_per_pair)):
             tasks.append(((i, j) if g % 2 == 0 else (j, i), s))
             owners.append((i, j, g % 2))
-    records = _run_games(game, players, tasks, num_processes)
+    records = _run_games(game, players, tasks, num_processes, progress)
     n = len(players)
     wins, draws = np.zeros((n, n)), np.zeros((n, n))
     duels = {}
     for i, j in pairs:
         idx = [k for k, o in enumerate(owners) if o[:2] == (i, j)]
-        duel = _duel_result([records[k] for k in idx], [owners[k][2] for k in idx],
-                            (names[i], names[j]))
+        duel = _duel_result(
+            [records[k] for k in idx], [owners[k][2] for k in idx], (names[i], names[j])
+        )
         duels[(names[i], names[j])] = duel
         wins[i, j], wins[j, i] = duel.wins, duel.losses
         draws[i, j] = draws[j, i] = duel.draws
-    fit = fit_bradley_terry(wins + 0.5 * draws, wins + wins.T + draws, prior_games,
-                            anchor=None if anchor is None else names.index(anchor))
+    fit = fit_bradley_terry(
+        wins + 0.5 * draws,
+        wins + wins.T + draws,
+        prior_games,
+        anchor=None if anchor is None else names.index(anchor),
+    )
     return TournamentResult(names, fit.elo, fit.stderr, wins, draws, duels, game.game_id)

@@ -93,10 +93,12 @@ def test_evaluate_on_a_pettingzoo_env():
     assert res.num_games == 4 and res.losses <= 1
 
 
-def test_parallel_matches_serial():
+def test_parallel_matches_serial(capsys):
     args = (OneStepLookaheadAgent(), RandomAgent(), "tictactoe", 16)
     serial = evaluate(*args, seed=5, num_processes=1)
-    parallel = evaluate(*args, seed=5, num_processes=2)
+    assert "games" not in capsys.readouterr().err  # no bar unless asked
+    parallel = evaluate(*args, seed=5, num_processes=2, progress=True)
+    assert "/16" in capsys.readouterr().err
     assert serial.to_dict() == parallel.to_dict()
     with pytest.raises(ValueError, match="num_processes"):
         evaluate(*args, num_processes=0)
