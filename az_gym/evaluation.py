@@ -11,7 +11,7 @@
 Games always start from ``game.initial_state()``. With ``num_processes > 1`` games run in
 worker processes of the ``spawn`` context: the game and the agents are pickled once per
 worker, so they must be picklable (every az_gym agent is, except :class:`HumanAgent`
-with the default ``input``), and torch agents should keep ``torch.set_num_threads(1)``.
+with the default ``input``), and each worker runs torch on ``cpu_count // num_processes`` threads.
 Results do not depend on ``num_processes``: game ``i`` always gets the same seed.
 """
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -178,11 +179,19 @@ def play_game(
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(game: Game, agents: list[Agent], in_process: bool = False) -> None:
+def _init_worker(
+    game: Game, agents: list[Agent], in_process: bool = False, threads: int | None = None
+) -> None:
     if not in_process:
         from az_gym._procs import exit_with_parent
 
         exit_with_parent()
+    if threads is not None:
+        # Each worker gets its share of the cores: torch's default (one thread per core in
+        # every process) oversubscribes the machine and its OpenMP barriers then stall.
+        import torch
+
+        torch.set_num_threads(threads)
     _WORKER["game"], _WORKER["agents"] = game, agents
 
 
@@ -225,7 +234,10 @@ def _run_games(
         ctx = mp.get_context("spawn")
         procs = min(num_processes, len(tasks))
         chunk = max(1, min(4, len(tasks) // (4 * procs)))
-        with ctx.Pool(procs, initializer=_init_worker, initargs=(game, agents)) as pool:
+        threads = max(1, (os.cpu_count() or 1) // procs)
+        with ctx.Pool(
+            procs, initializer=_init_worker, initargs=(game, agents, False, threads)
+        ) as pool:
             return [_tick(bar, r) for r in pool.imap(_play_task, tasks, chunksize=chunk)]
 
 
