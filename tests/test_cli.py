@@ -108,3 +108,14 @@ def test_play_against_an_agent_with_typos(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "'zz' is not a legal move" in proc.stdout
     assert proc.stdout.rstrip().splitlines()[-1] in ("You win!", "You lose.", "Draw.")
+
+
+def test_play_ends_cleanly_when_input_ends() -> None:
+    # Ctrl-D (or a closed stdin) mid-game quits like 'quit': exit 130, no traceback.
+    proc = subprocess.run(
+        [sys.executable, "-m", "az_gym.cli", "play", "tictactoe", "--opponent", "random"],
+        input="b2\n", capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 130, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "interrupted" in proc.stderr

@@ -72,7 +72,10 @@ class HumanAgent(Agent):
         self.output_fn(f"player {game.to_play(state)} to move; legal moves: {names}")
         attempts = 0
         while True:
-            text = self.input_fn("your move (or 'quit'): ")
+            try:
+                text = self.input_fn("your move (or 'quit'): ")
+            except EOFError:  # Ctrl-D, or a closed stdin: the player has left
+                raise HumanQuit(f"{self.name}: quit (end of input)") from None
             try:
                 return self.parse(game, state, text)
             except IllegalActionError:
