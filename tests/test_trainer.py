@@ -110,6 +110,9 @@ def test_native_games_train_end_to_end(tmp_path, name, options, network):
     assert [r.iteration for r in reports] == list(range(1, params.num_iters + 1))
     assert len(seen) == 2 * params.num_iters
     _check_run(tmp_path / "run", params.num_iters, trainer.game.game_id)
+    for r in reports:  # the phases' times are disjoint parts of the iteration's
+        phases = [r.record[k]["seconds"] for k in ("self_play", "learning", "arena")]
+        assert min(phases) > 0 and sum(phases) <= r.seconds, (phases, r.seconds)
     agent = trainer.best_agent(seed=0)
     game = trainer.game
     assert game.legal_mask(game.initial_state())[agent.act_state(game, game.initial_state())]

@@ -107,6 +107,9 @@ def run_iteration(tr: Trainer, iteration: int) -> dict[str, Any]:
 
     before, after = _losses(learning.losses_before), _losses(learning.losses_after)
     last_arena = arenas[-1] if arenas else None
+    # Arenas run inside learning (at each checkpoint): the phases' seconds add up only if
+    # learning's own time leaves them out.
+    arena_seconds = sum(a.seconds for a in arenas)
     summary = (
         f"{sp.num_samples} samples ({sp.samples_per_second:.0f}/s), loss "
         f"{before['total']:.3f} -> {after['total']:.3f}"
@@ -128,14 +131,14 @@ def run_iteration(tr: Trainer, iteration: int) -> dict[str, Any]:
             "lr": learning.lr,
             "num_samples": learning.num_samples,
             "batches": sum(c.num_batches for c in learning.checkpoints),
-            "seconds": learning.seconds,
+            "seconds": learning.seconds - arena_seconds,
             "loss_before": before,
             "loss_after": after,
         },
         "arena": {
             "score": last_arena.score if last_arena else None,
             "runs": [a.to_dict() for a in arenas],
-            "seconds": sum(a.seconds for a in arenas),
+            "seconds": arena_seconds,
         },
         "memory_analysis": stages,
         "benchmark": benchmark,

@@ -93,6 +93,8 @@ class LearningReport:
     losses_before: LossTerms
     checkpoints: tuple[CheckpointReport, ...]
     seconds: float
+    """Wall time of :meth:`Learner.train`, including what ``on_checkpoint`` did (the
+    trainer's arenas; its report subtracts them)."""
 
     @property
     def losses_after(self) -> LossTerms:
