@@ -87,6 +87,32 @@ def test_loss_decreases_and_callbacks():
     assert learner.optimiser.param_groups[0]["lr"] == 1e-3  # the schedule's next step
 
 
+def test_loss_reports_on_a_sample_of_the_learning_set():
+    """``loss_computation_max_samples`` shrinks the reports, never the training."""
+    data = tictactoe_data(60).training_data(True, SamplesWeighingPolicy.LOG)
+    n = len(data)
+    assert n > 200
+    full = dataclasses.replace(PARAMS, num_checkpoints=1, loss_computation_max_samples=None)
+    capped = dataclasses.replace(full, loss_computation_max_samples=n // 4)
+    nets, reports = [], []
+    for params in (full, capped):
+        net = small_net()
+        reports.append(Learner(net, params).train(data, 0, np.random.default_rng(3)))
+        nets.append(net)
+    # The same updates whatever the cap...
+    for a, b in zip(nets[0].state_dict().values(), nets[1].state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    # ...the uncapped report is the whole set's loss, the capped one a sample's.
+    whole = compute_losses(nets[0], data, full)
+    assert reports[0].losses_after.total == pytest.approx(whole.total, rel=1e-6)
+    assert reports[1].losses_after.total != pytest.approx(whole.total, rel=1e-6)
+    assert reports[1].losses_after.total == pytest.approx(whole.total, rel=0.2)
+    # A cap above the set's size changes nothing.
+    roomy = dataclasses.replace(full, loss_computation_max_samples=n)
+    report = Learner(small_net(), roomy).train(data, 0, np.random.default_rng(3))
+    assert report.losses_after.total == pytest.approx(whole.total, rel=1e-6)
+
+
 def test_learning_passes_are_fresh_and_in_train_mode():
     net = small_net(dropout=0.5)
     data = tictactoe_data(n_games=5).training_data(False)

@@ -29,9 +29,7 @@ from az_gym.training.params import (
     params_to_dict,
     save_params,
 )
-from az_gym.training.params_io import available_configs
-
-GAME_OPTIONS = {"othello": {"size": 6}, "gomoku": {"size": 9}}
+from az_gym.training.params_io import TUNED_GAME_OPTIONS, available_configs
 
 
 @pytest.mark.parametrize(
@@ -242,8 +240,24 @@ def test_override_errors(override, needle):
 def test_shipped_configs_load_and_validate(name):
     assert name in available_configs()
     p = default_params(name)
-    p.validate_for_game(make_game(name, **GAME_OPTIONS.get(name, {})))
+    p.validate_for_game(make_game(name, **TUNED_GAME_OPTIONS.get(name, {})))
     assert params_from_dict(params_to_dict(p)) == p
+
+
+def test_training_with_the_shipped_file_on_other_options_warns(tmp_path):
+    """othello.toml is tuned for 6x6; ``az-gym train othello`` plays 8x8 by default."""
+    import warnings
+
+    from az_gym.training.trainer import Trainer
+
+    with pytest.warns(UserWarning, match=r"tuned for size=6, but this game has size=8.*-o size=6"):
+        Trainer("othello", None, tmp_path / "a")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Trainer("othello", None, tmp_path / "b", game_options={"size": 6})
+        Trainer("connect_four", None, tmp_path / "c")
+        # An explicit parameter file is the user's choice: no warning.
+        Trainer("othello", default_params("othello"), tmp_path / "d")
 
 
 def test_unknown_config():

@@ -18,8 +18,9 @@ Lreg + Linv``:
   illegal actions.
 
 Batches are drawn *with replacement, proportionally to the sample weights* ``W(n)`` of
-position averaging, and averaged uniformly; full-data reports (:func:`compute_losses`) are
-the weighted means, i.e. the expectation of the batch loss.
+position averaging, and averaged uniformly; loss reports (:func:`compute_losses`) are
+the weighted means, i.e. the expectation of the batch loss, on the whole learning set or on
+a uniform sample of ``loss_computation_max_samples`` of it.
 """
 
 from __future__ import annotations
@@ -316,7 +317,14 @@ class Learner:
         per_ckpt = p.batches_per_checkpoint(n_samples)
         total_batches = per_ckpt * p.num_checkpoints
         cdf = np.cumsum(data.weight, dtype=np.float64)
-        before = compute_losses(self.net, data, p, device=self.device)
+        report_set = data
+        cap = p.loss_computation_max_samples
+        if cap is not None and n_samples > cap:
+            # Its own generator, so that the training batches do not depend on the cap.
+            pick_rng = np.random.default_rng([iteration, n_samples])
+            pick = pick_rng.choice(n_samples, cap, replace=False)
+            report_set = data.take(np.sort(pick))
+        before = compute_losses(self.net, report_set, p, device=self.device)
         reports: list[CheckpointReport] = []
         done = 0
         for c in range(p.num_checkpoints):
@@ -340,7 +348,7 @@ class Learner:
                 batch_losses.append(float(loss.detach()))
                 if on_progress is not None:
                     on_progress(done, total_batches, batch_losses[-1])
-            after = compute_losses(self.net, data, p, device=self.device)
+            after = compute_losses(self.net, report_set, p, device=self.device)
             report = CheckpointReport(
                 index=c,
                 num_batches=per_ckpt,

@@ -340,6 +340,12 @@ class LearningParams:
     """Samples per gradient step. AlphaGo Zero: 2048; AlphaZero.jl's connect four: 1024."""
     loss_computation_batch_size: int = 1024
     """Batch size of the (no-gradient) loss reports. AlphaZero.jl's connect four: 1024."""
+    loss_computation_max_samples: int | None = 32768
+    """The loss reports (before and after learning) are computed on at most this many
+    samples of the learning set, drawn uniformly once per iteration (the same ones before
+    and after); ``None``: on all of them, as AlphaZero.jl does. With symmetries the
+    learning set holds up to 8x the memory, so on a CPU the full reports can cost more
+    than the updates themselves; 32768 samples estimate the mean loss to about 0.01."""
     min_checkpoints_per_epoch: float = 1.0
     """At least this many checkpoints per pass over the memory (0: no such bound).
     AlphaZero.jl's connect four: 1."""
@@ -379,6 +385,8 @@ class LearningParams:
         _real(o, "nonvalidity_penalty", self.nonvalidity_penalty, 0, math.inf, "must be >= 0")
         _count(o, "batch_size", self.batch_size)
         _count(o, "loss_computation_batch_size", self.loss_computation_batch_size)
+        if self.loss_computation_max_samples is not None:
+            _count(o, "loss_computation_max_samples", self.loss_computation_max_samples)
         _real(
             o,
             "min_checkpoints_per_epoch",

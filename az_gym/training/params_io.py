@@ -185,6 +185,29 @@ def available_configs() -> list[str]:
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
 
 
+TUNED_GAME_OPTIONS: dict[str, dict[str, Any]] = {"othello": {"size": 6}, "gomoku": {"size": 9}}
+"""The game options each shipped parameter file was tuned and measured with, where they
+differ from (or pin down) the game's defaults: ``othello.toml`` is sized for 6x6."""
+
+
+def tuned_options_mismatch(game_name: str, options: dict[str, Any]) -> str | None:
+    """A warning text when ``options`` differ from those the game's shipped file was tuned
+    for (``None`` when they match or the game has no such record)."""
+    tuned = TUNED_GAME_OPTIONS.get(game_name)
+    if not tuned:
+        return None
+    differ = {k: v for k, v in tuned.items() if options.get(k, v) != v}
+    if not differ:
+        return None
+    want = " ".join(f"-o {k}={v}" for k, v in tuned.items())
+    have = ", ".join(f"{k}={options.get(k)!r}" for k in differ)
+    return (
+        f"the shipped parameters for {game_name!r} were tuned for {want.replace('-o ', '')}, "
+        f"but this game has {have}; expect a weaker agent or a longer run "
+        f"(on the command line: az-gym train {game_name} {want})"
+    )
+
+
 def default_params(game_name: str) -> Any:
     """The shipped, tuned :class:`Params` for a native game (``az_gym/configs/<name>.toml``).
 

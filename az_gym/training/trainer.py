@@ -137,6 +137,7 @@ class Trainer:
             default_params,
             load_params,
         )
+        from az_gym.training.params_io import tuned_options_mismatch
 
         self.game_spec, self.game = resolve_game(env_or_name, game_options or {})
         if params is None:
@@ -144,6 +145,12 @@ class Trainer:
                 params = default_params(self.game.name)
             except ParamsError:
                 params = Params()
+            else:
+                mismatch = tuned_options_mismatch(self.game.name, self.game.options())
+                if mismatch:
+                    import warnings
+
+                    warnings.warn(mismatch, UserWarning, stacklevel=2)
         elif isinstance(params, (str, Path)):
             params = load_params(params)
         if not isinstance(params, Params):
