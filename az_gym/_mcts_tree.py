@@ -152,6 +152,9 @@ def descend(
     terminal: np.ndarray,
     cpuct: float,
     max_depth: int,
+    node_value: np.ndarray,
+    use_fpu: bool,
+    fpu_reduction: float,
 ):
     """PUCT descent of every tree from its root to a leaf.
 
@@ -164,6 +167,9 @@ def descend(
         terminal: ``bool[nodes]``.
         cpuct: c_puct.
         max_depth: capacity of the path arrays.
+        node_value: ``float64[nodes]`` evaluator value of each node for its mover.
+        use_fpu, fpu_reduction: when ``use_fpu``, an unvisited action's Q is the node's
+            value ``(node_value + sum W) / (1 + sum N)`` minus ``fpu_reduction`` instead of 0.
 
     Returns:
         ``(path_nodes int64[B, max_depth], path_actions int64[B, max_depth],
@@ -195,15 +201,20 @@ def descend(
                     True,
                 )
             total = 0.0
+            w_total = 0.0
             for a in range(num_actions):
                 total += n_visits[node, a]
+                w_total += w_sums[node, a]
             sqrt_total = np.sqrt(max(total, 1.0))
+            fpu_q = 0.0
+            if use_fpu:
+                fpu_q = (node_value[node] + w_total) / (1.0 + total) - fpu_reduction
             best = 0
             best_score = -np.inf
             for a in range(num_actions):
                 p = root_priors[b, a] if d == 0 else priors[node, a]
                 n = n_visits[node, a]
-                q = w_sums[node, a] / max(n, 1.0)
+                q = w_sums[node, a] / n if n > 0.0 else fpu_q
                 score = q + (cpuct * sqrt_total) * p / (1.0 + n) + penalty[node, a]
                 if score > best_score:
                     best_score = score

@@ -19,6 +19,13 @@ with ``Q(a) = W(a) / N(a)`` (``0`` for an unvisited action) and ``N = max(1, sum
 ``max`` lets the priors order the very first visit). Illegal actions score ``-inf``; ties go
 to the lowest action index, so the search is deterministic without noise.
 
+First-play urgency (``MctsParams.fpu_reduction``, off by default as in AlphaZero.jl): an
+unvisited action's ``Q`` is the node's own value, ``(v + sum_a W(a)) / (1 + sum_a N(a))`` with
+``v`` the evaluator's value of the node, minus the reduction (Leela Zero's rule). With
+``Q = 0`` a side that judges its position lost (every visited ``Q < 0``) prefers any unvisited
+move to the visited ones, so its visits spread over every legal move and the search stays
+one ply deep exactly where it must read a forced defence (gomoku, with ~80 moves a node).
+
 Discounting: the edge into a terminal child earns ``returns`` undiscounted; the edge into a
 non-terminal leaf earns ``gamma * value``; every level further up multiplies by ``gamma``.
 
@@ -72,8 +79,19 @@ class MctsParams:
     """Concentration alpha of the root Dirichlet noise (AlphaGo Zero: 0.03; ~10/num_actions)."""
     prior_temperature: float = 1.0
     """Temperature applied to the network priors before search."""
+    fpu_reduction: float | None = None
+    """First-play urgency: ``None`` gives unvisited actions ``Q = 0`` (AlphaZero.jl,
+    AlphaGo Zero); a number ``r`` gives them the node's current value minus ``r`` (Leela
+    Zero: about 0.25). See the module docstring."""
 
     def __post_init__(self) -> None:
+        fpu = self.fpu_reduction
+        if fpu is not None and (
+            isinstance(fpu, bool) or not isinstance(fpu, (int, float)) or not 0.0 <= fpu <= 2.0
+        ):
+            raise ValueError(
+                f"MctsParams.fpu_reduction = {fpu!r}; must be None or a number in [0, 2]"
+            )
         checks = [
             ("num_iters_per_turn", self.num_iters_per_turn >= 1, ">= 1"),
             ("gamma", 0.0 < self.gamma <= 1.0, "in (0, 1]"),
@@ -101,6 +119,7 @@ class MctsParams:
             "dirichlet_noise_epsilon": self.dirichlet_noise_epsilon,
             "dirichlet_noise_alpha": self.dirichlet_noise_alpha,
             "prior_temperature": self.prior_temperature,
+            "fpu_reduction": self.fpu_reduction,
         }
 
     @classmethod
@@ -394,7 +413,12 @@ class BatchedMcts:
         """PUCT action at each node: ``int[k]`` for ``nodes int[k]``, ``priors [k, A]``."""
         pool = self._pool
         n = pool.N[nodes]
-        q = pool.W[nodes] / np.maximum(n, 1.0)
+        w = pool.W[nodes]
+        q = w / np.maximum(n, 1.0)
+        fpu = self.params.fpu_reduction
+        if fpu is not None:
+            node_q = (pool.value[nodes] + w.sum(1)) / (1.0 + n.sum(1)) - fpu
+            q = np.where(n > 0, q, node_q[:, None])
         sqrt_total = np.sqrt(np.maximum(n.sum(1, keepdims=True), 1.0))
         score = q + (self.params.cpuct * sqrt_total) * priors / (1.0 + n) + pool.penalty[nodes]
         return score.argmax(1)
@@ -451,6 +475,8 @@ class BatchedMcts:
                 out = _kernels.descend(
                     roots, root_priors, pool.N, pool.W, pool.P, pool.penalty, pool.C,
                     pool.terminal, float(self.params.cpuct), self._max_path + 1,
+                    pool.value, self.params.fpu_reduction is not None,
+                    float(self.params.fpu_reduction or 0.0),
                 )  # fmt: skip
                 if not out[-1]:
                     break

@@ -410,11 +410,11 @@ def test_search_modules_never_import_torch() -> None:
 
 
 @pytest.mark.skipif(not _kernels.AVAILABLE, reason="numba not installed")
-@pytest.mark.parametrize("gamma", [1.0, 0.95])
-def test_numba_and_numpy_backends_agree(gamma: float) -> None:
+@pytest.mark.parametrize(("gamma", "fpu"), [(1.0, None), (0.95, None), (1.0, 0.3)])
+def test_numba_and_numpy_backends_agree(gamma: float, fpu: float | None) -> None:
     g = TicTacToe()
     states = _random_positions(g, 10, np.random.default_rng(9))
-    params = MctsParams(num_iters_per_turn=80, gamma=gamma)
+    params = MctsParams(num_iters_per_turn=80, gamma=gamma, fpu_reduction=fpu)
     res = [
         BatchedMcts(g, HashEvaluator(), params, backend=backend).search(states)
         for backend in ("numpy", "numba")
@@ -477,3 +477,36 @@ def test_bad_tree_ids(trees: list, needle: str) -> None:
         m.reset(-1)
     with pytest.raises(ValueError, match="num_trees = 0"):
         BatchedMcts(g, UniformEvaluator(), MctsParams(), num_trees=0)
+
+
+class OptimistEvaluator:
+    """Uniform priors; every side to move believes it is winning (value +0.5)."""
+
+    def __call__(self, obs: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return masks / masks.sum(1, keepdims=True), np.full(len(masks), 0.5)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_first_play_urgency_keeps_a_pessimistic_root_from_going_wide(backend: str) -> None:
+    """Every visited child looks lost to the root's mover (-0.5). With Q = 0 for unvisited
+    actions each of the 81 moves is tried once before any is read further; with a
+    first-play reduction the search returns to the moves it has already tried."""
+    if backend == "numba" and not _kernels.AVAILABLE:
+        pytest.skip("numba not installed")
+    from az_gym.envs.gomoku import Gomoku
+
+    g = Gomoku(9)
+    wide, deep = (
+        BatchedMcts(
+            g, OptimistEvaluator(), MctsParams(num_iters_per_turn=60, fpu_reduction=fpu),
+            backend=backend,
+        ).search_one(g.initial_state())
+        for fpu in (None, 0.25)
+    )  # fmt: skip
+    assert (wide.visits > 0).sum() == 60  # breadth first: 60 moves, one visit each
+    assert (deep.visits > 0).sum() <= 10
+    assert deep.visits.max() >= 10
+    with pytest.raises(ValueError, match=r"fpu_reduction = -0.1; must be None or a number in"):
+        MctsParams(fpu_reduction=-0.1)
+    p = MctsParams(fpu_reduction=0.25)
+    assert MctsParams.from_dict(p.to_dict()) == p
