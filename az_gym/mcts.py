@@ -21,7 +21,8 @@ to the lowest action index, so the search is deterministic without noise.
 
 First-play urgency (``MctsParams.fpu_reduction``, off by default as in AlphaZero.jl): an
 unvisited action's ``Q`` is the node's own value, ``(v + sum_a W(a)) / (1 + sum_a N(a))`` with
-``v`` the evaluator's value of the node, minus the reduction (Leela Zero's rule). With
+``v`` the evaluator's value of the node, minus the reduction (Leela Zero's rule, which also
+scales the reduction by the square root of the prior mass already visited). With
 ``Q = 0`` a side that judges its position lost (every visited ``Q < 0``) prefers any unvisited
 move to the visited ones, so its visits spread over every legal move and the search stays
 one ply deep exactly where it must read a forced defence (gomoku, with ~80 moves a node).
@@ -82,7 +83,7 @@ class MctsParams:
     fpu_reduction: float | None = None
     """First-play urgency: ``None`` gives unvisited actions ``Q = 0`` (AlphaZero.jl,
     AlphaGo Zero); a number ``r`` gives them the node's current value minus ``r`` (Leela
-    Zero: about 0.25). See the module docstring."""
+    Zero's default reduction: 0.25). See the module docstring."""
 
     def __post_init__(self) -> None:
         fpu = self.fpu_reduction
