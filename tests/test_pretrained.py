@@ -55,3 +55,26 @@ def test_the_pretrained_agent_beats_alphabeta_depth_5() -> None:
     agent = AlphaZeroAgent.load(PRETRAINED)
     result = evaluate(agent, AlphaBetaAgent(depth=5, seed=0), "connect_four", 20, seed=5)
     assert result.score >= 0.85, result
+
+
+def test_the_pretrained_gomoku_agent_loads_wins_and_blocks() -> None:
+    path = Path(str(resources.files("az_gym") / "pretrained" / "gomoku.pt"))
+    assert path.stat().st_size <= 5 * 2**20
+    game = make_game("gomoku")  # 9x9, the size it was trained on
+    agent = AlphaZeroAgent.load(path, game)
+    assert agent.params.num_iters_per_turn == 1600 and agent.params.fpu_reduction == 0.25
+    agent = agent.with_simulations(64)
+
+    def play(moves: str):
+        s = game.initial_state()
+        for m in moves.split():
+            s = game.step(s, game.string_to_action(m))
+        return s
+
+    # X (to move) has a diagonal four d2-e3-f4-g5, blocked at c1: only h6 wins.
+    won = play("d2 c1 e3 a9 f4 i9 g5 a8")
+    move = agent.act_state(game, won)
+    assert game.action_to_string(move) == "h6" and game.is_terminal(game.next_state(won, move))
+    # O (to move) must stop X's four c5-f5, blocked at b5: only g5 does.
+    blocked = play("c5 b5 d5 a1 e5 i1 f5")
+    assert game.action_to_string(agent.act_state(game, blocked)) == "g5"
