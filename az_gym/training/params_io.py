@@ -199,12 +199,13 @@ def tuned_options_mismatch(game_name: str, options: dict[str, Any]) -> str | Non
     differ = {k: v for k, v in tuned.items() if options.get(k, v) != v}
     if not differ:
         return None
-    want = " ".join(f"-o {k}={v}" for k, v in tuned.items())
+    want = [f"{k}={v}" for k, v in tuned.items()]
     have = ", ".join(f"{k}={options.get(k)!r}" for k in differ)
+    flags = " ".join(f"-o {w}" for w in want)
     return (
-        f"the shipped parameters for {game_name!r} were tuned for {want.replace('-o ', '')}, "
+        f"the shipped parameters for {game_name!r} were tuned for {' '.join(want)}, "
         f"but this game has {have}; expect a weaker agent or a longer run "
-        f"(on the command line: az-gym train {game_name} {want})"
+        f"(on the command line: az-gym train {game_name} {flags})"
     )
 
 
