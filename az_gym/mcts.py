@@ -415,12 +415,13 @@ class BatchedMcts:
         pool = self._pool
         n = pool.N[nodes]
         w = pool.W[nodes]
+        total = n.sum(1, keepdims=True)
         q = w / np.maximum(n, 1.0)
         fpu = self.params.fpu_reduction
         if fpu is not None:
-            node_q = (pool.value[nodes] + w.sum(1)) / (1.0 + n.sum(1)) - fpu
-            q = np.where(n > 0, q, node_q[:, None])
-        sqrt_total = np.sqrt(np.maximum(n.sum(1, keepdims=True), 1.0))
+            node_q = (pool.value[nodes, None] + w.sum(1, keepdims=True)) / (1.0 + total) - fpu
+            q = np.where(n > 0, q, node_q)
+        sqrt_total = np.sqrt(np.maximum(total, 1.0))
         score = q + (self.params.cpuct * sqrt_total) * priors / (1.0 + n) + pool.penalty[nodes]
         return score.argmax(1)
 

@@ -344,8 +344,8 @@ class LearningParams:
     """The loss reports (before and after learning) are computed on at most this many
     samples of the learning set, drawn uniformly once per iteration (the same ones before
     and after); ``None``: on all of them, as AlphaZero.jl does. With symmetries the
-    learning set holds up to 8x the memory, so on a CPU the full reports can cost more
-    than the updates themselves; 32768 samples estimate the mean loss to about 0.01."""
+    learning set holds up to 8x the memory, and on a CPU the two full passes grow with it
+    while the updates do not (README, Training parameters, gives a measurement)."""
     min_checkpoints_per_epoch: float = 1.0
     """At least this many checkpoints per pass over the memory (0: no such bound).
     AlphaZero.jl's connect four: 1."""

@@ -196,7 +196,7 @@ def tuned_options_mismatch(game_name: str, options: dict[str, Any]) -> str | Non
     tuned = TUNED_GAME_OPTIONS.get(game_name)
     if not tuned:
         return None
-    differ = {k: v for k, v in tuned.items() if options.get(k, v) != v}
+    differ = [k for k, v in tuned.items() if options.get(k, v) != v]
     if not differ:
         return None
     want = [f"{k}={v}" for k, v in tuned.items()]
