@@ -147,8 +147,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     a = make_agent(args.agent_a, game, seed=args.seed)
     b = make_agent(args.agent_b, game, seed=None if args.seed is None else args.seed + 1)
     t0 = time.perf_counter()
-    result = evaluate(a, b, game, args.games, seed=args.seed, num_processes=args.processes,
-                      progress=False if args.quiet else None)
+    result = evaluate(
+        a,
+        b,
+        game,
+        args.games,
+        seed=args.seed,
+        num_processes=args.processes,
+        progress=False if args.quiet else None,
+    )
     print(result)
     print(f"({time.perf_counter() - t0:.1f} s)")
     if args.out:
@@ -165,7 +172,11 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     game = _game_from_args(args.game, args.option)
     players = {spec: make_agent(spec, game, seed=args.seed) for spec in args.agents}
     result = tournament(
-        players, game, args.games_per_pair, seed=args.seed, num_processes=args.processes,
+        players,
+        game,
+        args.games_per_pair,
+        seed=args.seed,
+        num_processes=args.processes,
         progress=False if args.quiet else None,
     )
     print(result)

@@ -158,8 +158,13 @@ class TournamentResult:
         return {
             "game": self.game_id,
             "players": [
-                {"name": nm, "elo": float(e), "stderr": float(se),
-                 "ci95": [float(lo), float(hi)], "score": float(sc)}
+                {
+                    "name": nm,
+                    "elo": float(e),
+                    "stderr": float(se),
+                    "ci95": [float(lo), float(hi)],
+                    "score": float(sc),
+                }
                 for nm, e, se, (lo, hi), sc in zip(
                     self.names, self.elo, self.stderr, self.ci95, self.scores
                 )

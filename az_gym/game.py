@@ -45,9 +45,7 @@ class IllegalActionError(GameError):
         self.action = action
         self.legal = list(legal)
         where = f" in {game_name}" if game_name else ""
-        super().__init__(
-            f"illegal action {action!r}{where}; legal actions are {self.legal}"
-        )
+        super().__init__(f"illegal action {action!r}{where}; legal actions are {self.legal}")
 
 
 class GameOverError(GameError):

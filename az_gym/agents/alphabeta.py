@@ -76,8 +76,9 @@ class AlphaBetaAgent(SeededAgent):
         seed: int | np.random.SeedSequence | None = None,
     ) -> None:
         super().__init__(seed)
-        if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int)
-                                  or depth < 1):
+        if depth is not None and (
+            isinstance(depth, bool) or not isinstance(depth, int) or depth < 1
+        ):
             raise ValueError(f"depth={depth!r} must be a positive int or None (no limit)")
         self.depth = depth
         self.heuristic = heuristic
@@ -186,8 +187,7 @@ class AlphaBetaAgent(SeededAgent):
         mover = game.to_play(state)
         best, best_move = -math.inf, -1
         for a in self._ordered(state, tt_move):
-            v = self._child_value(game.next_state(state, a), mover, depth - 1, alpha, beta,
-                                  ply + 1)
+            v = self._child_value(game.next_state(state, a), mover, depth - 1, alpha, beta, ply + 1)
             if v > best:
                 best, best_move = v, a
                 if v > alpha:

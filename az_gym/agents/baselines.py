@@ -94,9 +94,7 @@ class OneStepLookaheadAgent(SeededAgent):
         mover = game.to_play(child)
         if mover == me:
             return False
-        return any(
-            _wins(game, game.next_state(child, r), mover) for r in game.legal_actions(child)
-        )
+        return any(_wins(game, game.next_state(child, r), mover) for r in game.legal_actions(child))
 
 
 def _network_logits(net: Any, observations: np.ndarray) -> np.ndarray:
@@ -156,7 +154,8 @@ class NetworkOnlyAgent(SeededAgent):
             )
         net_shape = tuple(self.network.observation_shape)
         if (net_shape, self.network.num_actions) != (
-            tuple(game.observation_shape), game.num_actions
+            tuple(game.observation_shape),
+            game.num_actions,
         ):
             raise ValueError(
                 f"{self.name}: network made for observations {net_shape} and "

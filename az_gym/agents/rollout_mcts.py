@@ -42,8 +42,10 @@ class MctsRolloutAgent(SeededAgent):
         seed: int | np.random.SeedSequence | None = None,
     ) -> None:
         super().__init__(seed)
-        if isinstance(num_simulations, bool) or not isinstance(num_simulations, int) or (
-            num_simulations < 1
+        if (
+            isinstance(num_simulations, bool)
+            or not isinstance(num_simulations, int)
+            or (num_simulations < 1)
         ):
             raise ValueError(f"num_simulations={num_simulations!r} must be an int >= 1")
         if not cpuct > 0:
