@@ -1,85 +1,28 @@
 """The ``az-gym`` command: train, play, evaluate, tournament, analyse, bench, list, export.
 
-Agents are named on the command line by a spec string (see :func:`make_agent`):
-``random``, ``one_step``, ``alphabeta[:DEPTH]``, ``mcts[:SIMS]``, ``human``, a training run
-directory or an ``.pt`` checkpoint of an AlphaZero agent (``RUN[:SIMS]``), ``dqn:PATH``,
-``network:RUN`` (policy head only) and ``pretrained`` (the agent shipped in the package).
+Agents are named on the command line by spec strings (``alphabeta:4``, ``runs/x:400``...),
+listed once in :data:`az_gym.agent_specs.AGENT_SPECS` (``az-gym list`` prints them).
+Every user mistake or environment problem ends as one ``az-gym: error: ...`` line on stderr
+with exit status 2, never a traceback (see :func:`main`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-AGENT_HELP = (
-    "agent spec: random | one_step | alphabeta[:DEPTH] | mcts[:SIMS] | human | "
-    "RUN_DIR or FILE.pt (AlphaZero, optional :SIMS) | network:RUN | dqn:FILE.pt | pretrained"
-)
+from az_gym.agent_specs import AGENT_HELP, AGENT_SPECS, make_agent, shipped_agents
 
-
-def _split_spec(spec: str) -> tuple[str, str | None]:
-    # "C:\\x" never happens here; split on the last colon only when a number follows.
-    head, sep, tail = spec.rpartition(":")
-    if sep and tail.isdigit():
-        return head, tail
-    return spec, None
+__all__ = ["build_parser", "main", "make_agent"]
 
 
-def _pretrained_path(game_name: str) -> Path:
-    from importlib import resources
-
-    path = Path(str(resources.files("az_gym") / "pretrained" / f"{game_name}.pt"))
-    if not path.exists():
-        raise SystemExit(f"no pre-trained agent ships for {game_name!r} (looked for {path})")
-    return path
-
-
-def make_agent(spec: str, game: Any, *, seed: int | None = None) -> Any:
-    """Build an agent for ``game`` from a command-line spec (see the module docstring)."""
-    from az_gym import agents
-
-    low = spec.lower()
-    if low == "random":
-        return agents.RandomAgent(seed=seed)
-    if low in ("one_step", "onestep", "one-step"):
-        return agents.OneStepLookaheadAgent(seed=seed)
-    if low == "human":
-        return agents.HumanAgent()
-    name, arg = _split_spec(spec)
-    if name.lower() in ("alphabeta", "alpha_beta", "alpha-beta"):
-        return agents.AlphaBetaAgent(depth=int(arg or 5), seed=seed)
-    if name.lower() in ("mcts", "rollout", "rollout_mcts"):
-        return agents.MctsRolloutAgent(num_simulations=int(arg or 1000), seed=seed)
-    if name.lower().startswith("dqn:"):
-        return agents.DQNAgent.load(name[4:])
-    network_only = name.lower().startswith("network:")
-    if network_only:
-        name = name[len("network:") :]
-    path = _pretrained_path(game.name) if name.lower() == "pretrained" else Path(name)
-    if path.is_dir():
-        path = _checkpoint_in_run(path)
-    if not path.exists():
-        raise SystemExit(
-            f"unknown agent {spec!r}: not a known name nor an existing path.\n{AGENT_HELP}"
-        )
-    agent = agents.AlphaZeroAgent.load(path, game)
-    if network_only:
-        return agents.NetworkOnlyAgent(agent, seed=seed)
-    if arg is not None:
-        agent = agent.with_simulations(int(arg))
-    return agent
-
-
-def _checkpoint_in_run(run_dir: Path) -> Path:
-    """The best network of a run directory (an agent file, or the run's best.pt)."""
-    for name in ("best_agent.pt", "best.pt"):
-        if (run_dir / name).exists():
-            return run_dir / name
-    raise SystemExit(f"{run_dir} holds no best_agent.pt nor best.pt")
+class CliError(ValueError):
+    """A user mistake the command reports as one ``az-gym: error:`` line (exit 2)."""
 
 
 def _options(options: Sequence[str]) -> dict[str, Any]:
@@ -93,9 +36,23 @@ def _options(options: Sequence[str]) -> dict[str, Any]:
 
 
 def _game_from_args(name: str, options: Sequence[str]) -> Any:
+    """The game ``name`` with the ``-o KEY=VALUE`` options; a bad option is one line."""
+    import inspect
+
     from az_gym.envs.registry import make_game
 
-    return make_game(name, **_options(options))
+    kwargs = _options(options)
+    try:
+        return make_game(name, **kwargs)
+    except TypeError as exc:
+        known = list(inspect.signature(type(make_game(name))).parameters)
+        unknown = sorted(set(kwargs) - set(known))
+        if not unknown:  # a value of the wrong kind
+            raise CliError(f"{name}: bad option value ({exc})") from None
+        raise CliError(
+            f"{name} takes no option {', '.join(unknown)} "
+            f"(its options: {', '.join(known) if known else 'none'})"
+        ) from None
 
 
 # ---------------------------------------------------------------------------- commands
@@ -124,25 +81,49 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_play(args: argparse.Namespace) -> int:
-    """A human against an agent in the terminal."""
-    from az_gym.agents import HumanAgent
-    from az_gym.evaluation import play_game
+    """A human against an agent in the terminal; ``quit`` or Ctrl-D leaves with exit 0."""
+    from az_gym.agents import HumanQuit, play_against
 
     game = _game_from_args(args.game, args.option)
     opponent = make_agent(args.opponent, game, seed=args.seed)
-    human = HumanAgent()
-    seats = [human, opponent] if not args.second else [opponent, human]
-    returns, _ = play_game(game, seats, seed=args.seed, verbose=True)
-    me = 0 if not args.second else 1
-    r = returns[me]
-    print("You win!" if r > 0 else "You lose." if r < 0 else "Draw.")
+    try:
+        play_against(
+            game, opponent, 1 if args.second else 0, opponent_name=args.opponent, seed=args.seed
+        )
+    except HumanQuit:
+        print("\ngoodbye (game abandoned)")
     return 0
 
 
+def _output_file(path: str) -> Path:
+    """Check that ``--out`` can take a file, before any game is played (parents created)."""
+    out = Path(path)
+    if out.is_dir():
+        raise CliError(f"--out {path}: is a directory; give a file name, e.g. {out / 'duel.json'}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise CliError(f"--out {path}: cannot write there (permission denied)")
+    return out
+
+
+def _output_dir(path: str) -> Path:
+    """Check (and create) the ``--out`` directory of a tournament before playing."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {path}: exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    if not os.access(out, os.W_OK):
+        raise CliError(f"--out {path}: cannot write there (permission denied)")
+    return out
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """A duel between two agents."""
+    """A duel between two agents, named in the result by their specs."""
+    import dataclasses
+
     from az_gym.evaluation import evaluate
 
+    out = _output_file(args.out) if args.out else None
     game = _game_from_args(args.game, args.option)
     a = make_agent(args.agent_a, game, seed=args.seed)
     b = make_agent(args.agent_b, game, seed=None if args.seed is None else args.seed + 1)
@@ -156,19 +137,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         num_processes=args.processes,
         progress=False if args.quiet else None,
     )
+    result = dataclasses.replace(result, names=(args.agent_a, args.agent_b))
     print(result)
     print(f"({time.perf_counter() - t0:.1f} s)")
-    if args.out:
+    if out is not None:
         import json
 
-        Path(args.out).write_text(json.dumps(result.to_dict(), indent=2))
+        out.write_text(json.dumps(result.to_dict(), indent=2))
     return 0
 
 
 def cmd_tournament(args: argparse.Namespace) -> int:
-    """A round robin with an Elo table."""
+    """A round robin with an Elo table (agents named by their specs)."""
     from az_gym.evaluation import tournament
 
+    twice = sorted({s for s in args.agents if args.agents.count(s) > 1})
+    if twice:
+        raise CliError(f"each agent spec once, please: {', '.join(twice)} given more than once")
+    out = _output_dir(args.out) if args.out else None
     game = _game_from_args(args.game, args.option)
     players = {spec: make_agent(spec, game, seed=args.seed) for spec in args.agents}
     result = tournament(
@@ -180,9 +166,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
         progress=False if args.quiet else None,
     )
     print(result)
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
+    if out is not None:
         result.to_json(out / "tournament.json")
         result.to_csv(out / "tournament.csv")
         result.plot(out / "elo.png")
@@ -190,14 +174,36 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_analyse(args: argparse.Namespace) -> int:
-    """Show an agent's view of a position."""
-    game = _game_from_args(args.game, args.option)
-    agent = make_agent(args.agent, game, seed=args.seed)
+def _replay(game: Any, moves: Sequence[str]) -> Any:
+    """The position after ``moves`` (names) from the start; a bad move is one clear error."""
     state = game.initial_state()
-    for move in args.moves:
-        state = game.step(state, game.string_to_action(move))
-    print(game.render(state))
+    for i, text in enumerate(moves):
+        before = f"after {' '.join(moves[:i])}" if i else "at the start"
+        legal = " ".join(game.action_to_string(a) for a in game.legal_actions(state))
+        if game.is_terminal(state):
+            raise CliError(f"move {i + 1} {text!r}: the game is already over {before}")
+        try:
+            action = game.string_to_action(text)
+        except ValueError:
+            raise CliError(
+                f"move {i + 1} {text!r} is not a move of {game.name}; legal moves {before}: {legal}"
+            ) from None
+        if not game.legal_mask(state)[action]:
+            raise CliError(f"move {i + 1} {text!r} is illegal {before}; legal moves: {legal}")
+        state = game.next_state(state, action)
+    return state
+
+
+def cmd_analyse(args: argparse.Namespace) -> int:
+    """Show an agent's view of a position (the board once, then one row per move)."""
+    game = _game_from_args(args.game, args.option)
+    state = _replay(game, args.moves)
+    if game.is_terminal(state):
+        raise CliError(f"the game is over after {' '.join(args.moves)}: nothing to analyse")
+    agent = make_agent(args.agent, game, seed=args.seed)
+    if not callable(getattr(agent, "analyse", None)):
+        can = ", ".join(s.syntax for s in AGENT_SPECS if s.analyses)
+        raise CliError(f"agent {args.agent!r} cannot analyse a position; these can: {can}")
     print(agent.analyse((game, state)))
     return 0
 
@@ -232,30 +238,68 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    """List games and agent specs."""
+    """List games, agent specs and the games that ship a pre-trained agent."""
     from az_gym.envs.registry import available_games
 
-    print("games:  " + ", ".join(available_games()))
-    print("agents: " + AGENT_HELP.removeprefix("agent spec: "))
+    print("games: " + ", ".join(available_games()))
+    print("agent specs:")
+    width = max(len(s.syntax) for s in AGENT_SPECS)
+    for spec in AGENT_SPECS:
+        print(f"  {spec.syntax:<{width}}  {spec.meaning}")
+    print("pre-trained agents ship for: " + ", ".join(shipped_agents()))
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Export an agent's network to ONNX."""
+    """Export an agent's policy-value network to ONNX."""
     game = _game_from_args(args.game, args.option)
     agent = make_agent(args.agent, game)
-    agent.export_onnx(args.out)
-    print(f"wrote {args.out}")
+    net = getattr(agent, "network", None)  # AlphaZero and network-only agents have one
+    if net is None:
+        raise CliError(
+            f"agent {args.agent!r} has no policy-value network to export; export takes a run "
+            "directory, an AlphaZero .pt file, pretrained or network:RUN"
+        )
+    out = _output_file(args.out)
+    from az_gym.agents.alphazero import export_onnx
+
+    export_onnx(net, out)
+    print(f"wrote {out}")
     return 0
 
 
 # ------------------------------------------------------------------------------ parser
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one ``az-gym: error:`` line, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``message`` as one line and exit with status 2 (argparse's hook)."""
+        self.exit(2, f"az-gym: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _at_least(low: float, kind: type) -> Any:
+    """An argparse type: a ``kind`` number ``>= low`` (ints) or ``> low`` (floats)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        ok = value >= low if kind is int else value > low
+        if not ok:
+            rule = f">= {low}" if kind is int else f"> {low}"
+            raise argparse.ArgumentTypeError(f"{text} must be {rule}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``az-gym`` (every option has help)."""
-    p = argparse.ArgumentParser(
-        prog="az-gym", description="AlphaZero for PettingZoo / Gymnasium board games."
-    )
+    p = _Parser(prog="az-gym", description="AlphaZero for PettingZoo / Gymnasium board games.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    positive = _at_least(1, int)
 
     def game_cmd(name: str, help_: str) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_, description=help_)
@@ -287,37 +331,39 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.set_defaults(func=cmd_train)
 
-    pl = game_cmd("play", "play against an agent in the terminal")
+    pl = game_cmd("play", "play against an agent in the terminal (type 'quit' to stop)")
     pl.add_argument("--opponent", default="pretrained", help=AGENT_HELP)
     side = pl.add_mutually_exclusive_group()
     side.add_argument("--first", action="store_true", help="you move first (default)")
     side.add_argument("--second", action="store_true", help="the agent moves first")
     pl.set_defaults(func=cmd_play)
 
-    ev = game_cmd("evaluate", "duel two agents: wins/draws/losses, score, 95% interval")
+    ev = game_cmd("evaluate", "duel two agents: wins/draws/losses, score, 95%% interval")
     ev.add_argument("agent_a", help=AGENT_HELP)
     ev.add_argument("agent_b", help=AGENT_HELP)
-    ev.add_argument("--games", type=int, default=100, help="number of games (colours alternate)")
-    ev.add_argument("--processes", type=int, default=1, help="parallel processes")
-    ev.add_argument("--out", default=None, help="write the result as JSON here")
+    ev.add_argument(
+        "--games", type=positive, default=100, help="number of games (colours alternate)"
+    )
+    ev.add_argument("--processes", type=positive, default=1, help="parallel processes")
+    ev.add_argument("--out", default=None, help="write the result as JSON to this file")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=cmd_evaluate)
 
     to = game_cmd("tournament", "round robin with an Elo table")
     to.add_argument("agents", nargs="+", help=AGENT_HELP)
-    to.add_argument("--games-per-pair", type=int, default=20, help="games per pair of agents")
-    to.add_argument("--processes", type=int, default=1, help="parallel processes")
+    to.add_argument("--games-per-pair", type=positive, default=20, help="games per pair of agents")
+    to.add_argument("--processes", type=positive, default=1, help="parallel processes")
     to.add_argument("--out", default=None, help="directory for JSON, CSV and the Elo plot")
     to.add_argument("--quiet", action="store_true", help="no progress bar")
     to.set_defaults(func=cmd_tournament)
 
-    an = game_cmd("analyse", "show an agent's view of a position: visits, Q, priors, value")
+    an = game_cmd("analyse", "show an agent's view of a position (AlphaZero: visits, Q, priors)")
     an.add_argument("agent", help=AGENT_HELP)
-    an.add_argument("moves", nargs="*", help="moves from the start, by name (e.g. 4 4 3)")
+    an.add_argument("moves", nargs="*", help="moves from the start, by name (e.g. b2 a1)")
     an.set_defaults(func=cmd_analyse)
 
     be = sub.add_parser("bench", help="quick speed figures (full benchmarks: bench/*.py)")
-    be.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
+    be.add_argument("--seconds", type=_at_least(0, float), default=1.0, help="time per measurement")
     be.set_defaults(func=cmd_bench)
 
     li = sub.add_parser("list", help="list games and agent specs")
@@ -330,16 +376,56 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line(exc: BaseException) -> str:
+    """What a user should read about ``exc``: its message on one line (never empty)."""
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        text = f"{exc.strerror}: {exc.filename}"
+    elif isinstance(exc, KeyError):
+        text = f"no entry named {exc.args[0]!r}" if exc.args else "missing entry"
+    elif isinstance(exc, MemoryError):
+        text = f"out of memory {exc}".strip()
+    else:
+        text = str(exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return "; ".join(lines) or type(exc).__name__
+
+
+USER_ERRORS = (ValueError, OSError, KeyError, ImportError, MemoryError)
+"""Errors that mean a user mistake or an environment problem (bad spec, file, option,
+permission, missing package, no Ray cluster...): one line, exit 2. ``ValueError`` covers the
+library's own errors (``GameError``, ``ParamsError``, ``RunDirError``, ``CheckpointError``,
+``SpecError``...)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``az-gym`` command."""
+    """Entry point of ``az-gym``: 0 on success, 2 on an error, 130 on Ctrl-C.
+
+    Nothing a user types ends in a traceback: every error is one ``az-gym: error:`` line
+    on stderr (anything unexpected is reported as an internal error). ``AZ_GYM_DEBUG=1``
+    re-raises instead, for the traceback.
+    """
     args = build_parser().parse_args(argv)
+    debug = os.environ.get("AZ_GYM_DEBUG", "") not in ("", "0")
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
+        if debug:
+            raise
+        print("\naz-gym: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"az-gym: error: {exc}", file=sys.stderr)
+    except USER_ERRORS as exc:
+        if debug:
+            raise
+        print(f"az-gym: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # last resort: an internal error, still one line
+        if debug:
+            raise
+        print(
+            f"az-gym: error: internal error: {type(exc).__name__}: {_one_line(exc)} "
+            "(set AZ_GYM_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
         return 2
 
 

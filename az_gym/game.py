@@ -41,11 +41,15 @@ class GameError(ValueError):
 class IllegalActionError(GameError):
     """An action that is out of range or not legal in the given state."""
 
-    def __init__(self, action: object, legal: Sequence[int], game_name: str = "") -> None:
+    def __init__(
+        self, action: object, legal: Sequence[int], game_name: str = "", message: str = ""
+    ) -> None:
         self.action = action
         self.legal = list(legal)
         where = f" in {game_name}" if game_name else ""
-        super().__init__(f"illegal action {action!r}{where}; legal actions are {self.legal}")
+        super().__init__(
+            message or f"illegal action {action!r}{where}; legal actions are {self.legal}"
+        )
 
 
 class GameOverError(GameError):
@@ -228,7 +232,13 @@ class Game(ABC):
         for a in range(self.num_actions):
             if self.action_to_string(a).lower() == wanted:
                 return a
-        raise IllegalActionError(text, [], self.name)
+        example = self.action_to_string(0)
+        raise IllegalActionError(
+            text,
+            [],
+            self.name,
+            f"{text!r} names no action of {self.name} (names look like {example!r})",
+        )
 
     def move_number(self, state: State) -> int | None:
         """Return how many moves led to ``state`` (``None`` if the game does not track it).

@@ -47,7 +47,7 @@ def _minimax(game, state) -> int:
 
 def test_tictactoe_start_is_a_draw():
     game = make_game("tictactoe")
-    value, best = AlphaBetaAgent(seed=0).analyse(game, game.initial_state())
+    value, best = AlphaBetaAgent(seed=0).search(game, game.initial_state())
     assert value == 0.0
     assert sorted(best) == list(range(9))  # every first move draws
 
@@ -58,13 +58,13 @@ def test_known_won_position_and_fastest_win():
     #   . X .
     #   . . O
     s = _play(game, [0, 1, 4, 8])
-    value, best = AlphaBetaAgent(seed=0).analyse(game, s)
+    value, best = AlphaBetaAgent(seed=0).search(game, s)
     assert value == WIN - 3
     assert sorted(best) == [3, 6]  # every move of the best value, for random tie-breaking
     assert {AlphaBetaAgent(seed=k).act_state(game, s) for k in range(12)} == {3, 6}
     # with a win on the board it is taken at once (1 ply), not delayed
     s = _play(game, [0, 3, 1, 4])
-    value, best = AlphaBetaAgent(seed=0).analyse(game, s)
+    value, best = AlphaBetaAgent(seed=0).search(game, s)
     assert (value, best) == (WIN - 1, [2])
 
 
@@ -80,7 +80,7 @@ def test_values_match_plain_minimax_on_random_positions():
             s = game.next_state(s, int(rng.choice(game.legal_actions(s))))
         if game.is_terminal(s):
             continue
-        value, _ = agent.analyse(game, s)
+        value, _ = agent.search(game, s)
         assert np.sign(value) == _minimax(game, s)
         assert abs(value) > 500 or value == 0
 
@@ -100,7 +100,7 @@ def test_unknown_game_falls_back_to_pure_search():
     game = Clone()
     assert heuristic_for(game) is ZERO and heuristic_for(make_game("tictactoe")).solve
     agent = AlphaBetaAgent(depth=None, seed=0)
-    assert agent.analyse(game, game.initial_state())[0] == 0.0
+    assert agent.search(game, game.initial_state())[0] == 0.0
     # depth 1 without knowledge still sees an immediate win
     assert AlphaBetaAgent(depth=1).act_state(game, _play(game, [0, 3, 1, 4])) == 2
 
@@ -126,7 +126,7 @@ def test_connect_four_heuristic_sees_a_double_threat():
     # column 3: an open three (_XXX_) with two threats, a win 3 plies away.
     game = make_game("connect_four")
     s = _play(game, [1, 1, 2, 2])
-    value, best = AlphaBetaAgent(depth=4, seed=0).analyse(game, s)
+    value, best = AlphaBetaAgent(depth=4, seed=0).search(game, s)
     assert (value, best) == (WIN - 3, [3])
 
 

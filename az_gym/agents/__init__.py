@@ -21,6 +21,7 @@ _LAZY = {
     "MctsRolloutAgent": "az_gym.agents.rollout_mcts",
     "HumanAgent": "az_gym.agents.human",
     "HumanQuit": "az_gym.agents.human",
+    "play_against": "az_gym.agents.human",
     "AlphaZeroAgent": "az_gym.agents.alphazero",
     "DQNAgent": "az_gym.agents.dqn",
 }
@@ -38,6 +39,7 @@ __all__ = [
     "OneStepLookaheadAgent",
     "RandomAgent",
     "SeededAgent",
+    "play_against",
     "random_legal_action",
     "register_heuristic",
 ]

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable
+from typing import Any
 
 import numpy as np
 
+from az_gym.agents.analysis import MoveTable
 from az_gym.agents.baselines import SeededAgent
 from az_gym.agents.heuristics import Heuristic, heuristic_for
 from az_gym.game import Game, GameOverError, State
@@ -43,6 +45,15 @@ def _from_tt(value: float, ply: int) -> float:
     if value < -_PROVEN:
         return value + ply
     return value
+
+
+def _describe(value: float, solved: bool) -> str:
+    """A search value in words: ``"win in 3"``, ``"loss in 2"``, ``"draw"`` or ``"+0.250"``."""
+    if value > _PROVEN:
+        return f"win in {round(WIN - value)}"
+    if value < -_PROVEN:
+        return f"loss in {round(WIN + value)}"
+    return "draw" if solved else f"{value:+.3f}"
 
 
 class AlphaBetaAgent(SeededAgent):
@@ -83,16 +94,16 @@ class AlphaBetaAgent(SeededAgent):
         self.depth = depth
         self.heuristic = heuristic
         self.nodes = 0
-        """Positions visited by the last :meth:`act_state` / :meth:`analyse` call."""
+        """Positions visited by the last :meth:`act_state` / :meth:`search` call."""
         self._tt: dict[Hashable, tuple[int, float, int, int]] = {}
 
     # --------------------------------------------------------------- public API
     def act_state(self, game: Game, state: State) -> int:
         """Return one of the best moves found by the search (random among ties)."""
-        _, best = self.analyse(game, state)
+        _, best = self.search(game, state)
         return self._choice(best)
 
-    def analyse(self, game: Game, state: State) -> tuple[float, list[int]]:
+    def search(self, game: Game, state: State) -> tuple[float, list[int]]:
         """Search ``state``.
 
         Returns:
@@ -103,6 +114,35 @@ class AlphaBetaAgent(SeededAgent):
         Raises:
             GameOverError: ``state`` is terminal.
         """
+        value, best, _ = self._search(game, state, None)
+        return value, best
+
+    def analyse(self, env_or_state: Any) -> MoveTable:
+        """The value of every legal move at the agent's depth (an env or a ``(game, state)``).
+
+        Each root move gets a full window, so every value is exact, not a bound; that costs
+        more nodes than :meth:`search`, which only needs the best moves.
+        """
+        from az_gym.envs.registry import game_and_state
+
+        game, state = game_and_state(env_or_state)
+        values: dict[int, float] = {}
+        value, best, depth = self._search(game, state, values)
+        solved = depth == _UNLIMITED
+        reach = "to the end" if solved else f"depth {depth}"
+        summary = (
+            f"{self.name}, {reach}: value {_describe(value, solved)}, best "
+            f"{' '.join(game.action_to_string(a) for a in sorted(best))}, {self.nodes} positions"
+        )
+        order = sorted(values, key=lambda a: (-values[a], a))
+        rows = tuple((a, (_describe(values[a], solved),)) for a in order)
+        return MoveTable(game, state, summary, ("value",), rows)
+
+    def _search(
+        self, game: Game, state: State, values: dict[int, float] | None
+    ) -> tuple[float, list[int], int]:
+        """Iterative deepening; returns ``(value, best moves, depth reached)`` and, when
+        ``values`` is given, fills it with each root move's exact value at that depth."""
         if game.is_terminal(state):
             raise GameOverError(f"{self.name}: the game is over; there is no move to choose")
         h = self.heuristic if self.heuristic is not None else heuristic_for(game)
@@ -112,13 +152,13 @@ class AlphaBetaAgent(SeededAgent):
         limit = _UNLIMITED if (h.solve or self.depth is None) else self.depth
         try:
             if limit == _UNLIMITED:
-                return self._root(state, limit)
+                return (*self._root(state, limit, values), limit)
             value, best = 0.0, game.legal_actions(state)
             for d in range(1, limit + 1):
-                value, best = self._root(state, d)
+                value, best = self._root(state, d, values)
                 if abs(value) > _PROVEN:  # a proven result cannot change with more depth
                     break
-            return value, best
+            return value, best, d
         finally:
             self._tt = {}  # free the memory; nothing is reused across moves
 
@@ -146,15 +186,24 @@ class AlphaBetaAgent(SeededAgent):
             return self._negamax(child, depth, alpha, beta, ply)
         return -self._negamax(child, depth, -beta, -alpha, ply)
 
-    def _root(self, state: State, depth: int) -> tuple[float, list[int]]:
-        """One full-width root search; returns the best value and all moves that reach it."""
+    def _root(
+        self, state: State, depth: int, values: dict[int, float] | None = None
+    ) -> tuple[float, list[int]]:
+        """One full-width root search; returns the best value and all moves that reach it.
+
+        With ``values``, every move is searched with an open window and its exact value
+        stored there (analysis); without, worse moves only get a bound.
+        """
         mover = self._game.to_play(state)
         entry = self._tt.get(self._game.key(state))
         best_value, best_moves = -math.inf, []
         for a in self._ordered(state, entry[3] if entry else None):
             child = self._game.next_state(state, a)
             # Window (best - tie, inf): a move that might tie the best gets an exact value.
-            v = self._child_value(child, mover, depth - 1, best_value - _TIE, math.inf, 1)
+            low = -math.inf if values is not None else best_value - _TIE
+            v = self._child_value(child, mover, depth - 1, low, math.inf, 1)
+            if values is not None:
+                values[a] = v
             if v > best_value + _TIE:
                 best_value, best_moves = v, [a]
             elif v >= best_value - _TIE:

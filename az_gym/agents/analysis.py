@@ -1,13 +1,30 @@
-"""What a search-based agent thinks of one position (numpy only; shared by the agents)."""
+"""What an agent thinks of one position, as printable reports (numpy only).
+
+Two shapes: :class:`Analysis` for the agents that search a tree (AlphaZero, rollout MCTS:
+visits, Q, priors, values) and :class:`MoveTable` for the others (alpha-beta's value of
+each move, the policy head's priors, one-step lookahead's verdicts). Each prints the board
+once, then a line about the position, then one row per legal move, best first.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from az_gym.game import Game, State
-from az_gym.mcts import BatchedMcts, visits_to_policy
+
+if TYPE_CHECKING:  # the search is imported only by the agents that search
+    from az_gym.mcts import BatchedMcts
+
+
+def player_label(game: Game, player: int) -> str:
+    """How ``game`` shows ``player``: its mark (``"X"``) when the game names its players
+    with a ``player_marks`` tuple (the native games do), else ``"player 0"``."""
+    marks = getattr(game, "player_marks", None)
+    return str(marks[player]) if marks else f"player {player}"
 
 
 @dataclass(frozen=True)
@@ -34,7 +51,7 @@ class Analysis:
     def __str__(self) -> str:
         lines = [
             self.game.render(self.state),
-            f"player to move: {self.game.to_play(self.state)}   "
+            f"{player_label(self.game, self.game.to_play(self.state))} to move   "
             f"search value: {self.root_value:+.3f}   {self.value_label}: {self.network_value:+.3f}",
             f"{'action':>8} {'visits':>7} {'pi':>6} {'Q':>7} {'prior':>6}",
         ]
@@ -55,9 +72,49 @@ def analyse_with(
     value_label: str = "network value",
 ) -> Analysis:
     """Search ``state`` with ``mcts`` (a fresh search object: no noise) and report it."""
+    from az_gym.mcts import visits_to_policy
+
     r = mcts.search([state], num_simulations=num_simulations)
     pi = visits_to_policy(r.visits, np.ones(1), r.prior)[0]
     return Analysis(
         game, state, r.visits[0], pi, r.q[0], r.prior[0],
         float(r.root_value[0]), float(r.network_value[0]), value_label,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MoveTable:
+    """A per-move report of an agent that builds no search tree (root mover's view)."""
+
+    game: Game
+    state: State
+    summary: str
+    """One line about the position (the agent, its value of the position...)."""
+    columns: tuple[str, ...]
+    """Headers of the columns after the move name."""
+    rows: tuple[tuple[int, tuple[str, ...]], ...]
+    """``(action, cells)`` per legal move, in the order shown (best first)."""
+
+    def __str__(self) -> str:
+        widths = [max(len(c), 7) for c in self.columns]
+        head = " ".join(f"{c:>{w}}" for c, w in zip(self.columns, widths))
+        lines = [
+            self.game.render(self.state),
+            f"{player_label(self.game, self.game.to_play(self.state))} to move   {self.summary}",
+            f"{'action':>8} {head}",
+        ]
+        for a, cells in self.rows:
+            row = " ".join(f"{c:>{w}}" for c, w in zip(cells, widths))
+            lines.append(f"{self.game.action_to_string(a):>8} {row}")
+        return "\n".join(lines)
+
+
+def probability_table(
+    game: Game, state: State, summary: str, columns: Sequence[str], probs: Sequence[np.ndarray]
+) -> MoveTable:
+    """A :class:`MoveTable` of per-action numbers ``probs[k]`` (``float[A]`` each, shown
+    with 3 decimals), legal moves sorted by the first array, largest first."""
+    legal = np.flatnonzero(game.legal_mask(state))
+    order = sorted(legal.tolist(), key=lambda a: (-probs[0][a], a))
+    rows = tuple((a, tuple(f"{p[a]:.3f}" for p in probs)) for a in order)
+    return MoveTable(game, state, summary, tuple(columns), rows)

@@ -12,8 +12,19 @@ from typing import Any
 
 import numpy as np
 
+from az_gym.agents.analysis import MoveTable, probability_table
 from az_gym.agents.base import Agent, random_legal_action
 from az_gym.game import Game, GameOverError, State
+
+
+def _position(env_or_state: Any) -> tuple[Game, State]:
+    """``(game, state)`` of a running position given as an env or a ``(game, state)`` pair."""
+    from az_gym.envs.registry import game_and_state
+
+    game, state = game_and_state(env_or_state)
+    if game.is_terminal(state):
+        raise GameOverError("the game is over; there is no move to analyse")
+    return game, state
 
 
 class SeededAgent(Agent):
@@ -48,6 +59,13 @@ class RandomAgent(SeededAgent):
         """Return a uniformly random legal action."""
         return random_legal_action(game.legal_mask(state), self.rng)
 
+    def analyse(self, env_or_state: Any) -> MoveTable:
+        """Each legal move with the probability ``1 / num_legal`` that it is played."""
+        game, state = _position(env_or_state)
+        mask = game.legal_mask(state)
+        p = mask / mask.sum()
+        return probability_table(game, state, f"{self.name}: every legal move alike", ["p"], [p])
+
 
 def _wins(game: Game, state: State, player: int) -> bool:
     """Whether ``state`` is over and ``player`` got strictly more than every other player."""
@@ -75,16 +93,46 @@ class OneStepLookaheadAgent(SeededAgent):
 
     def act_state(self, game: Game, state: State) -> int:
         """Return a winning move, else a safe move, else any legal move (random ties)."""
+        verdicts = self.verdicts(game, state)
+        return self._choice(self._candidates(verdicts))
+
+    def verdicts(self, game: Game, state: State) -> dict[int, str]:
+        """``{action: "wins" | "safe" | "loses"}`` for each legal action of the mover:
+        ``"wins"`` ends the game with the mover the winner, ``"loses"`` lets the next
+        player win at once, ``"safe"`` neither."""
         legal = game.legal_actions(state)
         if not legal:
             raise GameOverError(f"{self.name}: no legal action: the game is over")
         me = game.to_play(state)
-        children = [game.next_state(state, a) for a in legal]
-        winning = [a for a, c in zip(legal, children) if _wins(game, c, me)]
-        if winning:
-            return self._choice(winning)
-        safe = [a for a, c in zip(legal, children) if not self._opponent_wins_next(game, c, me)]
-        return self._choice(safe if safe else legal)
+        out = {}
+        for a in legal:
+            child = game.next_state(state, a)
+            if _wins(game, child, me):
+                out[a] = "wins"
+            else:
+                out[a] = "loses" if self._opponent_wins_next(game, child, me) else "safe"
+        return out
+
+    @staticmethod
+    def _candidates(verdicts: dict[int, str]) -> list[int]:
+        """The moves it picks among: the winning ones, else the safe ones, else all."""
+        for kind in ("wins", "safe"):
+            moves = [a for a, v in verdicts.items() if v == kind]
+            if moves:
+                return moves
+        return list(verdicts)
+
+    def analyse(self, env_or_state: Any) -> MoveTable:
+        """Each legal move's verdict and the probability that the agent plays it."""
+        game, state = _position(env_or_state)
+        verdicts = self.verdicts(game, state)
+        picks = self._candidates(verdicts)
+        rank = {"wins": 0, "safe": 1, "loses": 2}
+        rows = tuple(
+            (a, (verdicts[a], f"{1 / len(picks) if a in picks else 0.0:.3f}"))
+            for a in sorted(verdicts, key=lambda a: (rank[verdicts[a]], a))
+        )
+        return MoveTable(game, state, f"{self.name}: looks one move ahead", ("verdict", "p"), rows)
 
     @staticmethod
     def _opponent_wins_next(game: Game, child: State, me: int) -> bool:
@@ -97,15 +145,28 @@ class OneStepLookaheadAgent(SeededAgent):
         return any(_wins(game, game.next_state(child, r), mover) for r in game.legal_actions(child))
 
 
-def _network_logits(net: Any, observations: np.ndarray) -> np.ndarray:
-    """``float[B, A]`` raw policy logits of ``net`` (eval mode, no gradients, on its device)."""
+def _network_outputs(net: Any, observations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(float[B, A] raw policy logits, float[B] values for the movers)`` of ``net``
+    (eval mode, no gradients, on its device)."""
     import torch  # lazily: the other baselines run without torch
 
     net.eval()
     device = next(net.parameters()).device
     with torch.inference_mode():
         obs = torch.from_numpy(np.ascontiguousarray(observations, np.float32)).to(device)
-        return net(obs).logits.float().cpu().numpy()
+        out = net(obs)
+        return out.logits.float().cpu().numpy(), out.value.float().cpu().numpy()
+
+
+def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """Rows of ``float[B, A]`` logits (``-inf``: illegal) to distributions at ``temperature``
+    (0: uniform over each row's tied maxima)."""
+    if temperature == 0.0:
+        best = logits == logits.max(axis=1, keepdims=True)
+        return best / best.sum(axis=1, keepdims=True)
+    z = logits / temperature
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
 
 
 class NetworkOnlyAgent(SeededAgent):
@@ -170,14 +231,20 @@ class NetworkOnlyAgent(SeededAgent):
         masks = game.legal_masks(states)
         if not masks.any(axis=1).all():
             raise GameOverError(f"{self.name}: a state is terminal; there is no move to choose")
-        logits = _network_logits(self.network, game.observations(states))
-        logits = np.where(masks, logits.astype(np.float64), -np.inf)
-        if self.temperature == 0.0:
-            best = logits == logits.max(axis=1, keepdims=True)
-            return best / best.sum(axis=1, keepdims=True)
-        z = logits / self.temperature
-        z = np.exp(z - z.max(axis=1, keepdims=True))
-        return z / z.sum(axis=1, keepdims=True)
+        logits, _ = _network_outputs(self.network, game.observations(states))
+        return _softmax(np.where(masks, logits.astype(np.float64), -np.inf), self.temperature)
+
+    def analyse(self, env_or_state: Any) -> MoveTable:
+        """The policy head's priors (softmax of the legal logits), the probability that this
+        agent plays each move (at its temperature) and the value head, all for the mover."""
+        game, state = _position(env_or_state)
+        self.check_game(game)
+        logits, value = _network_outputs(self.network, game.observations([state]))
+        masked = np.where(game.legal_mask(state), logits[0].astype(np.float64), -np.inf)
+        prior = _softmax(masked[None], 1.0)[0]
+        plays = self.policy(game, [state])[0]
+        summary = f"policy head alone, no search   network value: {float(value[0]):+.3f}"
+        return probability_table(game, state, summary, ["prior", "p"], [prior, plays])
 
     def act_states(self, game: Game, states: Sequence[State]) -> list[int]:
         """Return one move per state from one batched forward pass."""

@@ -1,9 +1,18 @@
-"""A human player at a text terminal (or any scripted input function)."""
+"""A human player at a text terminal (or any scripted input function), and a game of a
+human against an agent (what ``az-gym play`` runs).
+
+Games may name their players with a ``player_marks`` tuple (``("X", "O")`` in the native
+games) and tell the line that won with ``winning_line(state)`` (a list of actions, or
+``None``); both are optional and used when present.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
+from az_gym.agents.analysis import player_label
 from az_gym.agents.base import Agent
 from az_gym.game import Game, GameOverError, IllegalActionError, State
 
@@ -69,7 +78,7 @@ class HumanAgent(Agent):
         legal = game.legal_actions(state)
         names = ", ".join(game.action_to_string(a) for a in legal)
         self.output_fn(game.render(state))
-        self.output_fn(f"player {game.to_play(state)} to move; legal moves: {names}")
+        self.output_fn(f"{player_label(game, game.to_play(state))} to move; legal moves: {names}")
         attempts = 0
         while True:
             try:
@@ -86,3 +95,70 @@ class HumanAgent(Agent):
                         f"{self.name}: no legal move after {attempts} answers "
                         f"(max_attempts={self.max_attempts})"
                     ) from None
+
+
+def result_words(returns: np.ndarray, player: int) -> str:
+    """``"you win"``, ``"you lose"`` or ``"draw"`` for ``player`` given the final returns."""
+    others = [r for q, r in enumerate(returns) if q != player]
+    if all(returns[player] > r for r in others):
+        return "you win"
+    if any(returns[player] < r for r in others):
+        return "you lose"
+    return "draw"
+
+
+def play_against(
+    game: Game,
+    opponent: Agent,
+    human_player: int = 0,
+    *,
+    opponent_name: str | None = None,
+    seed: int | None = None,
+    input_fn: Callable[[str], str] = input,
+    output_fn: Callable[[str], object] = print,
+) -> np.ndarray:
+    """One game of a human (typing moves through ``input_fn``) against ``opponent``.
+
+    Says which side the human plays, shows the board and legal moves before each of the
+    human's moves and each move of the opponent by name, and at the end the final board,
+    the winning line when the game can tell it, and the result in words.
+
+    Args:
+        game: a two-player game.
+        opponent: the agent playing every other seat.
+        human_player: the human's seat (0 moves first).
+        opponent_name: how to call the opponent (default: ``opponent.name``).
+        seed: reseeds the opponent before the game (``None``: leave its stream).
+
+    Returns:
+        ``float[num_players]``: the final returns.
+
+    Raises:
+        HumanQuit: the human typed a quit word or closed the input (Ctrl-D).
+    """
+    human = HumanAgent(input_fn, output_fn)
+    name = opponent_name or opponent.name
+    opponent.check_game(game)
+    opponent.reset()
+    if seed is not None:
+        opponent.reseed(seed)
+    order = "first" if human_player == 0 else "second"
+    output_fn(f"you are {player_label(game, human_player)} ({order}), against {name}")
+    state = game.initial_state()
+    while not game.is_terminal(state):
+        mover = game.to_play(state)
+        if mover == human_player:
+            action = human.act_state(game, state)
+        else:
+            action = opponent.act_state(game, state)
+            output_fn(f"{name} ({player_label(game, mover)}) plays {game.action_to_string(action)}")
+        state = game.step(state, action)
+    output_fn(game.render(state))
+    returns = np.asarray(game.returns(state), dtype=np.float64)
+    line = getattr(game, "winning_line", lambda _: None)(state)
+    if line:
+        winner = int(np.argmax(returns))
+        cells = " ".join(game.action_to_string(a) for a in line)
+        output_fn(f"{player_label(game, winner)} wins with {cells}")
+    output_fn(result_words(returns, human_player))
+    return returns

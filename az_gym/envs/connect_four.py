@@ -114,6 +114,8 @@ class ConnectFour(Game):
     """Connect Four rules (see the module docstring)."""
 
     name = "connect_four"
+    player_marks = ("X", "O")
+    """How the board shows players 0 and 1."""
     num_players = 2
     num_actions = WIDTH
     observation_shape = (HEIGHT, WIDTH, 2)

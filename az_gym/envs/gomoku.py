@@ -55,6 +55,8 @@ class Gomoku(Game):
     """
 
     name = "gomoku"
+    player_marks = ("X", "O")
+    """How the board shows players 0 and 1."""
     num_players = 2
 
     def __init__(self, size: int = 9) -> None:

@@ -73,6 +73,8 @@ class Othello(Game):
     """
 
     name = "othello"
+    player_marks = ("X", "O")
+    """How the board shows players 0 and 1."""
     num_players = 2
 
     def __init__(self, size: int = 8) -> None:

@@ -48,6 +48,8 @@ class TicTacToe(Game):
     """Tic-tac-toe rules (see the module docstring)."""
 
     name = "tictactoe"
+    player_marks = ("X", "O")
+    """How the board shows players 0 and 1."""
     num_players = 2
     num_actions = 9
     observation_shape = (3, 3, 2)
@@ -113,6 +115,13 @@ class TicTacToe(Game):
             rows.append(f"{3 - r} " + " ".join(cells))
         rows.append("  a b c")
         return "\n".join(rows)
+
+    def winning_line(self, state: TicTacToeState) -> list[int] | None:
+        """The three cells of the winner's line (a completed game), else ``None``."""
+        if state.winner < 0:
+            return None
+        mine = state.marks[state.winner]
+        return next([int(c) for c in line] for line, m in zip(_LINES, _WIN_MASKS) if mine & m == m)
 
     def action_to_string(self, action: int) -> str:
         """Cell name: column letter and row number from the bottom (``4`` -> ``"b2"``)."""

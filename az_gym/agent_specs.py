@@ -1,0 +1,147 @@
+"""Agent specs: the names the command line gives agents, listed once and parsed here.
+
+A spec is a short string such as ``alphabeta:4`` or ``runs/connect_four:400``. The table
+:data:`AGENT_SPECS` is the one list of them: ``az-gym list``, every ``--help`` that takes an
+agent and the README's pointer all come from it, and :func:`make_agent` builds each kind.
+This module belongs to the command-line layer (beside ``cli.py``): it imports the agents,
+nothing below imports it.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from az_gym.game import Game
+
+
+class SpecError(ValueError):
+    """An agent spec that names no agent, or one that cannot be built for the game."""
+
+
+class AgentSpec(NamedTuple):
+    """One kind of agent spec: its syntax and what it builds."""
+
+    syntax: str
+    """How it is written, e.g. ``alphabeta[:DEPTH]``."""
+    meaning: str
+    """What it builds, one line."""
+    analyses: bool = True
+    """Whether ``az-gym analyse`` can show its view of a position."""
+
+
+AGENT_SPECS: tuple[AgentSpec, ...] = (
+    AgentSpec("random", "a uniformly random legal move"),
+    AgentSpec("one_step", "wins at once when it can, else avoids moves that lose at once"),
+    AgentSpec("alphabeta[:DEPTH]", "alpha-beta, DEPTH plies (default 5; tictactoe: solved)"),
+    AgentSpec("mcts[:SIMS]", "MCTS with random rollouts, SIMS simulations a move (default 1000)"),
+    AgentSpec("human", "you, at the terminal", analyses=False),
+    AgentSpec("RUN_DIR[:SIMS]", "AlphaZero: the best network of a run (SIMS: simulations a move)"),
+    AgentSpec("FILE.pt[:SIMS]", "AlphaZero: an agent checkpoint (AlphaZeroAgent.save)"),
+    AgentSpec("pretrained[:SIMS]", "AlphaZero: the agent shipped for the game, if any"),
+    AgentSpec("network:RUN_DIR|FILE.pt", "an AlphaZero network's policy head alone, no search"),
+    AgentSpec("dqn:FILE.pt", "a DQN agent (DQNAgent.save)", analyses=False),
+)
+"""Every agent spec the command line understands (one list; keep :func:`make_agent` in step)."""
+
+AGENT_HELP = "agent spec: " + " | ".join(s.syntax for s in AGENT_SPECS) + " (see `az-gym list`)"
+"""The one-line ``--help`` text of an agent argument."""
+
+
+def shipped_agents() -> list[str]:
+    """The games that ship a pre-trained agent in the package (``pretrained`` spec)."""
+    folder = resources.files("az_gym") / "pretrained"
+    return sorted(p.name.removesuffix(".pt") for p in folder.iterdir() if p.name.endswith(".pt"))
+
+
+def _pretrained_path(game_name: str) -> Path:
+    path = Path(str(resources.files("az_gym") / "pretrained" / f"{game_name}.pt"))
+    if not path.exists():
+        raise SpecError(
+            f"no pre-trained agent ships for {game_name} "
+            f"(games with one: {', '.join(shipped_agents())}); pass a run directory or a .pt file"
+        )
+    return path
+
+
+def _checkpoint_in_run(run_dir: Path) -> Path:
+    """The best network of a run directory (an agent file, or the run's best.pt)."""
+    for name in ("best_agent.pt", "best.pt"):
+        if (run_dir / name).exists():
+            return run_dir / name
+    raise SpecError(
+        f"{str(run_dir)!r} holds no network (no best_agent.pt nor best.pt): "
+        "not a training run, or one that has not finished its first iteration"
+    )
+
+
+def _count(spec: str, arg: str, what: str) -> int:
+    """The positive integer after the colon of ``spec``."""
+    if not arg.isdigit() or int(arg) < 1:
+        raise SpecError(f"agent {spec!r}: {what} must be a whole number >= 1, not {arg!r}")
+    return int(arg)
+
+
+def _unknown(spec: str) -> SpecError:
+    kinds = ", ".join(s.syntax for s in AGENT_SPECS)
+    return SpecError(
+        f"unknown agent {spec!r}: not an agent name nor an existing file or directory "
+        f"(agent specs: {kinds})"
+    )
+
+
+def _alphazero(spec: str, target: str, game: Game) -> Any:
+    """The AlphaZero agent of ``target`` (``PATH[:SIMS]`` or ``pretrained[:SIMS]``)."""
+    head, sep, tail = target.rpartition(":")
+    sims = None
+    if sep and tail.isdigit():  # a trailing ":400" is a budget; other colons belong to the path
+        target, sims = head, _count(spec, tail, "SIMS")
+    path = _pretrained_path(game.name) if target.lower() == "pretrained" else Path(target)
+    if path.is_dir():
+        path = _checkpoint_in_run(path)
+    elif not path.exists():
+        raise _unknown(spec)
+    from az_gym.agents import AlphaZeroAgent  # torch: only once the file is known to exist
+
+    agent = AlphaZeroAgent.load(path, game)
+    return agent if sims is None else agent.with_simulations(sims)
+
+
+def make_agent(spec: str, game: Game, *, seed: int | None = None) -> Any:
+    """Build the agent that ``spec`` names (see :data:`AGENT_SPECS`) to play ``game``.
+
+    Args:
+        spec: the spec as typed (keyword kinds are case-insensitive).
+        game: the game it will play; agents made for another game are refused here.
+        seed: seed of the agent's random stream.
+
+    Raises:
+        SpecError: an unknown spec or a bad number in it; ``ValueError`` (from the loaders)
+            for an unreadable or foreign checkpoint.
+    """
+    from az_gym import agents
+
+    kind, colon, arg = spec.partition(":")
+    kind = kind.lower().replace("-", "_")
+    simple = {"random": agents.RandomAgent, "one_step": agents.OneStepLookaheadAgent}
+    if kind in simple or kind == "human":
+        if colon:
+            raise SpecError(f"agent {spec!r}: {kind} takes no ':' argument")
+        return agents.HumanAgent() if kind == "human" else simple[kind](seed=seed)
+    if kind in ("alphabeta", "alpha_beta"):
+        depth = _count(spec, arg, "DEPTH") if colon else 5
+        return agents.AlphaBetaAgent(depth=depth, seed=seed)
+    if kind in ("mcts", "rollout_mcts"):
+        sims = _count(spec, arg, "SIMS") if colon else 1000
+        return agents.MctsRolloutAgent(num_simulations=sims, seed=seed)
+    if kind == "dqn" and colon:
+        if not Path(arg).is_file():
+            raise SpecError(f"agent {spec!r}: no file {arg!r}")
+        agent = agents.DQNAgent.load(arg, game)
+    elif kind == "network" and colon:
+        agent = agents.NetworkOnlyAgent(_alphazero(spec, arg, game), seed=seed)
+    else:
+        agent = _alphazero(spec, spec, game)
+    agent.check_game(game)
+    return agent

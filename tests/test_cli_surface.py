@@ -1,0 +1,245 @@
+"""The ``az-gym`` surface a newcomer touches first, run as real processes: every ``--help``,
+one-line errors for every kind of bad input, ``analyse`` for every agent spec, ``play``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from az_gym.agent_specs import AGENT_HELP, AGENT_SPECS
+from az_gym.cli import build_parser, main
+
+COMMANDS = ["train", "play", "evaluate", "tournament", "analyse", "bench", "list", "export"]
+
+
+def az_gym(
+    *args: str, stdin: str = "", timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``az-gym ARGS`` as a process of this checkout's package."""
+    return subprocess.run(
+        [sys.executable, "-m", "az_gym.cli", *args],
+        input=stdin, capture_output=True, text=True, timeout=timeout, check=False,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- help
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_every_help_runs_as_a_process(command: str | None) -> None:
+    # `az-gym --help` once crashed (TypeError) on the "%" of "95% interval".
+    proc = az_gym(*([command] if command else []), "--help", timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: az-gym" + (f" {command}" if command else ""))
+    assert len(proc.stdout.splitlines()) > 3 and not proc.stderr
+
+
+def test_the_help_test_covers_every_command() -> None:
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert sorted(sub.choices) == sorted(COMMANDS)
+
+
+def test_list_and_help_come_from_the_one_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "games: connect_four" in out
+    for spec in AGENT_SPECS:
+        assert spec.syntax in out and spec.meaning in out and spec.syntax in AGENT_HELP
+    assert "pre-trained agents ship for: connect_four, gomoku" in out
+
+
+# -------------------------------------------------------------------------- errors
+def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
+    """Each kind of user mistake or environment problem, as the arguments that cause it."""
+    (tmp / "empty_run").mkdir()
+    (tmp / "a_dir").mkdir()
+    (tmp / "a_file").write_text("x")
+    (tmp / "junk.pt").write_bytes(b"not a checkpoint at all")
+    (tmp / "corrupt_run").mkdir()
+    (tmp / "corrupt_run" / "best.pt").write_bytes(b"PK\x03\x04" + bytes(200))
+    t = str(tmp)
+    duel = ["evaluate", "tictactoe", "random", "random"]
+    slow_duel = ["evaluate", "tictactoe", "mcts:5000", "mcts:5000", "--games", "1000"]
+    return {
+        "no command": [],
+        "unknown agent": ["evaluate", "tictactoe", "no_such_agent", "random"],
+        "bad spec number": ["evaluate", "tictactoe", "alphabeta:x", "random"],
+        "zero simulations": ["evaluate", "tictactoe", "mcts:0", "random"],
+        "unknown game": ["evaluate", "no_such_game", "random", "random"],
+        "unknown option": ["evaluate", "tictactoe", "-o", "size=6", "random", "random"],
+        "malformed option": ["evaluate", "othello", "-o", "size", "random", "random"],
+        "missing run dir": ["evaluate", "tictactoe", f"{t}/missing_run", "random"],
+        "run dir without checkpoints": ["evaluate", "tictactoe", f"{t}/empty_run", "random"],
+        "junk checkpoint": ["evaluate", "tictactoe", f"{t}/junk.pt", "random"],
+        "corrupt checkpoint in a run": ["analyse", "tictactoe", f"{t}/corrupt_run"],
+        "network of a missing run": ["analyse", "tictactoe", f"network:{t}/missing"],
+        "no pretrained agent": ["play", "tictactoe", "--opponent", "pretrained"],
+        "unknown move": ["analyse", "tictactoe", "random", "b2", "zz"],
+        "move by index": ["analyse", "tictactoe", "random", "4"],
+        "illegal move": ["analyse", "tictactoe", "random", "b2", "b2"],
+        "move after the end": ["analyse", "tictactoe", "random", *"a1 b1 a2 b2 a3 c3".split()],
+        "human cannot analyse": ["analyse", "tictactoe", "human"],
+        "export without a network": ["export", "tictactoe", "alphabeta", "--out", f"{t}/m.onnx"],
+        "evaluate --out a directory": [*slow_duel, "--out", f"{t}/a_dir"],
+        "evaluate --out under a file": [*slow_duel, "--out", f"{t}/a_file/duel.json"],
+        "tournament --out a file": [
+            "tournament", "tictactoe", "random", "one_step", "--out", f"{t}/a_file",
+        ],
+        "tournament twice the same spec": ["tournament", "tictactoe", "random", "random"],
+        "zero games": [*duel, "--games", "0"],
+        "negative games": [*duel, "--games", "-1"],
+        "zero processes": [*duel, "--processes", "0"],
+        "negative bench seconds": ["bench", "--seconds", "-1"],
+        "directory as --config": ["train", "tictactoe", "--config", f"{t}/a_dir",
+                                  "--run-dir", f"{t}/run1"],
+        "file as --run-dir": ["train", "tictactoe", "--run-dir", f"{t}/a_file"],
+    }  # fmt: skip
+
+
+def test_every_bad_input_is_one_error_line(tmp_path: Path) -> None:
+    # Each case once tracebacked, said `legal actions are []`, exited 1 or 0, or played
+    # every game before refusing its --out (the slow duel would time out if it played).
+    failures = []
+    for case, args in _bad_inputs(tmp_path).items():
+        proc = az_gym(*args, timeout=60)
+        lines = proc.stderr.splitlines()
+        ok = (
+            proc.returncode == 2
+            and len(lines) == 1
+            and lines[0].startswith("az-gym: error: ")
+            and "Traceback" not in proc.stderr
+            and "legal actions are" not in proc.stderr
+        )
+        if not ok:
+            failures.append(f"{case}: rc={proc.returncode} stderr={proc.stderr[-500:]!r}")
+    assert not failures, "\n".join(failures)
+
+
+def test_error_messages_say_what_to_do(tmp_path: Path) -> None:
+    cases = _bad_inputs(tmp_path)
+
+    def err(case: str) -> str:
+        return az_gym(*cases[case], timeout=60).stderr
+
+    assert "legal moves after b2: a3 b3 c3 a2 c2 a1 b1 c1" in err("unknown move")
+    assert "'b2' is illegal after b2; legal moves: a3" in err("illegal move")
+    assert "tictactoe takes no option size" in err("unknown option")
+    assert "these can: random, one_step" in err("human cannot analyse")
+    assert "is a directory" in err("evaluate --out a directory")
+
+
+def test_debug_variable_gives_the_traceback() -> None:
+    proc = az_gym("evaluate", "tictactoe", "no_such_agent", "random", env={"AZ_GYM_DEBUG": "1"})
+    assert proc.returncode == 1 and "Traceback" in proc.stderr and "SpecError" in proc.stderr
+
+
+def test_ctrl_c_exits_130_with_one_line() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "az_gym.cli", "play", "tictactoe", "--opponent", "random"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdin is not None
+    while "legal moves" not in proc.stdout.readline():  # waiting for the human's move
+        pass
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip() == "az-gym: interrupted"
+
+
+# -------------------------------------------------------------------------- analyse
+@pytest.mark.parametrize(
+    ("game", "spec", "moves", "expected"),
+    [
+        ("tictactoe", "random", ["b2"], "0.125"),
+        ("tictactoe", "one_step", ["a1", "b1", "a2"], "loses"),
+        ("tictactoe", "alphabeta", ["a1", "b1", "a2"], "loss in 2"),
+        ("tictactoe", "mcts:30", ["b2"], "rollout value"),
+        ("connect_four", "alphabeta:2", ["4", "4"], "depth 2"),
+        ("connect_four", "pretrained:16", ["4"], "network value"),
+        ("connect_four", "network:pretrained", ["4"], "prior"),
+    ],
+)
+def test_analyse_every_spec_that_can(
+    game: str, spec: str, moves: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # All but rollout MCTS once tracebacked; AlphaZero printed the board twice.
+    assert main(["analyse", game, spec, *moves, "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert expected in out
+    footer = "a b c" if game == "tictactoe" else "1 2 3 4 5 6 7"
+    assert out.count(footer) == 1
+
+
+def test_alphabeta_analysis_values_every_move(capsys: pytest.CaptureFixture[str]) -> None:
+    # X (to move) has a1 a2 and O threatens nothing: a3 wins now, the rest are exact values.
+    assert main(["analyse", "tictactoe", "alphabeta", "a1", "b1", "a2", "c1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    head = next(i for i, line in enumerate(out) if line.split()[:1] == ["action"])
+    table = {line.split()[0]: line.split(None, 1)[1].strip() for line in out[head + 1 :]}
+    assert table["a3"].strip() == "win in 1"
+    assert len(table) == 5  # every legal move, none cut off by the pruning
+
+
+# ----------------------------------------------------------------------- evaluate
+def test_evaluate_keeps_the_full_specs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "results" / "duel.json"  # its folder is made
+    args = ["evaluate", "tictactoe", "alphabeta:2", "random", "--games", "6", "--seed", "0"]
+    assert main([*args, "--out", str(out), "--quiet"]) == 0
+    result = json.loads(out.read_text())
+    assert result["wins"] + result["draws"] + result["losses"] == 6
+    assert (result["agent_a"], result["agent_b"]) == ("alphabeta:2", "random")
+    assert "alphabeta:2 vs random" in capsys.readouterr().out
+
+
+def test_tournament_names_agents_by_spec(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    specs = ["alphabeta:1", "alphabeta:3", "random"]
+    args = ["tournament", "tictactoe", *specs, "--games-per-pair", "2", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "t")]) == 0
+    saved = (tmp_path / "t" / "tournament.json").read_text()
+    printed = capsys.readouterr().out
+    assert all(f'"{s}"' in saved and s in printed for s in specs)
+
+
+# --------------------------------------------------------------------------- play
+def test_play_reads_like_a_game() -> None:
+    # The typo and the illegal move are asked again, never played; the agent's moves are
+    # named; the end shows the winning line and the result in words, not `returns [...]`.
+    moves = "zz\nb2\nb2\na1\nc3\na3\nc1\nb1\nc2\na2\n"
+    proc = az_gym("play", "tictactoe", "--opponent", "alphabeta:9", "--seed", "0", stdin=moves)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert out.startswith("you are X (first), against alphabeta:9\n")
+    assert "'zz' is not a legal move" in out and "X to move; legal moves: a3" in out
+    assert "alphabeta:9 (O) plays " in out
+    assert "returns" not in out and not proc.stderr
+    last = out.rstrip().splitlines()
+    assert last[-1] in ("you lose", "draw")  # perfect play never loses tic-tac-toe
+    if last[-1] == "you lose":
+        assert last[-2].startswith("O wins with ")
+
+
+def test_play_second() -> None:
+    moves = "b2\na1\nc3\na3\nc1\nb1\nc2\na2\nb3\n"
+    proc = az_gym("play", "tictactoe", "--opponent", "one_step", "--second", "--seed", "1",
+                  stdin=moves)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("you are O (second), against one_step\none_step (X) plays ")
+    assert proc.stdout.rstrip().splitlines()[-1] in ("you win", "you lose", "draw")
+
+
+@pytest.mark.parametrize("stdin", ["quit\n", "b2\nq\n", "b2\n", ""])
+def test_quit_or_end_of_input_leaves_with_exit_0(stdin: str) -> None:
+    # 'quit' once printed "interrupted" and exited 130; Ctrl-D (end of input) alike.
+    proc = az_gym("play", "tictactoe", "--opponent", "random", stdin=stdin)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.rstrip().endswith("goodbye (game abandoned)")
+    assert not proc.stderr
