@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from az_gym.agent_specs import AGENT_HELP, AGENT_SPECS, make_agent, shipped_agents
+from az_gym.agents.human import HumanQuit
 
 __all__ = ["build_parser", "main", "make_agent"]
 
@@ -81,17 +82,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_play(args: argparse.Namespace) -> int:
-    """A human against an agent in the terminal; ``quit`` or Ctrl-D leaves with exit 0."""
-    from az_gym.agents import HumanQuit, play_against
+    """A human against an agent in the terminal; ``quit`` or Ctrl-D leaves (exit 0)."""
+    from az_gym.agents import play_against
 
     game = _game_from_args(args.game, args.option)
     opponent = make_agent(args.opponent, game, seed=args.seed)
-    try:
-        play_against(
-            game, opponent, 1 if args.second else 0, opponent_name=args.opponent, seed=args.seed
-        )
-    except HumanQuit:
-        print("\ngoodbye (game abandoned)")
+    seat = 1 if args.second else 0
+    play_against(game, opponent, seat, opponent_name=args.opponent, seed=args.seed)
     return 0
 
 
@@ -398,7 +395,8 @@ library's own errors (``GameError``, ``ParamsError``, ``RunDirError``, ``Checkpo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``az-gym``: 0 on success, 2 on an error, 130 on Ctrl-C.
+    """Entry point of ``az-gym``: 0 on success, 2 on an error, 130 on Ctrl-C (141 when the
+    reader of the output closes the pipe).
 
     Nothing a user types ends in a traceback: every error is one ``az-gym: error:`` line
     on stderr (anything unexpected is reported as an internal error). ``AZ_GYM_DEBUG=1``
@@ -408,11 +406,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = os.environ.get("AZ_GYM_DEBUG", "") not in ("", "0")
     try:
         return int(args.func(args) or 0)
+    except HumanQuit:  # 'quit' or Ctrl-D at a human's prompt (play, evaluate human ...)
+        print("\ngoodbye (game abandoned)")
+        return 0
     except KeyboardInterrupt:
         if debug:
             raise
         print("\naz-gym: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of the output left (`az-gym list | head -1`): stop quietly, as cat does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except USER_ERRORS as exc:
         if debug:
             raise

@@ -139,6 +139,24 @@ def test_debug_variable_gives_the_traceback() -> None:
     assert proc.returncode == 1 and "Traceback" in proc.stderr and "SpecError" in proc.stderr
 
 
+def test_an_unexpected_error_is_one_line_too(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The last resort: a bug, not a user mistake, still gets one line and a pointer.
+    import az_gym.cli
+
+    def broken(args: argparse.Namespace) -> int:
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(az_gym.cli, "cmd_list", broken)
+    assert main(["list"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "az-gym: error: internal error: RuntimeError: boom; second line "
+        "(set AZ_GYM_DEBUG=1 for the traceback)\n"
+    )
+
+
 def test_ctrl_c_exits_130_with_one_line() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "az_gym.cli", "play", "tictactoe", "--opponent", "random"],
@@ -243,3 +261,27 @@ def test_quit_or_end_of_input_leaves_with_exit_0(stdin: str) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.rstrip().endswith("goodbye (game abandoned)")
     assert not proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("game", "moves", "line"),
+    [("tictactoe", "a1 b1 b2 c1 c3", "c3 b2 a1"), ("gomoku", "a1 b1 b2 c1 c3 d1 d4 e1 e5",
+     "e5 d4 c3 b2 a1")],
+)  # fmt: skip
+def test_winning_line(game: str, moves: str, line: str) -> None:
+    from az_gym.envs.registry import make_game
+
+    g = make_game(game)
+    s = g.initial_state()
+    assert g.winning_line(s) is None
+    for m in moves.split():
+        s = g.step(s, g.string_to_action(m))
+    assert " ".join(g.action_to_string(a) for a in g.winning_line(s)) == line
+
+
+def test_output_closed_early_is_quiet() -> None:
+    proc = subprocess.run(
+        f"{sys.executable} -m az_gym.cli list | head -1", shell=True, capture_output=True,
+        text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.stdout.startswith("games:") and not proc.stderr

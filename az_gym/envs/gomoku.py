@@ -162,6 +162,22 @@ class Gomoku(Game):
         rows.append("   " + " ".join(chr(ord("a") + c) for c in range(n)))
         return "\n".join(rows)
 
+    def winning_line(self, state: GomokuState) -> list[int] | None:
+        """The cells of the winner's line of five or more (a won game), else ``None``."""
+        if state.winner < 0:
+            return None
+        bits, w, n = state.stones[state.winner], self._w, self.size
+        for b in self._bit:
+            for d in self._dirs:
+                if not bits >> b & 1 or (b >= d and bits >> (b - d) & 1):
+                    continue  # not a stone that starts a run in direction d
+                run = [b]
+                while bits >> (run[-1] + d) & 1:
+                    run.append(run[-1] + d)
+                if len(run) >= 5:
+                    return [(q // w) * n + q % w for q in run]
+        return None  # pragma: no cover - a winner always has a line
+
     def action_to_string(self, action: int) -> str:
         """Column letter and row number from the bottom (``40`` -> ``"e5"`` on 9x9)."""
         r, c = divmod(int(action), self.size)
