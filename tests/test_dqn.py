@@ -476,7 +476,7 @@ def test_cartpole_learns_better_than_random() -> None:
 def test_tictactoe_gym_view_runs_without_illegal_moves(mode: str) -> None:
     from az_gym.envs.gym_view import GymView
 
-    env = GymView(TicTacToe(), agent_color="alternate")
+    env = GymView(TicTacToe(), agent_color="alternate", illegal_action="raise")
     cfg = DQNConfig(
         learning_starts=50, train_freq=1, batch_size=16, target_update_interval=50,
         self_play_update_interval=100, seed=9,

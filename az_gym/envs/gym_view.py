@@ -8,21 +8,35 @@
   (:class:`LegalDiscrete`) whose unmasked ``sample()`` returns a legal action.
 * ``reset`` and ``step`` put the learner's legal-action mask in ``info["action_mask"]``
   (``int8[num_actions]``); :meth:`GymView.action_masks` returns it as ``bool`` (the
-  ``MaskablePPO`` convention).
+  ``MaskablePPO`` convention). Gymnasium 1.x wrappers do not forward attributes, so on what
+  ``gymnasium.make`` returns call ``env.unwrapped.action_masks()`` or
+  ``env.get_wrapper_attr("action_masks")()``; SB3 VecEnvs' ``env_method("action_masks")``
+  (what sb3-contrib's ``get_action_masks`` and ``MaskablePPO`` use) goes through
+  ``get_wrapper_attr`` and works as is.
 * The opponent replies inside ``step`` (and moves first inside ``reset`` when the learner
   plays second), as often as the game gives it the move (passes work).
 * Reward: 0 until the end, then the learner's return (+1 win, -1 loss, 0 draw).
   ``terminated`` is True at the end; ``truncated`` is always False (games are finite).
-* **Illegal actions raise** :class:`~az_gym.game.IllegalActionError` (a ``ValueError``)
-  naming the action and the legal ones, and leave the game untouched, so a buggy policy is
-  caught at once instead of learning from a silent penalty. Mask your policy with
-  ``info["action_mask"]`` / ``action_masks()``. Stepping a finished game raises
-  :class:`~az_gym.game.GameOverError`.
-* ``illegal_action="lose"`` gives PettingZoo classic's rule instead: the episode ends with
-  reward -1, ``info["illegal_action"]`` holds the action, the board is unchanged. Gymnasium's
-  ``check_env`` needs it for games where some actions are illegal in the first position
-  (Othello): its determinism check steps, right after a reset, an action it sampled in
-  another position; with ``"raise"`` that is an error by design.
+* **Illegal actions of the learner** follow PettingZoo classic's rule by default
+  (``illegal_action="loss"``): the episode ends as a loss for the mover, reward -1,
+  ``terminated``, the board unchanged, ``info["illegal_action"]`` holds the action and the
+  mask is all zeros. So unmasked learners (plain PPO, DQN) train, and learn to avoid illegal
+  moves, instead of crashing on their first illegal sample; it also lets Gymnasium's
+  ``check_env`` step an action it sampled in another position (Othello's first position
+  has illegal cells). ``illegal_action="raise"`` raises
+  :class:`~az_gym.game.IllegalActionError` (a ``ValueError``) naming the action and the legal
+  ones and leaves the game untouched: for masked policies, where an illegal action is a bug
+  to catch at once. Stepping a finished game raises :class:`~az_gym.game.GameOverError`.
+* **A failing opponent aborts the episode.** When the opponent raises, or returns an action
+  that is not legal (az_gym agents never do: it is a bug in the opponent, so it is raised
+  whatever ``illegal_action`` says rather than handed to the learner as a free win),
+  ``step``/``reset`` raise that error and every later ``step`` raises ``RuntimeError``
+  naming it until ``reset()``. Rolling the step back instead would not make a retry
+  meaningful: the opponent's own state (search tree, random generator) has moved on. The
+  ``state`` stays the position the opponent failed in, for inspection; the mask is all zeros.
+* Rendering: ``"ansi"`` returns the board text, ``"human"`` prints it (after every
+  ``reset``/``step``), ``"rgb_array"`` returns a ``uint8[H, W, 3]`` picture drawn with numpy
+  (:func:`az_gym.envs.rgb.board_rgb`; no pygame), SB3's ``make_vec_env`` default.
 """
 
 from __future__ import annotations
@@ -34,9 +48,11 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
+from az_gym.envs.rgb import board_rgb, check_drawable
 from az_gym.game import Game, GameOverError, IllegalActionError, State
 
-RENDER_MODES = ("ansi", "human")
+RENDER_MODES = ("ansi", "human", "rgb_array")
+ILLEGAL_ACTION_RULES = ("loss", "raise")
 
 
 class StateAgent(Protocol):
@@ -84,9 +100,10 @@ class GymView(gymnasium.Env):
         agent_color: the learner's player, ``0`` (moves first), ``1``, or ``"alternate"``
             (``0`` on the first reset after construction or after a seeded reset, then
             ``1``, ``0``, ... on each unseeded reset).
-        render_mode: ``None``, ``"ansi"`` (``render()`` returns the text) or ``"human"``
-            (``render()`` prints it).
-        illegal_action: ``"raise"`` (default) or ``"lose"`` (see the module docstring).
+        render_mode: ``None``, ``"ansi"`` (``render()`` returns the text), ``"human"``
+            (prints it) or ``"rgb_array"`` (``uint8[H, W, 3]``).
+        illegal_action: what an illegal action of the learner does: ``"loss"`` (default,
+            PettingZoo classic's rule) or ``"raise"`` (see the module docstring).
         game_kwargs: constructor options when ``game`` is a name (``size=6``...).
 
     Attributes:
@@ -95,7 +112,7 @@ class GymView(gymnasium.Env):
         agent_color: the learner's player in the current episode.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 1}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 2}
 
     def __init__(
         self,
@@ -103,7 +120,7 @@ class GymView(gymnasium.Env):
         opponent: StateAgent | None = None,
         agent_color: int | str = 0,
         render_mode: str | None = None,
-        illegal_action: str = "raise",
+        illegal_action: str = "loss",
         **game_kwargs: Any,
     ) -> None:
         if isinstance(game, str):
@@ -125,10 +142,15 @@ class GymView(gymnasium.Env):
             )
         if render_mode is not None and render_mode not in RENDER_MODES:
             raise ValueError(f"render_mode={render_mode!r}; expected None or one of {RENDER_MODES}")
-        if illegal_action not in ("raise", "lose"):
-            raise ValueError(f"illegal_action={illegal_action!r}; expected 'raise' or 'lose'")
+        if render_mode == "rgb_array":
+            check_drawable(game)
+        if illegal_action not in ILLEGAL_ACTION_RULES:
+            raise ValueError(
+                f"illegal_action={illegal_action!r}; expected one of {ILLEGAL_ACTION_RULES}"
+            )
         self.illegal_action = illegal_action
         self._lost_by_illegal = False
+        self._failure: str | None = None  # why the opponent aborted the episode
         self.game = game
         self.opponent = opponent
         self.color_mode = agent_color
@@ -150,7 +172,7 @@ class GymView(gymnasium.Env):
 
     def action_masks(self) -> np.ndarray:
         """Return ``bool[num_actions]``: the learner's legal actions (MaskablePPO convention)."""
-        if self._lost_by_illegal:
+        if self._lost_by_illegal or self._failure is not None:
             return np.zeros(self.game.num_actions, dtype=bool)
         return self.game.legal_mask(self.state).astype(bool)
 
@@ -169,13 +191,16 @@ class GymView(gymnasium.Env):
         if self.color_mode == "alternate":
             self.agent_color = self._episodes % 2
         self._episodes += 1
-        if self.opponent is not None and hasattr(self.opponent, "reset"):
-            self.opponent.reset()
         self._state = self.game.initial_state()
         self._lost_by_illegal = False
+        self._failure = None
+        if self.opponent is not None and hasattr(self.opponent, "reset"):
+            self._ask_opponent(self.opponent.reset)
         if isinstance(self.action_space, LegalDiscrete):
             self.action_space._env_ref = weakref.ref(self)
         self._play_opponent()
+        if self.render_mode == "human":
+            self.render()
         return self._observation(), self._info()
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -185,10 +210,18 @@ class GymView(gymnasium.Env):
             ``(observation, reward, terminated, truncated=False, info)``.
 
         Raises:
-            IllegalActionError: ``action`` is not legal (the state is unchanged).
+            IllegalActionError: ``action`` is not legal and ``illegal_action="raise"`` (the
+                state is unchanged), or the opponent returned an illegal action.
             GameOverError: the game is already over (call ``reset()``).
+            RuntimeError: the opponent failed earlier in this episode (call ``reset()``).
+            Exception: whatever the opponent raised (the episode is then aborted).
         """
         state = self.state
+        if self._failure is not None:
+            raise RuntimeError(
+                f"GymView({self.game.name}): the episode was aborted because {self._failure}; "
+                "call reset()"
+            )
         if self.game.is_terminal(state) or self._lost_by_illegal:
             raise GameOverError(f"GymView({self.game.name}): the game is over; call reset()")
         if isinstance(action, np.ndarray) and action.shape == ():
@@ -209,13 +242,16 @@ class GymView(gymnasium.Env):
             self.render()
         return self._observation(), reward, terminated, False, self._info()
 
-    def render(self) -> str | None:
-        """``"ansi"``: return the board text; ``"human"``: print it; ``None``: warn."""
+    def render(self) -> str | np.ndarray | None:
+        """``"ansi"``: return the board text; ``"human"``: print it; ``"rgb_array"``: return
+        ``uint8[H, W, 3]`` (:func:`~az_gym.envs.rgb.board_rgb`); ``None``: warn."""
         if self.render_mode is None:
             gymnasium.logger.warn(
                 "You are calling render method without specifying any render mode."
             )
             return None
+        if self.render_mode == "rgb_array":
+            return board_rgb(self.game, self.state)
         text = f"{self.game.render(self.state)}\n(you are player {self.agent_color})"
         if self.render_mode == "human":
             print(text)
@@ -224,21 +260,38 @@ class GymView(gymnasium.Env):
 
     # ----------------------------------------------------------------- helpers
     def _play_opponent(self) -> None:
-        """Let the opponent move while it is its turn and the game runs."""
+        """Let the opponent move while it is its turn and the game runs.
+
+        If the opponent raises or returns an illegal action, the episode is aborted (see the
+        module docstring) and the error propagates.
+        """
         game = self.game
         while not game.is_terminal(self._state) and game.to_play(self._state) != self.agent_color:
             if self.opponent is None:
                 legal = np.flatnonzero(game.legal_mask(self._state))
                 a = int(legal[self.np_random.integers(legal.size)])
             else:
-                a = self.opponent.act_state(game, self._state)
-                if not (0 <= int(a) < game.num_actions and game.legal_mask(self._state)[a]):
-                    raise IllegalActionError(
-                        a,
-                        game.legal_actions(self._state),
-                        f"{game.name} (opponent {self.opponent!r})",
-                    )
-            self._state = game.next_state(self._state, int(a))
+                a = self._opponent_action()
+            self._state = game.next_state(self._state, a)
+
+    def _opponent_action(self) -> int:
+        """The opponent's checked action in the current state (aborts the episode if bad)."""
+        game = self.game
+        a = self._ask_opponent(self.opponent.act_state, game, self._state)
+        try:
+            return game.check_action(self._state, a)
+        except IllegalActionError as err:
+            who = f"the opponent {self.opponent!r}"
+            self._failure = f"{who} chose an {err}"
+            raise IllegalActionError(err.action, err.legal, f"{game.name} ({who})") from None
+
+    def _ask_opponent(self, method: Any, *args: Any) -> Any:
+        """Call an opponent method; if it raises, abort the episode and re-raise."""
+        try:
+            return method(*args)
+        except Exception as err:
+            self._failure = f"the opponent {self.opponent!r} raised {type(err).__name__}: {err}"
+            raise
 
     def _observation(self) -> np.ndarray:
         return np.asarray(self.game.observation(self._state, self.agent_color), dtype=np.float32)

@@ -1,0 +1,258 @@
+"""README.md is executed: every python block runs as written, every shell line is checked.
+
+* Each ```python block is saved as a script and run as written (``python block.py``), in a
+  fresh process, from an empty temporary directory, with the repository on ``PYTHONPATH``:
+  what a user who pastes it into a file gets. The snippets are cheap as written (tiny
+  budgets in their own arguments); nothing here edits their text.
+* Each ```bash line is either run (cheap ones: ``--help``, ``az-gym list``) or checked
+  without running it: ``az-gym SUB ...`` must parse (the subcommand's ``--help`` runs and
+  lists every flag used, argparse accepts the line, a ``game`` is a registered game), a
+  ``python FILE.py`` script must exist, compile and declare every flag used, ``pytest -m M``
+  must use a declared marker, ``bash FILE`` must pass ``bash -n``, ``pip install -e ".[X]"``
+  must name extras of pyproject.toml. A line no rule covers fails, so a new kind of command
+  in the README gets a rule here.
+
+Failures name the README line (python tracebacks are rewritten to README line numbers).
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import os
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+TIMEOUT = 240  # per python block: generous for a loaded machine; a block takes seconds
+
+
+@dataclass(frozen=True)
+class Block:
+    """A fenced code block: its language, the README line of its first code line, its text."""
+
+    lang: str
+    line: int
+    text: str
+
+
+def readme_blocks(lang: str) -> list[Block]:
+    """The ```lang blocks of README.md, in order."""
+    blocks, current, start, fence = [], None, 0, None
+    for number, line in enumerate(README.read_text().splitlines(), 1):
+        if current is None:
+            m = re.match(r"^(\s*)```(\w+)\s*$", line)
+            if m:
+                current, start, fence = [], number + 1, m.group(2)
+        elif line.strip() == "```":
+            if fence == lang:
+                blocks.append(Block(lang, start, "\n".join(current) + "\n"))
+            current = None
+        else:
+            current.append(line)
+    return blocks
+
+
+def _id(block: Block) -> str:
+    return f"README.md:{block.line}"
+
+
+# ------------------------------------------------------------------ python blocks
+@pytest.mark.parametrize("block", readme_blocks("python"), ids=_id)
+def test_python_block_runs_as_written(block: Block, tmp_path: Path) -> None:
+    script = tmp_path / f"readme_line_{block.line}.py"
+    script.write_text(block.text)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    env["MPLBACKEND"] = "Agg"  # a block that plots must not need a display
+    try:
+        proc = subprocess.run(
+            [sys.executable, script.name],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TIMEOUT,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"README.md line {block.line}: the python block ran over {TIMEOUT} s")
+    if proc.returncode != 0:
+        # Point traceback lines of the script at the README.
+        def to_readme(m: re.Match[str]) -> str:
+            return f'File "README.md", line {block.line + int(m.group(1)) - 1}'
+
+        err = re.sub(rf'File "[^"]*{re.escape(script.name)}", line (\d+)', to_readme, proc.stderr)
+        pytest.fail(
+            f"README.md line {block.line}: the python block exited with {proc.returncode}\n"
+            f"--- stdout (tail)\n{proc.stdout[-2000:]}\n--- stderr (tail)\n{err[-4000:]}"
+        )
+
+
+# ------------------------------------------------------------------ shell lines
+@dataclass(frozen=True)
+class Command:
+    """One command of a bash block: its README line and its words (comments removed)."""
+
+    line: int
+    words: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"README.md line {self.line}: `{shlex.join(self.words)}`"
+
+
+def readme_commands() -> list[Command]:
+    """Every command of the bash blocks; ``a && b`` gives two, ``\\`` joins lines."""
+    commands = []
+    for block in readme_blocks("bash"):
+        pending, first = "", 0
+        for offset, raw in enumerate(block.text.splitlines()):
+            if not pending:
+                first = block.line + offset
+            if raw.rstrip().endswith("\\"):
+                pending += raw.rstrip()[:-1] + " "
+                continue
+            words = shlex.split(pending + raw, comments=True)
+            pending = ""
+            command: list[str] = []
+            for word in [*words, "&&"]:
+                if word == "&&":
+                    if command:
+                        commands.append(Command(first, tuple(command)))
+                    command = []
+                else:
+                    command.append(word)
+    return commands
+
+
+def _run(argv: list[str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def _flags(words: tuple[str, ...] | list[str]) -> list[str]:
+    """The option names used (``--set a=b`` -> ``--set``, ``--x=1`` -> ``--x``)."""
+    return [w.split("=", 1)[0] for w in words if re.match(r"^--?[A-Za-z]", w)]
+
+
+@functools.cache
+def az_gym_help(sub: str) -> str:
+    """The output of ``az-gym SUB --help``; fails if it fails (an unknown SUB included)."""
+    argv = [sys.executable, "-m", "az_gym.cli", sub, "--help"]
+    proc = _run(argv)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, (
+        f"`az-gym {sub} --help` exited with {proc.returncode}:\n{proc.stderr[-3000:]}"
+    )
+    return proc.stdout
+
+
+def check_az_gym(cmd: Command, args: list[str]) -> None:
+    """Run cheap az-gym lines; for the others check the subcommand, flags and game name."""
+    if not args or args[-1] in ("-h", "--help") or args == ["list"]:
+        proc = _run([sys.executable, "-m", "az_gym.cli", *args])
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, (
+            f"{cmd} exited with {proc.returncode}:\n{proc.stderr[-3000:]}"
+        )
+        return
+    sub = args[0]
+    help_text = az_gym_help(sub)
+    for flag in _flags(args[1:]):
+        assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", help_text), (
+            f"{cmd}: `az-gym {sub} --help` does not list {flag}"
+        )
+    from az_gym import cli  # the parser itself: positionals, value types, choices
+
+    try:
+        parsed = cli.build_parser().parse_args(args)
+    except SystemExit as exc:
+        pytest.fail(f"{cmd}: az-gym's parser refuses it (exit {exc.code})")
+    game = getattr(parsed, "game", None)
+    if isinstance(game, str) and ":" not in game:  # MODULE:FACTORY games are imported: skip
+        from az_gym.envs.registry import available_games
+
+        assert game in available_games(), f"{cmd}: unknown game {game!r}"
+
+
+def check_python(cmd: Command, args: list[str]) -> None:
+    """``python FILE.py ...``: exists, compiles, declares its flags; ``-m pytest``: markers."""
+    if args[:2] == ["-m", "pytest"]:
+        markers = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"][
+            "ini_options"
+        ]["markers"]
+        declared = {m.split(":")[0].strip() for m in markers}
+        rest = args[2:]
+        for i, word in enumerate(rest):
+            if word == "-m":
+                expr = rest[i + 1]
+                used = set(re.findall(r"\w+", expr)) - {"not", "and", "or"}
+                assert used <= declared, f"{cmd}: marker(s) {used - declared} not in pyproject.toml"
+        return
+    script = ROOT / args[0]
+    assert script.is_file() and script.suffix == ".py", f"{cmd}: no script {args[0]}"
+    tree = ast.parse(script.read_text(), filename=str(script))
+    declared = {
+        node.value
+        for call in ast.walk(tree)
+        if isinstance(call, ast.Call) and getattr(call.func, "attr", "") == "add_argument"
+        for node in call.args
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+    for flag in _flags(args[1:]):
+        assert flag in declared, f"{cmd}: {args[0]} declares no {flag} (add_argument)"
+
+
+def check_bash(cmd: Command, args: list[str]) -> None:
+    """``bash FILE``: the file exists and parses."""
+    script = ROOT / args[0]
+    assert script.is_file(), f"{cmd}: no file {args[0]}"
+    proc = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert proc.returncode == 0, f"{cmd}: bash -n fails:\n{proc.stderr}"
+
+
+def check_pip(cmd: Command, args: list[str]) -> None:
+    """``pip install -e ".[X,Y]"``: the extras exist."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    targets = [a for a in args if not a.startswith("-") and a != "install"]
+    for target in targets:
+        m = re.fullmatch(r"\.(?:\[([\w,-]+)\])?", target)
+        assert m, f'{cmd}: only `pip install -e ".[EXTRAS]"` is checked; add a rule'
+        for extra in (m.group(1) or "").split(","):
+            assert not extra or extra in extras, f"{cmd}: pyproject.toml has no extra {extra!r}"
+
+
+def _executable(word: str) -> str:
+    """``.venv/bin/az-gym`` -> ``az-gym``; ``python3`` -> ``python``."""
+    name = word.rsplit("/", 1)[-1]
+    return "python" if re.fullmatch(r"python(3(\.\d+)?)?", name) else name
+
+
+RULES = {"az-gym": check_az_gym, "python": check_python, "bash": check_bash, "pip": check_pip}
+
+
+@pytest.mark.parametrize("cmd", readme_commands(), ids=lambda c: f"README.md:{c.line}:{c.words[0]}")
+def test_shell_line_is_valid(cmd: Command) -> None:
+    rule = RULES.get(_executable(cmd.words[0]))
+    assert rule is not None, f"{cmd}: no rule checks `{cmd.words[0]}` (add one in {__file__})"
+    rule(cmd, list(cmd.words[1:]))
+
+
+def test_readme_has_blocks() -> None:
+    # The extraction itself: a fence the parser missed would silently skip its snippets.
+    text = README.read_text()
+    assert len(readme_blocks("python")) == text.count("```python")
+    assert len(readme_blocks("bash")) == text.count("```bash")
+    assert readme_commands()
