@@ -18,7 +18,7 @@ _EXPORTS = {
     "make": "az_gym.envs.registry",
     "make_game": "az_gym.envs.registry",
     "available_games": "az_gym.envs.registry",
-    "MctsParams": "az_gym.mcts",
+    "MctsParams": "az_gym.mcts_params",
     "AlphaZeroAgent": "az_gym.agents.alphazero",
     "Trainer": "az_gym.training.trainer",
     "Params": "az_gym.training.params",

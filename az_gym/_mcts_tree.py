@@ -1,15 +1,24 @@
-"""Tree storage and compiled hot loops of :mod:`az_gym.mcts` (numpy; numba if installed).
+"""Tree storage and the two backends of :mod:`az_gym.mcts` (numpy; numba if installed).
 
-:class:`NodePool` holds the nodes of every tree in arrays. :func:`descend` and :func:`backup`
-walk every tree of a :class:`az_gym.mcts.BatchedMcts` node pool with plain
-loops, the same arithmetic in the same order as the vectorised numpy path, so the two
-backends give identical searches. :data:`AVAILABLE` says whether numba compiled them; the
-search falls back to its numpy path when it is False.
+:class:`NodePool` holds the nodes of every tree in arrays. A backend walks all trees of a
+pool from their roots to leaves (:meth:`descend`, returning a :class:`Descent`) and adds a
+simulation's leaf values back along the paths (:meth:`backup`):
+
+* :class:`NumbaBackend`: compiled loops, one tree at a time;
+* :class:`NumpyBackend`: numpy passes vectorised across trees, one per depth level.
+
+The selection rule lives once, in :func:`puct_score` and :func:`fpu_value`: plain
+arithmetic that numba compiles for the scalar loop and that the numpy backend runs
+un-compiled on ``[k, A]`` arrays (``.py_func``). Sums over actions run left to right in
+both (a loop; ``np.cumsum`` in numpy, whose order is sequential, unlike ``np.sum``'s
+pairwise one) and discounts are ``gamma ** float(k)`` in both, so the two backends give
+bit-identical searches. :data:`AVAILABLE` says whether numba compiled them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -25,6 +34,11 @@ except ImportError:  # pragma: no cover - exercised only without numba
     def njit(*args, **kwargs):  # type: ignore[no-redef]
         """Stand-in decorator: leaves the function as plain Python."""
         return lambda f: f
+
+
+def _python(f: Callable) -> Callable:
+    """The plain-Python function behind a numba dispatcher (itself without numba)."""
+    return getattr(f, "py_func", f)
 
 
 class NodePool:
@@ -140,44 +154,64 @@ def check_tree_ids(trees: Sequence[int] | None, b: int, num_trees: int | None) -
     return slots
 
 
-@njit(cache=True, nogil=True)
-def descend(
-    roots: np.ndarray,
-    root_priors: np.ndarray,
-    n_visits: np.ndarray,
-    w_sums: np.ndarray,
-    priors: np.ndarray,
-    penalty: np.ndarray,
-    children: np.ndarray,
-    terminal: np.ndarray,
-    cpuct: float,
-    max_depth: int,
-    node_value: np.ndarray,
-    use_fpu: bool,
-    fpu_reduction: float,
-):
-    """PUCT descent of every tree from its root to a leaf.
+class Descent(NamedTuple):
+    """Where one simulation's descent of ``B`` trees went.
 
-    Args:
-        roots: ``int64[B]`` root node ids.
-        root_priors: ``float64[B, A]`` priors used at the roots (possibly noisy).
-        n_visits, w_sums, priors, penalty: ``float64[nodes, A]`` pool arrays (``penalty``
-            is 0 on legal actions, ``-inf`` on illegal ones).
-        children: ``int32[nodes, A]`` child ids, ``-1`` unexpanded.
-        terminal: ``bool[nodes]``.
-        cpuct: c_puct.
-        max_depth: capacity of the path arrays.
-        node_value: ``float64[nodes]`` evaluator value of each node for its mover.
-        use_fpu, fpu_reduction: when ``use_fpu``, an unvisited action's Q is the node's
-            value ``(node_value + sum W) / (1 + sum N)`` minus ``fpu_reduction`` instead of 0.
-
-    Returns:
-        ``(path_nodes int64[B, max_depth], path_actions int64[B, max_depth],
-        path_len int64[B], leaf_parent int64[B], leaf_action int64[B], leaf_child int64[B],
-        overflow bool)``; ``leaf_child`` is ``-1`` where the leaf must be created; when
-        ``overflow`` the paths did not fit and the call must be repeated with a larger
-        ``max_depth``.
+    Path arrays are ``int64[B, D]`` with ``D`` at least the longest path; entries past
+    ``path_len[b]`` are unspecified.
     """
+
+    path_nodes: np.ndarray
+    """``int64[B, D]`` node ids from the root down, one per edge taken."""
+    path_actions: np.ndarray
+    """``int64[B, D]`` the action taken at each of those nodes."""
+    path_len: np.ndarray
+    """``int64[B]`` edges on each path (>= 1)."""
+    leaf_parent: np.ndarray
+    """``int64[B]`` the last node of each path."""
+    leaf_action: np.ndarray
+    """``int64[B]`` the action taken there."""
+    leaf_child: np.ndarray
+    """``int64[B]`` the child it leads to: a terminal node, or ``-1`` (to create)."""
+
+
+# ------------------------------------------------------------------ the selection rule
+@njit(cache=True, nogil=True)
+def puct_score(q, prior, n, sqrt_total, cpuct, penalty):
+    """PUCT score of an edge (AlphaZero.jl's ``uct_scores``), on scalars or arrays:
+
+    ``Q(a) + c_puct * P(a) * sqrt(N) / (1 + N(a)) + penalty(a)``
+
+    with ``sqrt_total = sqrt(max(1, sum_a N(a)))`` (the ``max`` lets the priors order the
+    very first visit) and ``penalty`` 0 on legal actions, ``-inf`` on illegal ones. The
+    search takes the highest score, the lowest action index on ties.
+    """
+    return q + (cpuct * sqrt_total) * prior / (1.0 + n) + penalty
+
+
+@njit(cache=True, nogil=True)
+def fpu_value(node_value, w_total, n_total, reduction):
+    """First-play urgency: the ``Q`` of an unvisited action when
+    ``MctsParams.fpu_reduction`` is set, the node's own mean value minus the reduction:
+    ``(v + sum_a W(a)) / (1 + sum_a N(a)) - reduction`` (``v``: the evaluator's value of
+    the node). Without it an unvisited action's ``Q`` is 0."""
+    return (node_value + w_total) / (1.0 + n_total) - reduction
+
+
+@njit(cache=True, nogil=True)
+def discounted(value, gamma, steps):
+    """``value * gamma ** steps`` with a float exponent (the same ``pow`` in both backends)."""
+    return value * gamma ** (steps * 1.0)
+
+
+# --------------------------------------------------------------------- numba backend
+@njit(cache=True, nogil=True)
+def _descend_kernel(
+    roots, root_priors, n_visits, w_sums, priors, penalty, children, terminal,
+    cpuct, max_depth, node_value, use_fpu, fpu_reduction,
+):  # fmt: skip
+    """:meth:`NumbaBackend.descend` as one compiled loop; returns the :class:`Descent`
+    fields and an overflow flag (the paths did not fit in ``max_depth``)."""
     b_count = roots.shape[0]
     num_actions = n_visits.shape[1]
     path_nodes = np.empty((b_count, max_depth), np.int64)
@@ -206,16 +240,14 @@ def descend(
                 total += n_visits[node, a]
                 w_total += w_sums[node, a]
             sqrt_total = np.sqrt(max(total, 1.0))
-            fpu_q = 0.0
-            if use_fpu:
-                fpu_q = (node_value[node] + w_total) / (1.0 + total) - fpu_reduction
+            fpu_q = fpu_value(node_value[node], w_total, total, fpu_reduction) if use_fpu else 0.0
             best = 0
             best_score = -np.inf
             for a in range(num_actions):
                 p = root_priors[b, a] if d == 0 else priors[node, a]
                 n = n_visits[node, a]
                 q = w_sums[node, a] / n if n > 0.0 else fpu_q
-                score = q + (cpuct * sqrt_total) * p / (1.0 + n) + penalty[node, a]
+                score = puct_score(q, p, n, sqrt_total, cpuct, penalty[node, a])
                 if score > best_score:
                     best_score = score
                     best = a
@@ -234,26 +266,8 @@ def descend(
 
 
 @njit(cache=True, nogil=True)
-def backup(
-    path_nodes: np.ndarray,
-    path_actions: np.ndarray,
-    path_len: np.ndarray,
-    g: np.ndarray,
-    to_play: np.ndarray,
-    n_visits: np.ndarray,
-    w_sums: np.ndarray,
-    gamma: float,
-) -> None:
-    """Add one visit and the leaf value to every edge of every path (in place).
-
-    Args:
-        path_nodes, path_actions, path_len: from :func:`descend`.
-        g: ``float64[B, num_players]`` leaf value per player (already ``gamma``-scaled for
-            a non-terminal leaf).
-        to_play: ``int64[nodes]`` the mover at each node.
-        n_visits, w_sums: pool arrays, updated in place.
-        gamma: discount per level above the leaf edge.
-    """
+def _backup_kernel(path_nodes, path_actions, path_len, g, to_play, n_visits, w_sums, gamma):
+    """:meth:`NumbaBackend.backup` as one compiled loop (in place)."""
     for b in range(path_len.shape[0]):
         length = path_len[b]
         for d in range(length - 1, -1, -1):
@@ -261,6 +275,137 @@ def backup(
             a = path_actions[b, d]
             val = g[b, to_play[node]]
             if gamma != 1.0:
-                val = val * gamma ** (length - 1 - d)
+                val = discounted(val, gamma, length - 1 - d)
             n_visits[node, a] += 1.0
             w_sums[node, a] += val
+
+
+class NumbaBackend:
+    """Compiled descent and backup (needs numba: :data:`AVAILABLE`)."""
+
+    name = "numba"
+
+    def __init__(self) -> None:
+        self._max_path = 1  # capacity of the path arrays; paths grow by <= 1 per simulation
+
+    def descend(
+        self, pool: NodePool, roots: np.ndarray, root_priors: np.ndarray,
+        cpuct: float, fpu_reduction: float | None,
+    ) -> Descent:  # fmt: skip
+        """PUCT descent of every tree (``roots int64[B]``, ``root_priors float64[B, A]``,
+        possibly noisy) to a leaf."""
+        while True:
+            *fields, overflow = _descend_kernel(
+                roots, root_priors, pool.N, pool.W, pool.P, pool.penalty, pool.C,
+                pool.terminal, float(cpuct), self._max_path + 1, pool.value,
+                fpu_reduction is not None, float(fpu_reduction or 0.0),
+            )  # fmt: skip
+            if not overflow:
+                break
+            self._max_path *= 2
+        out = Descent(*fields)
+        self._max_path = max(self._max_path, int(out.path_len.max(initial=0)))
+        return out
+
+    def backup(self, pool: NodePool, descent: Descent, g: np.ndarray, gamma: float) -> None:
+        """Add one visit and the leaf value to every edge of every path (in place).
+
+        Args:
+            g: ``float64[B, num_players]`` leaf value per player (already ``gamma``-scaled
+                for a non-terminal leaf); each edge takes its own node's mover's entry,
+                times ``gamma`` per level above the leaf edge.
+        """
+        d = descent
+        _backup_kernel(
+            d.path_nodes, d.path_actions, d.path_len, g, pool.to_play, pool.N, pool.W,
+            float(gamma),
+        )  # fmt: skip
+
+
+# --------------------------------------------------------------------- numpy backend
+_puct_score, _fpu_value, _discounted = map(_python, (puct_score, fpu_value, discounted))
+
+
+def _row_sums(x: np.ndarray) -> np.ndarray:
+    """``float64[k]`` sums of the rows of ``x [k, A]`` in left-to-right order (as the
+    compiled loop adds them; ``np.sum`` adds pairwise and may differ in the last bit)."""
+    return np.cumsum(x, axis=1)[:, -1] if x.shape[1] else np.zeros(len(x))
+
+
+class NumpyBackend:
+    """Descent and backup as numpy passes vectorised across trees, one per depth level."""
+
+    name = "numpy"
+
+    def select(
+        self, pool: NodePool, nodes: np.ndarray, priors: np.ndarray,
+        cpuct: float, fpu_reduction: float | None,
+    ) -> np.ndarray:  # fmt: skip
+        """``int64[k]`` the PUCT action at each of ``nodes int64[k]`` (``priors [k, A]``)."""
+        n, w = pool.N[nodes], pool.W[nodes]
+        total = _row_sums(n)[:, None]
+        q = w / np.maximum(n, 1.0)
+        if fpu_reduction is not None:
+            w_total = _row_sums(w)[:, None]
+            q = np.where(
+                n > 0, q, _fpu_value(pool.value[nodes, None], w_total, total, fpu_reduction)
+            )
+        sqrt_total = np.sqrt(np.maximum(total, 1.0))
+        return _puct_score(q, priors, n, sqrt_total, cpuct, pool.penalty[nodes]).argmax(1)
+
+    def descend(
+        self, pool: NodePool, roots: np.ndarray, root_priors: np.ndarray,
+        cpuct: float, fpu_reduction: float | None,
+    ) -> Descent:  # fmt: skip
+        """As :meth:`NumbaBackend.descend`."""
+        b = roots.size
+        cur, alive = roots.copy(), np.arange(b)
+        levels: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        leaf_parent, leaf_action, leaf_child = (np.empty(b, np.int64) for _ in range(3))
+        path_len = np.zeros(b, np.int64)
+        while alive.size:
+            nodes = cur[alive]
+            pri = root_priors if not levels else pool.P[nodes]
+            a = self.select(pool, nodes, pri, cpuct, fpu_reduction)
+            levels.append((alive, nodes, a))
+            child = pool.C[nodes, a].astype(np.int64)
+            stop = child < 0
+            stop[~stop] = pool.terminal[child[~stop]]
+            if stop.any():
+                done = alive[stop]
+                leaf_parent[done], leaf_action[done] = nodes[stop], a[stop]
+                leaf_child[done], path_len[done] = child[stop], len(levels)
+                alive, child = alive[~stop], child[~stop]
+            cur[alive] = child
+        path_nodes = np.zeros((b, len(levels)), np.int64)
+        path_actions = np.zeros((b, len(levels)), np.int64)
+        for depth, (idx, nodes, a) in enumerate(levels):
+            path_nodes[idx, depth], path_actions[idx, depth] = nodes, a
+        return Descent(path_nodes, path_actions, path_len, leaf_parent, leaf_action, leaf_child)
+
+    def backup(self, pool: NodePool, descent: Descent, g: np.ndarray, gamma: float) -> None:
+        """As :meth:`NumbaBackend.backup`, one depth level at a time, deepest first (the
+        edges of one level are distinct, so each gets exactly one addition)."""
+        d = descent
+        for depth in range(d.path_nodes.shape[1] - 1, -1, -1):
+            idx = np.flatnonzero(d.path_len > depth)
+            nodes, a = d.path_nodes[idx, depth], d.path_actions[idx, depth]
+            vals = g[idx, pool.to_play[nodes]]
+            if gamma != 1.0:
+                vals = _discounted(vals, gamma, d.path_len[idx] - 1 - depth)
+            pool.N[nodes, a] += 1.0
+            pool.W[nodes, a] += vals
+
+
+def make_backend(name: str) -> NumbaBackend | NumpyBackend:
+    """The backend called ``name``: ``"numba"``, ``"numpy"`` or ``"auto"`` (numba when it
+    is installed).
+
+    Raises:
+        ValueError: another name, or ``"numba"`` without numba.
+    """
+    if name not in ("auto", "numba", "numpy"):
+        raise ValueError(f"BatchedMcts: backend = {name!r}; must be auto, numba or numpy")
+    if name == "numba" and not AVAILABLE:
+        raise ValueError("BatchedMcts: backend = 'numba' but numba is not installed")
+    return NumbaBackend() if name == "numba" or (name == "auto" and AVAILABLE) else NumpyBackend()

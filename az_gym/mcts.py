@@ -14,26 +14,28 @@ value spread zero-sum over the players otherwise), and each edge on the path tak
 entry of its own node's mover, so passes and double moves (Othello) are handled without
 ever assuming that players alternate. A terminal state's ``to_play`` is never read.
 
-PUCT (AlphaZero.jl's ``uct_scores``): ``score(a) = Q(a) + c_puct * P(a) * sqrt(N) / (1 + N(a))``
-with ``Q(a) = W(a) / N(a)`` (``0`` for an unvisited action) and ``N = max(1, sum_a N(a))`` (the
-``max`` lets the priors order the very first visit). Illegal actions score ``-inf``; ties go
-to the lowest action index, so the search is deterministic without noise.
-
-First-play urgency (``MctsParams.fpu_reduction``, off by default as in AlphaZero.jl): an
-unvisited action's ``Q`` is the node's own value, ``(v + sum_a W(a)) / (1 + sum_a N(a))`` with
-``v`` the evaluator's value of the node, minus the reduction (Leela Zero's rule, which also
-scales the reduction by the square root of the prior mass already visited). With
-``Q = 0`` a side that judges its position lost (every visited ``Q < 0``) prefers any unvisited
-move to the visited ones, so its visits spread over every legal move and the search stays
-one ply deep exactly where it must read a forced defence (gomoku, with ~80 moves a node).
+Selection (written once, :func:`az_gym._mcts_tree.puct_score` and
+:func:`~az_gym._mcts_tree.fpu_value`, shared by both backends): PUCT as AlphaZero.jl's
+``uct_scores``, ``score(a) = Q(a) + c_puct * P(a) * sqrt(N) / (1 + N(a))`` with
+``Q(a) = W(a) / N(a)`` and ``N = max(1, sum_a N(a))`` (the ``max`` lets the priors order the
+very first visit). Illegal actions score ``-inf``; ties go to the lowest action index, so
+the search is deterministic without noise. An unvisited action's ``Q`` is ``0``, or with
+first-play urgency (``MctsParams.fpu_reduction``, off by default as in AlphaZero.jl) the
+node's own value ``(v + sum_a W(a)) / (1 + sum_a N(a))`` (``v``: the evaluator's value of
+the node) minus the reduction (Leela Zero's rule, which also scales the reduction by the
+square root of the prior mass already visited). With ``Q = 0`` a side that judges its
+position lost (every visited ``Q < 0``) prefers any unvisited move to the visited ones, so
+its visits spread over every legal move and the search stays one ply deep exactly where it
+must read a forced defence (gomoku, with ~80 moves a node).
 
 Discounting: the edge into a terminal child earns ``returns`` undiscounted; the edge into a
 non-terminal leaf earns ``gamma * value``; every level further up multiplies by ``gamma``.
 
-Backends: the descent and the backup run as compiled loops over the pool arrays
-(:mod:`az_gym._mcts_tree`, numba) when numba is installed, else as numpy passes
-vectorised across trees (one pass per depth level); both give identical searches. Leaf
-expansion (game calls) and evaluation are shared Python/numpy code.
+Backends (:mod:`az_gym._mcts_tree`): the descent and the backup run as compiled loops over
+the pool arrays (numba) when numba is installed, else as numpy passes vectorised across
+trees (one pass per depth level); both give bit-identical searches
+(``tests/test_golden.py``). Leaf expansion (game calls) and evaluation are shared
+Python/numpy code.
 
 Tree reuse: the search holds numbered tree *slots*. :meth:`BatchedMcts.search` searches
 ``states[i]`` in slot ``trees[i]`` (default: slot ``i``): it looks for the state (by
@@ -48,96 +50,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
-from az_gym import _mcts_tree as _kernels
-from az_gym._mcts_tree import NodePool
+from az_gym._mcts_tree import NodePool, check_tree_ids, make_backend
 from az_gym.game import Game, GameOverError, State
-from az_gym.schedules import ConstSchedule, Schedule
+from az_gym.mcts_params import MctsParams
+
+__all__ = ["BatchedMcts", "Evaluator", "MctsParams", "SearchResult", "visits_to_policy"]
 
 _TAU_ARGMAX = 1e-3
 """Temperatures at or below this give the one-hot argmax policy."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class MctsParams:
-    """Parameters of an MCTS player (AlphaZero.jl's ``MctsParams``)."""
-
-    num_iters_per_turn: int = 100
-    """Simulations per move (AlphaGo Zero: 1600)."""
-    gamma: float = 1.0
-    """Discount factor of rewards along the tree (AlphaGo Zero: 1)."""
-    cpuct: float = 1.0
-    """Exploration constant c_puct in the PUCT formula."""
-    temperature: Schedule = field(default_factory=lambda: ConstSchedule(1.0))
-    """Move-selection temperature tau as a schedule over the move number."""
-    dirichlet_noise_epsilon: float = 0.25
-    """Weight epsilon of Dirichlet noise mixed into the root priors (AlphaGo Zero: 0.25)."""
-    dirichlet_noise_alpha: float = 1.0
-    """Concentration alpha of the root Dirichlet noise (AlphaGo Zero: 0.03; ~10/num_actions)."""
-    prior_temperature: float = 1.0
-    """Temperature applied to the network priors before search."""
-    fpu_reduction: float | None = None
-    """First-play urgency: ``None`` gives unvisited actions ``Q = 0`` (AlphaZero.jl,
-    AlphaGo Zero); a number ``r`` gives them the node's current value minus ``r`` (Leela
-    Zero's default reduction: 0.25). See the module docstring."""
-
-    def __post_init__(self) -> None:
-        fpu = self.fpu_reduction
-        if fpu is not None and (
-            isinstance(fpu, bool) or not isinstance(fpu, (int, float)) or not 0.0 <= fpu <= 2.0
-        ):
-            raise ValueError(
-                f"MctsParams.fpu_reduction = {fpu!r}; must be None or a number in [0, 2]"
-            )
-        checks = [
-            ("num_iters_per_turn", self.num_iters_per_turn >= 1, ">= 1"),
-            ("gamma", 0.0 < self.gamma <= 1.0, "in (0, 1]"),
-            ("cpuct", self.cpuct >= 0.0, ">= 0"),
-            ("dirichlet_noise_epsilon", 0.0 <= self.dirichlet_noise_epsilon <= 1.0, "in [0, 1]"),
-            ("dirichlet_noise_alpha", self.dirichlet_noise_alpha > 0.0, "> 0"),
-            ("prior_temperature", self.prior_temperature > 0.0, "> 0"),
-        ]
-        for name, ok, rule in checks:
-            if not ok:
-                raise ValueError(f"MctsParams.{name} = {getattr(self, name)!r}; must be {rule}")
-        if not isinstance(self.temperature, Schedule):
-            raise ValueError(
-                f"MctsParams.temperature = {self.temperature!r}; must be a Schedule "
-                "(e.g. ConstSchedule(1.0))"
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-python description (the schedule as ``Schedule.to_dict()``)."""
-        return {
-            "num_iters_per_turn": self.num_iters_per_turn,
-            "gamma": self.gamma,
-            "cpuct": self.cpuct,
-            "temperature": self.temperature.to_dict(),
-            "dirichlet_noise_epsilon": self.dirichlet_noise_epsilon,
-            "dirichlet_noise_alpha": self.dirichlet_noise_alpha,
-            "prior_temperature": self.prior_temperature,
-            "fpu_reduction": self.fpu_reduction,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> MctsParams:
-        """Inverse of :meth:`to_dict`."""
-        from az_gym.schedules import schedule_from_dict
-
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(
-                f"MctsParams: unknown fields {sorted(unknown)}; known: {sorted(known)}"
-            )
-        kw = dict(d)
-        if "temperature" in kw:
-            kw["temperature"] = schedule_from_dict(kw["temperature"])
-        return cls(**kw)
 
 
 class Evaluator(Protocol):
@@ -215,14 +140,9 @@ class BatchedMcts:
         if num_trees is not None and (isinstance(num_trees, bool) or num_trees < 1):
             raise ValueError(f"BatchedMcts: num_trees = {num_trees!r}; must be >= 1 or None")
         self.num_trees = num_trees
-        if backend not in ("auto", "numba", "numpy"):
-            raise ValueError(f"BatchedMcts: backend = {backend!r}; must be auto, numba or numpy")
-        if backend == "numba" and not _kernels.AVAILABLE:
-            raise ValueError("BatchedMcts: backend = 'numba' but numba is not installed")
-        self.backend = "numba" if backend == "auto" and _kernels.AVAILABLE else backend
-        if self.backend == "auto":
-            self.backend = "numpy"
-        self._max_path = 1
+        self._backend = make_backend(backend)
+        self.backend: str = self._backend.name
+        """The backend in use: ``"numba"`` or ``"numpy"``."""
         self.game = game
         self.evaluator = evaluator
         self.params = params
@@ -272,7 +192,7 @@ class BatchedMcts:
         if n_sims < 0:
             raise ValueError(f"num_simulations = {n_sims}; must be >= 0")
         b = len(states)
-        slots = _kernels.check_tree_ids(trees, b, self.num_trees)
+        slots = check_tree_ids(trees, b, self.num_trees)
         old = self._roots
         n_slots = max(int(slots.max()) + 1 if b else 0, old.size if trees is not None else 0)
         all_roots = np.full(n_slots, -1, np.int64)
@@ -410,111 +330,30 @@ class BatchedMcts:
         to_play = game.to_play
         pool.to_play[lids] = np.fromiter(map(to_play, lstates), np.int64, len(lstates))
 
-    def _select(self, nodes: np.ndarray, priors: np.ndarray) -> np.ndarray:
-        """PUCT action at each node: ``int[k]`` for ``nodes int[k]``, ``priors [k, A]``."""
-        pool = self._pool
-        n = pool.N[nodes]
-        w = pool.W[nodes]
-        total = n.sum(1, keepdims=True)
-        q = w / np.maximum(n, 1.0)
-        fpu = self.params.fpu_reduction
-        if fpu is not None:
-            node_q = (pool.value[nodes, None] + w.sum(1, keepdims=True)) / (1.0 + total) - fpu
-            q = np.where(n > 0, q, node_q)
-        sqrt_total = np.sqrt(np.maximum(total, 1.0))
-        score = q + (self.params.cpuct * sqrt_total) * priors / (1.0 + n) + pool.penalty[nodes]
-        return score.argmax(1)
-
-    def _descend_numpy(self, roots: np.ndarray, root_priors: np.ndarray) -> tuple:
-        """Vectorised descent of all trees, one depth level per numpy pass.
-
-        Returns ``(trace, path_len, leaf_parent, leaf_action, leaf_child)`` where ``trace``
-        lists per depth ``(tree indices, node ids, actions)``."""
-        pool = self._pool
-        b = roots.size
-        cur = roots.copy()
-        alive = np.arange(b)
-        trace: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        leaf_parent = np.empty(b, np.int64)
-        leaf_action = np.empty(b, np.int64)
-        leaf_child = np.empty(b, np.int64)
-        path_len = np.empty(b, np.int64)
-        depth = 0
-        while alive.size:
-            nodes = cur[alive]
-            pri = root_priors if depth == 0 else pool.P[nodes]
-            a = self._select(nodes, pri)
-            trace.append((alive, nodes, a))
-            child = pool.C[nodes, a].astype(np.int64)
-            stop = child < 0
-            stop[~stop] = pool.terminal[child[~stop]]
-            if stop.any():
-                done = alive[stop]
-                leaf_parent[done], leaf_action[done] = nodes[stop], a[stop]
-                leaf_child[done], path_len[done] = child[stop], depth + 1
-                cont = ~stop
-                alive, child = alive[cont], child[cont]
-            cur[alive] = child
-            depth += 1
-        return trace, path_len, leaf_parent, leaf_action, leaf_child
-
-    def _backup_numpy(self, trace: list, path_len: np.ndarray, g: np.ndarray) -> None:
-        """Vectorised backup of ``g [B, num_players]`` along ``trace``, deepest first."""
-        pool, gamma = self._pool, self.params.gamma
-        for d in range(len(trace) - 1, -1, -1):
-            idx, nodes, a = trace[d]
-            vals = g[idx, pool.to_play[nodes]]
-            if gamma != 1.0:
-                vals = vals * gamma ** (path_len[idx] - 1 - d)
-            pool.N[nodes, a] += 1.0
-            pool.W[nodes, a] += vals
-
     def _simulate(self, roots: np.ndarray, root_priors: np.ndarray) -> None:
         """One simulation in every tree: descend, expand + evaluate the leaves, back up."""
-        pool, game = self._pool, self.game
-        if self.backend == "numba":
-            while True:
-                out = _kernels.descend(
-                    roots, root_priors, pool.N, pool.W, pool.P, pool.penalty, pool.C,
-                    pool.terminal, float(self.params.cpuct), self._max_path + 1,
-                    pool.value, self.params.fpu_reduction is not None,
-                    float(self.params.fpu_reduction or 0.0),
-                )  # fmt: skip
-                if not out[-1]:
-                    break
-                self._max_path *= 2  # paths grow by one node per simulation at most
-            path_nodes, path_actions, path_len, leaf_parent, leaf_action, leaf_child, _ = out
-            self._max_path = max(self._max_path, int(path_len.max()))
-        else:
-            trace, path_len, leaf_parent, leaf_action, leaf_child = self._descend_numpy(
-                roots, root_priors
-            )
-        # Expansion of new leaves.
+        pool, game, params = self._pool, self.game, self.params
+        path = self._backend.descend(pool, roots, root_priors, params.cpuct, params.fpu_reduction)
+        leaf_child = path.leaf_child.copy()
         new = np.flatnonzero(leaf_child < 0)
         if new.size:
             ids = pool.allocate(new.size)
-            par, act = leaf_parent[new], leaf_action[new]
+            par, act = path.leaf_parent[new], path.leaf_action[new]
             pool.C[par, act] = ids
             next_state, pstates = game.next_state, pool.states
             states = list(map(next_state, [pstates[p] for p in par.tolist()], act.tolist()))
             pstates[ids[0] : ids[-1] + 1] = states  # allocate() gives consecutive ids
             self._expand(ids, states)
             leaf_child[new] = ids
-        # Leaf values as per-player vectors g [B, num_players].
-        lc = leaf_child
-        v = pool.value[lc]
+        # Leaf values as per-player vectors g [B, num_players]: a terminal leaf's returns,
+        # else the evaluator's value for its mover, spread zero-sum and discounted once.
+        v = pool.value[leaf_child]
         players = np.arange(game.num_players)
-        g = np.where(players[None, :] == pool.to_play[lc][:, None], v[:, None], -v[:, None])
-        g *= self.params.gamma
-        term = pool.terminal[lc]
-        g[term] = pool.ret[lc[term]]
-        if self.backend == "numba":
-            _kernels.backup(
-                path_nodes, path_actions, path_len, g, pool.to_play, pool.N, pool.W,
-                float(self.params.gamma),
-            )  # fmt: skip
-        else:
-            self._backup_numpy(trace, path_len, g)
+        mover = pool.to_play[leaf_child][:, None]
+        g = np.where(players[None, :] == mover, v[:, None], -v[:, None]) * params.gamma
+        term = pool.terminal[leaf_child]
+        g[term] = pool.ret[leaf_child[term]]
+        self._backend.backup(pool, path, g, params.gamma)
 
 
 def visits_to_policy(visits: np.ndarray, taus: np.ndarray, priors: np.ndarray) -> np.ndarray:

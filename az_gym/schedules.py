@@ -131,3 +131,14 @@ def schedule_from_dict(d: dict[str, Any] | float | int) -> Schedule:
         f"not a schedule: {d!r}; expected a number, {{const}}, {{start, change_at, values}} "
         "or {xs, ys}"
     )
+
+
+def schedule_points(s: Schedule) -> list[float]:
+    """Every value a schedule can take (its breakpoints), for range checks."""
+    if isinstance(s, ConstSchedule):
+        return [s.const]
+    if isinstance(s, StepSchedule):
+        return [s.start, *s.values]
+    if isinstance(s, PLSchedule):
+        return list(s.ys)
+    return [s.value(0)]

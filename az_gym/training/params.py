@@ -26,9 +26,16 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from az_gym.mcts import MctsParams
+from az_gym.mcts_params import MctsParams
 from az_gym.networks import NetworkConfig
-from az_gym.schedules import ConstSchedule, PLSchedule, Schedule, StepSchedule, schedule_from_dict
+from az_gym.schedules import (
+    ConstSchedule,
+    PLSchedule,
+    Schedule,
+    StepSchedule,
+    schedule_from_dict,
+    schedule_points,
+)
 
 try:
     from az_gym.evaluation import necessary_samples
@@ -95,17 +102,6 @@ def _flag(owner: str, name: str, value: Any) -> None:
     _require(isinstance(value, bool), owner, name, value, "must be true or false")
 
 
-def schedule_points(s: Schedule) -> list[float]:
-    """Every value a schedule can take (its breakpoints), for range checks."""
-    if isinstance(s, ConstSchedule):
-        return [s.const]
-    if isinstance(s, StepSchedule):
-        return [s.start, *s.values]
-    if isinstance(s, PLSchedule):
-        return list(s.ys)
-    return [s.value(0)]
-
-
 def _schedule(owner: str, name: str, value: Any, lo: float, hi: float, rule: str) -> None:
     _require(isinstance(value, Schedule), owner, name, value, "must be a schedule")
     for v in schedule_points(value):
@@ -113,15 +109,9 @@ def _schedule(owner: str, name: str, value: Any, lo: float, hi: float, rule: str
 
 
 def check_mcts(owner: str, m: MctsParams) -> None:
-    """Validate an :class:`MctsParams` found at ``owner`` (e.g. ``"SelfPlayParams.mcts"``)."""
+    """Check that ``owner``'s ``mcts`` is an :class:`MctsParams` (which validated its own
+    fields when it was built)."""
     _require(isinstance(m, MctsParams), owner, "mcts", m, "must be an MctsParams")
-    _count(owner, "num_iters_per_turn", m.num_iters_per_turn)
-    _real(owner, "gamma", m.gamma, 1e-12, 1.0, "must be in (0, 1]")
-    _real(owner, "cpuct", m.cpuct, 0.0, math.inf, "must be >= 0")
-    _real(owner, "dirichlet_noise_epsilon", m.dirichlet_noise_epsilon, 0, 1, "must be in [0, 1]")
-    _real(owner, "dirichlet_noise_alpha", m.dirichlet_noise_alpha, 1e-12, math.inf, "must be > 0")
-    _real(owner, "prior_temperature", m.prior_temperature, 1e-12, math.inf, "must be > 0")
-    _schedule(owner, "temperature", m.temperature, 0.0, math.inf, "it must be >= 0")
 
 
 class SamplesWeighingPolicy(enum.Enum):
