@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+import warnings
+from pathlib import Path
 
 import pytest
 
+import az_gym
 from az_gym.envs.registry import make_game
 from az_gym.mcts import MctsParams
 from az_gym.schedules import ConstSchedule, PLSchedule, StepSchedule
@@ -44,7 +48,6 @@ from az_gym.training.params_io import TUNED_GAME_OPTIONS, available_configs
             lambda: SimParams(flip_probability=1.5),
             "SimParams.flip_probability=1.5 must be in [0, 1]",
         ),
-        (lambda: SimParams(reset_every=0), "SimParams.reset_every=0"),
         (lambda: SimParams(backend="mpi"), "SimParams.backend='mpi' must be 'local' or 'ray'"),
         (
             lambda: SimParams(ray_address="x:1"),
@@ -119,7 +122,6 @@ def full_params() -> Params:
                 num_games=11,
                 num_workers=8,
                 batch_size=4,
-                reset_every=None,
                 backend="ray",
                 ray_address="10.0.0.1:6379",
                 num_processes=3,
@@ -283,3 +285,98 @@ def test_schedules():
     assert (s[0], s[5], s[10], s[99]) == (100, 150, 200, 200)
     t = StepSchedule(1.0, (2, 4), (0.5, 0.1))
     assert (t[0], t[2], t[3], t[4]) == (1.0, 0.5, 0.5, 0.1)
+
+
+# ---------------------------------------------------------------- honest settings
+PARAM_CLASSES = (Params, SelfPlayParams, SimParams, ArenaParams, LearningParams, OptimiserSpec,
+                 MemAnalysisParams, DuelSpec, MctsParams)  # fmt: skip
+DEFINITIONS = {"training/params.py", "training/params_io.py", "mcts_params.py"}
+INFORMATIONAL: dict[str, str] = {}
+"""Fields kept although no code reads them, with the reason (none today)."""
+READ_THROUGH = {
+    "min_checkpoints_per_epoch": "batches_per_checkpoint",
+    "max_batches_per_checkpoint": "batches_per_checkpoint",
+}
+"""Fields read by a derived property/method of their class, and that method's name."""
+
+
+def _source_outside_definitions() -> str:
+    root = Path(az_gym.__file__).parent
+    files = [p for p in root.rglob("*.py") if p.relative_to(root).as_posix() not in DEFINITIONS]
+    return "\n".join(p.read_text(encoding="utf-8") for p in files)
+
+
+def test_every_parameter_field_is_read_by_the_code():
+    """A field that no code outside its definition reads is a setting that does nothing
+    (``fill_batches``, ``ternary_rewards`` and ``reset_every`` were such fields)."""
+    source = _source_outside_definitions()
+    dead = [
+        f"{cls.__name__}.{f.name}"
+        for cls in PARAM_CLASSES
+        for f in dataclasses.fields(cls)
+        if f.name not in INFORMATIONAL
+        and not re.search(rf"\.{READ_THROUGH.get(f.name, f.name)}\b", source)
+    ]
+    assert dead == []
+
+
+def _leaf_keys(cls, data, prefix=""):
+    hints = __import__("typing").get_type_hints(cls)
+    for key, value in data.items():
+        tp = hints[key]
+        opts = [t for t in (getattr(tp, "__args__", None) or (tp,)) if dataclasses.is_dataclass(t)]
+        if opts and isinstance(value, dict):
+            yield from _leaf_keys(opts[0], value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+@pytest.mark.parametrize("name", available_configs())
+def test_every_key_of_a_shipped_config_changes_the_params(name):
+    """Each key a shipped file sets is a live field: the file loads without a warning (no
+    removed key), and setting the key to another value gives other parameters."""
+    import tomllib
+
+    from az_gym.training.params_io import _encode
+
+    root = Path(az_gym.__file__).parent / "configs"
+    data = tomllib.loads((root / f"{name}.toml").read_text(encoding="utf-8"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        base = default_params(name)
+    for key, value in _leaf_keys(Params, data):
+        assert key.split(".")[-1] not in INFORMATIONAL, key
+        current = _encode(value) if not isinstance(value, (dict, list)) else value
+        other = {True: "false", False: "true"}.get(current) if isinstance(current, bool) else None
+        if other is None:
+            continue  # numbers, schedules, tables: mapped to a field by the load itself
+        assert apply_overrides(base, [f"{key}={other}"]) != base, key
+
+
+def test_removed_settings_warn_in_files_and_are_refused_as_overrides(tmp_path):
+    old = tmp_path / "params.toml"
+    old.write_text(
+        "ternary_rewards = true\nnum_iters = 3\n"
+        "[self_play.sim]\nfill_batches = true\nreset_every = 2\nnum_games = 5\n"
+    )
+    with pytest.warns(UserWarning, match="self_play.sim.fill_batches was removed and is ignored"):
+        p = load_params(old)  # an older run directory's file still resumes
+    assert p.num_iters == 3 and p.self_play.sim.num_games == 5
+    for key in ("ternary_rewards", "self_play.sim.fill_batches", "arena.sim.reset_every"):
+        with pytest.raises(ParamsError, match=f"{re.escape(key)} was removed"):
+            apply_overrides(Params(), [f"{key}=true"])
+    with pytest.raises(TypeError):
+        SimParams(fill_batches=True)
+
+
+def test_settings_that_cannot_act_are_refused():
+    with pytest.raises(ParamsError, match="alternate_colors=True changes nothing in self-play"):
+        SelfPlayParams(sim=SimParams(alternate_colors=True))
+    ray = SimParams(backend="ray")
+    with pytest.raises(ParamsError, match=r"arena\.sim\.backend=.ray. differs from self_play"):
+        Params(arena=ArenaParams(sim=ray))
+    with pytest.raises(ParamsError, match=r"arena\.sim\.ray_address=.a:1. differs"):
+        Params(self_play=SelfPlayParams(sim=ray),
+               arena=ArenaParams(sim=SimParams(backend="ray", ray_address="a:1")))  # fmt: skip
+    # The arena plays on the self-play workers: leaving its backend alone is fine.
+    Params(self_play=SelfPlayParams(sim=SimParams(backend="ray", ray_address="auto")))

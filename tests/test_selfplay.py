@@ -64,7 +64,7 @@ def test_known_game_returns_and_alternating_colours():
     # z for each position's mover: X positions (even moves left from the end... ) win.
     assert s.value[:7].tolist() == [1, -1, 1, -1, 1, -1, 1]
     assert s.moves_left[:7].tolist() == [7, 6, 5, 4, 3, 2, 1]
-    assert len(a.resets) == 4  # reset_every=1: once per finished game
+    assert len(a.resets) == 4  # once per finished game: a new game never reuses a tree
 
 
 def test_value_targets_are_discounted_by_gamma():
@@ -178,6 +178,40 @@ def test_arena_promotion_rule():
         )
     assert low.num_games == 4 and low.promoted and not high.promoted
     assert -1 <= low.score <= 1
+
+
+class _RecordingPool:
+    """A real LocalPool that also keeps the jobs it was given."""
+
+    def __init__(self, pool: LocalPool) -> None:
+        self.pool, self.jobs = pool, []
+        self.parallelism = pool.parallelism
+
+    def run(self, jobs, on_game_end=None):
+        self.jobs += list(jobs)
+        return self.pool.run(jobs, on_game_end)
+
+
+@pytest.mark.parametrize(("alternate", "procs"), [(True, None), (False, 1)])
+def test_arena_honours_alternate_colors_and_num_processes(alternate: bool, procs) -> None:
+    """``arena.sim.alternate_colors`` and ``arena.sim.num_processes`` used to be ignored
+    (colours always alternated; every worker got a share)."""
+    game = make_game("tictactoe")
+    spec = NetSpec(game.observation_shape, game.num_actions, TINY)
+    w = net_weights(spec.build())
+    sim = SimParams(num_games=4, num_workers=2, batch_size=2, alternate_colors=alternate,
+                    num_processes=procs)  # fmt: skip
+    mcts = MctsParams(num_iters_per_turn=4, dirichlet_noise_epsilon=0.0,
+                      temperature=ConstSchedule(0.0))  # fmt: skip
+    with LocalPool(2) as local:
+        pool = _RecordingPool(local)
+        rep = run_arena(GameSpec(name="tictactoe"), 2, spec, w, w,
+                        ArenaParams(mcts=mcts, sim=sim), pool, seed=0)  # fmt: skip
+    assert rep.num_games == 4
+    assert len(pool.jobs) == (2 if procs is None else 1)
+    assert {j.alternate_colors for j in pool.jobs} == {alternate}
+    if not alternate:  # one deterministic player per seat: the same game four times
+        assert rep.candidate_reward in (-1.0, 0.0, 1.0)
 
 
 def test_simulate_rejects_bad_arguments():

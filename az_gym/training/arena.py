@@ -3,16 +3,18 @@
 AlphaZero.jl's rule (``ArenaParams``):
 
 * two-player games: the two networks, each inside an MCTS player of parameters ``mcts``,
-  play ``sim.num_games`` games with colours alternating; the candidate replaces the best
-  if its average reward is ``>= update_threshold``;
+  play ``sim.num_games`` games, swapping seats from one game to the next when
+  ``sim.alternate_colors`` (AlphaZero.jl's connect four: true; false: the candidate always
+  moves first); the candidate replaces the best if its average reward is
+  ``>= update_threshold``;
 * single-player games: each network plays ``sim.num_games`` games; the candidate replaces
   the best if its average reward exceeds the best's by ``update_threshold`` at least.
 
-The games run on the trainer's self-play backend (its processes or Ray actors); of
-``arena.sim`` the arena uses ``num_games``, ``num_workers``, ``batch_size``,
-``flip_probability``, ``reset_every`` and ``use_gpu``. Colours always alternate in
-two-player arenas, whatever ``alternate_colors`` says, so that neither network keeps the
-first-move advantage.
+The games run on the trainer's self-play backend (its processes or Ray actors), split into
+at most ``sim.num_processes`` jobs (``None``: one per worker of that backend), so
+``arena.sim.num_processes = 1`` plays the whole arena in one worker. Every field of
+``arena.sim`` is read here except ``backend`` and ``ray_address``, which
+:class:`~az_gym.training.params.Params` requires to match self-play's.
 """
 
 from __future__ import annotations
@@ -93,7 +95,8 @@ def run_arena(
         net_spec: how to rebuild both networks.
         candidate, best: the two weight sets.
         arena: ``ArenaParams`` (``mcts``, ``sim``, ``update_threshold``).
-        pool: a backend with ``parallelism`` and ``run(jobs, on_game_end)``.
+        pool: a backend with ``parallelism`` and ``run(jobs, on_game_end)`` (the
+            self-play workers); at most ``arena.sim.num_processes`` of them get a job.
         seed: seeds the jobs.
         use_gpu: network device in the workers.
         on_game_end: progress callback (games finished so far).
@@ -102,6 +105,7 @@ def run_arena(
     sim = arena.sim
     seeds = np.random.SeedSequence(seed)
     add_noise = arena.mcts.dirichlet_noise_epsilon > 0
+    parts = min(pool.parallelism, sim.num_processes or pool.parallelism)
 
     def job(weights: tuple[Weights, ...], n: int, s: int, alternate: bool) -> WorkerJob:
         return WorkerJob(
@@ -116,16 +120,17 @@ def run_arena(
             add_noise=add_noise,
             alternate_colors=alternate,
             flip_probability=sim.flip_probability,
-            reset_every=sim.reset_every,
             use_gpu=use_gpu,
             batch_size=sim.batch_size,
         )
 
     if num_players == 2:
-        shares = _even_shares(sim.num_games, pool.parallelism)
+        alternate = sim.alternate_colors
+        split = _even_shares if alternate else split_games
+        shares = split(sim.num_games, parts)
         child = seeds.spawn(len(shares))
         jobs = [
-            job((candidate, best), n, int(c.generate_state(1)[0]), True)
+            job((candidate, best), n, int(c.generate_state(1)[0]), alternate)
             for n, c in zip(shares, child)
         ]
         outs = pool.run(jobs, on_game_end)
@@ -134,7 +139,7 @@ def run_arena(
         best_r = float(returns[:, 1].mean()) if len(returns) else 0.0
         score = cand
     else:
-        shares = split_games(sim.num_games, pool.parallelism)
+        shares = split_games(sim.num_games, parts)
         child = seeds.spawn(2 * len(shares))
         jobs = [
             job((w,), n, int(c.generate_state(1)[0]), False)

@@ -12,8 +12,13 @@ Mapping of AlphaZero.jl's parallelism onto az_gym (no threads, no inference serv
 * ``SimParams.num_workers`` games *concurrently*, their search trees stepped in lockstep;
   every simulation step gathers one leaf per live game and evaluates them in network calls
   of at most ``SimParams.batch_size`` leaves (so ``batch_size <= num_workers``).
-* ``fill_batches``: when a game ends its slot starts a new game at once (while games remain),
-  so network calls stay as full as possible.
+* When a game ends its slot starts a new game at once (while games remain), so network
+  calls stay as full as possible (AlphaZero.jl's ``fill_batches = true``, always on).
+
+Removed settings (:data:`REMOVED_KEYS`): a parameter file that still sets one (every
+``params.toml`` written by an older az_gym does) loads with a warning and the key is
+ignored, which is exactly what those versions did with it; a ``key=value`` override that
+sets one is refused.
 
 Serialisation (TOML files, ``key=value`` overrides) lives in
 :mod:`az_gym.training.params_io` and is re-exported here.
@@ -80,6 +85,16 @@ __all__ = [
 
 class ParamsError(ValueError):
     """A parameter value that breaks a rule; the message names the field and the rule."""
+
+
+REMOVED_KEYS: dict[str, str] = {
+    "fill_batches": "slots always start a new game at once (AlphaZero.jl's fill_batches=true)",
+    "ternary_rewards": "nothing read it; returns are whatever the game gives",
+    "reset_every": "trees are re-rooted at every move and a new game never reuses the old "
+    "tree, so the value changed nothing",
+}
+"""Settings that earlier versions accepted but never acted on, with the reason: a file that
+sets one loads with a warning (delete the line to silence it), an override is refused."""
 
 
 def _require(ok: bool, owner: str, name: str, value: Any, rule: str) -> None:
@@ -154,26 +169,24 @@ class SimParams:
     """Most leaves per network call; must be ``<= num_workers``. AlphaZero.jl: no default."""
     use_gpu: bool = False
     """Run self-play inference on the GPU when one is present. AlphaZero.jl: false."""
-    fill_batches: bool = True
-    """Start a new game in a slot as soon as one ends, to keep network calls full.
-    AlphaZero.jl: true."""
     flip_probability: float = 0.0
     """Before each turn, replace the position by a random symmetric one with this
     probability (needs a game with symmetries). AlphaZero.jl: 0."""
-    reset_every: int | None = 1
-    """Empty the search trees every ``reset_every`` games (``None``: never).
-    AlphaZero.jl: 1. Note: az_gym's trees are re-rooted at the played move and pruned on
-    every turn, so a new game's start is never found in the old tree and statistics carry
-    over only within a game whatever this value (AlphaZero.jl's hash-table tree can keep
-    the opening's statistics across games when this is above 1)."""
     alternate_colors: bool = False
-    """Two-player games: swap the players' seats between games. AlphaZero.jl: false."""
+    """Arena (two-player games): the networks swap seats from one game to the next; false:
+    the candidate always moves first. Self-play, where one network plays every seat, refuses
+    true. AlphaZero.jl: false (its connect four arena: true)."""
     num_processes: int | None = None
-    """az_gym: worker processes (``None``: one per CPU core; 1: play in the caller)."""
+    """az_gym: worker processes (``None``: one per CPU core; 1: play in the caller). The
+    arena plays on the self-play workers: ``arena.sim.num_processes`` caps how many of them
+    share its games (``None``: all)."""
     backend: str = "local"
-    """az_gym: ``"local"`` (processes on this machine) or ``"ray"`` (Ray actors)."""
+    """az_gym: ``"local"`` (processes on this machine) or ``"ray"`` (Ray actors). Set on
+    ``self_play.sim``; the arena plays on the same workers, so ``arena.sim.backend`` must
+    be left at ``"local"`` or equal self-play's."""
     ray_address: str | None = None
-    """az_gym: address of the Ray cluster (``None``: start or join a local one)."""
+    """az_gym: address of the Ray cluster (``None``: start or join a local one). As for
+    ``backend``, ``arena.sim.ray_address`` must be unset or equal self-play's."""
 
     def __post_init__(self) -> None:
         o = "SimParams"
@@ -187,11 +200,9 @@ class SimParams:
             self.batch_size,
             f"must be <= num_workers={self.num_workers}",
         )
-        for name in ("use_gpu", "fill_batches", "alternate_colors"):
+        for name in ("use_gpu", "alternate_colors"):
             _flag(o, name, getattr(self, name))
         _real(o, "flip_probability", self.flip_probability, 0, 1, "must be in [0, 1]")
-        if self.reset_every is not None:
-            _count(o, "reset_every", self.reset_every)
         if self.num_processes is not None:
             _count(o, "num_processes", self.num_processes)
         _require(
@@ -225,6 +236,13 @@ class SelfPlayParams:
             "sim",
             self.sim,
             "must be a SimParams",
+        )
+        _require(
+            not self.sim.alternate_colors,
+            "SelfPlayParams.sim",
+            "alternate_colors",
+            True,
+            "changes nothing in self-play (one network plays every seat); set it false",
         )
 
 
@@ -476,8 +494,6 @@ class Params:
     """Training iterations. AlphaZero.jl: no default; AlphaGo Zero: ~200."""
     use_symmetries: bool = False
     """Augment the memory with the game's symmetries before learning. AlphaZero.jl: false."""
-    ternary_rewards: bool = False
-    """Rewards are always in {-1, 0, 1} (reports count wins/draws/losses). AlphaZero.jl: false."""
     mem_buffer_size: PLSchedule = field(default_factory=lambda: PLSchedule((0,), (100_000,)))
     """Memory capacity in samples, a schedule over iterations. AlphaZero.jl: no default."""
     network: NetworkConfig = field(default_factory=NetworkConfig)
@@ -514,7 +530,6 @@ class Params:
         )
         _count(o, "num_iters", self.num_iters, minimum=0)
         _flag(o, "use_symmetries", self.use_symmetries)
-        _flag(o, "ternary_rewards", self.ternary_rewards)
         _require(
             isinstance(self.mem_buffer_size, PLSchedule),
             o,
@@ -538,6 +553,18 @@ class Params:
             self.seed,
             "must be an integer",
         )
+        if self.arena is not None:
+            own, arena = self.self_play.sim, self.arena.sim
+            for name, default in (("backend", "local"), ("ray_address", None)):
+                mine, theirs = getattr(arena, name), getattr(own, name)
+                _require(
+                    mine in (default, theirs),
+                    "Params.arena.sim",
+                    name,
+                    mine,
+                    f"differs from self_play.sim.{name}={theirs!r}: the arena plays on the "
+                    f"self-play workers; set self_play.sim.{name} (and leave arena's out)",
+                )
         object.__setattr__(self, "benchmark", tuple(self.benchmark))
         for d in self.benchmark:
             _require(isinstance(d, DuelSpec), o, "benchmark", d, "entries must be DuelSpec")

@@ -14,6 +14,7 @@ import importlib.resources
 import sys
 import types
 import typing
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -123,14 +124,24 @@ def _decode(tp: Any, value: Any, path: str) -> Any:
 
 
 def _from_dict(cls: type, data: dict[str, Any], path: str) -> Any:
-    from az_gym.training.params import ParamsError
+    from az_gym.training.params import REMOVED_KEYS, ParamsError
 
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls) if f.init]
-    for key in data:
-        if key not in names:
-            where = path or cls.__name__
-            raise ParamsError(f"unknown key {key!r} in {where}; allowed keys: {names}")
+    for key in list(data):
+        if key in names:
+            continue
+        where = f"{path}.{key}" if path else key
+        if key in REMOVED_KEYS:  # an older file (every params.toml lists every key): ignore
+            warnings.warn(
+                f"{where} was removed and is ignored ({REMOVED_KEYS[key]}); "
+                "delete it from the file to silence this warning",
+                UserWarning,
+                stacklevel=2,
+            )
+            data = {k: v for k, v in data.items() if k != key}
+            continue
+        raise ParamsError(f"unknown key {key!r} in {path or cls.__name__}; allowed keys: {names}")
     kwargs = {k: _decode(hints[k], v, f"{path}.{k}" if path else k) for k, v in data.items()}
     try:
         return cls(**kwargs)
@@ -278,7 +289,7 @@ def apply_overrides(params: Any, overrides: typing.Iterable[str]) -> Any:
         ParamsError: a malformed override, an unknown path (the message names it and the
             allowed keys) or a value that breaks a rule.
     """
-    from az_gym.training.params import ParamsError
+    from az_gym.training.params import REMOVED_KEYS, ParamsError
 
     overrides = list(overrides)
     if not overrides:
@@ -304,6 +315,10 @@ def apply_overrides(params: Any, overrides: typing.Iterable[str]) -> Any:
                     )
                 key: Any = int(part)
             elif isinstance(node, dict):
+                if part not in node and part in REMOVED_KEYS:
+                    raise ParamsError(
+                        f"override {item!r}: {here} was removed: {REMOVED_KEYS[part]}"
+                    )
                 if part not in node:
                     raise ParamsError(
                         f"override path {here!r} does not exist; allowed keys: {sorted(node)}"

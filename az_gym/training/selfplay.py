@@ -131,7 +131,7 @@ class WorkerJob:
         seed: seed of the job's generator.
         record: keep samples (self-play) or only returns (duels).
         add_noise: root Dirichlet noise.
-        alternate_colors, flip_probability, reset_every: see :func:`simulate`.
+        alternate_colors, flip_probability: see :func:`simulate`.
         use_gpu: run the network on the GPU when present.
         batch_size: most leaves per network call (``None``: no limit).
         progress_token: tags this job's progress messages (set by the pool).
@@ -148,7 +148,6 @@ class WorkerJob:
     add_noise: bool = True
     alternate_colors: bool = False
     flip_probability: float = 0.0
-    reset_every: int | None = 1
     use_gpu: bool = False
     batch_size: int | None = None
     progress_token: int = 0
@@ -254,7 +253,6 @@ def run_job(job: WorkerJob, on_game_end: Callable[[int], None] | None = None) ->
             record=job.record,
             alternate_colors=job.alternate_colors,
             flip_probability=job.flip_probability,
-            reset_every=job.reset_every,
             gamma=job.mcts.gamma,
             on_game_end=on_game_end,
         )
@@ -436,9 +434,8 @@ def run_self_play(
             seed=int(c.generate_state(1)[0]),
             record=True,
             add_noise=self_play.mcts.dirichlet_noise_epsilon > 0,
-            alternate_colors=False,
+            alternate_colors=sim.alternate_colors,  # false: validated by SelfPlayParams
             flip_probability=sim.flip_probability,
-            reset_every=sim.reset_every,
             use_gpu=sim.use_gpu,
             batch_size=sim.batch_size,
         )

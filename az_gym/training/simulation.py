@@ -130,8 +130,6 @@ def simulate(
     record: bool = True,
     alternate_colors: bool = False,
     flip_probability: float = 0.0,
-    reset_every: int | None = 1,
-    sample_moves: bool = True,
     gamma: float = 1.0,
     on_game_end: Callable[[int], None] | None = None,
 ) -> SimulationResult:
@@ -148,9 +146,6 @@ def simulate(
         alternate_colors: swap the two players' seats in every other game.
         flip_probability: before each turn, replace the state by a random symmetric one
             with this probability (the recorded observation and policy are the flipped ones).
-        reset_every: empty the trees after every ``reset_every`` finished games (``None``:
-            never).
-        sample_moves: draw moves from the temperature policy; ``False``: argmax.
         gamma: discount of the value targets, as in the search (AlphaZero.jl's
             ``push_trace!``): a position ``k`` moves from the end gets
             ``z = gamma ** (k - 1) * return``.
@@ -210,7 +205,7 @@ def simulate(
             obs = game.observations(states) if record else None
             for k, (_, s) in enumerate(members):
                 mask = masks[k]
-                action = _choose(play[k], mask, rng, sample_moves)
+                action = _choose(play[k], mask, rng)
                 if record:
                     s.obs.append(obs[k])
                     s.pis.append(pi[k].astype(np.float32))
@@ -229,9 +224,8 @@ def simulate(
                 parts.append(_to_samples(s, final, gamma))
             finished += 1
             per_slot_games[i] += 1
-            if reset_every is not None and per_slot_games[i] % reset_every == 0:
-                for p in players:
-                    p.reset(i)
+            for p in players:  # a new game never reuses the old tree: free it now
+                p.reset(i)
             if on_game_end is not None:
                 on_game_end(finished)
             slots[i] = new_slot()
@@ -243,15 +237,13 @@ def simulate(
     return SimulationResult(samples, returns, lengths, time.perf_counter() - start)
 
 
-def _choose(dist: np.ndarray, mask: np.ndarray, rng: np.random.Generator, sample: bool) -> int:
-    """Draw (or argmax) a legal action from ``dist float[A]``; uniform over legal if empty."""
+def _choose(dist: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> int:
+    """Draw a legal action from ``dist float[A]`` (the temperature policy: a one-hot
+    distribution plays the argmax); uniform over the legal actions if ``dist`` is empty."""
     p = np.where(mask, np.maximum(dist, 0.0), 0.0)
     total = p.sum()
     if total <= 0:
         p, total = mask.astype(np.float64), float(mask.sum())
-    if not sample:
-        best = np.flatnonzero(p == p.max())
-        return int(best[rng.integers(best.size)])
     return int(rng.choice(p.size, p=p / total))
 
 
