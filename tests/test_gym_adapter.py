@@ -206,12 +206,12 @@ def test_next_state_never_mutates_its_input():
 
 
 def test_cliff_walking_returns_and_render():
-    game = GymnasiumGame(cliff_walking)
+    game = GymnasiumGame(cliff_walking, return_scale=100)  # returns of -13 and below
     assert game.observation_shape == (48,) and game.num_actions == 4
     state = game.initial_state()
     for a in [0] + [1] * 11 + [2]:  # up, right along the cliff edge, down onto the goal
         state = game.step(state, a)
-    assert game.is_terminal(state) and game.returns(state).tolist() == [-13.0]
+    assert game.is_terminal(state) and game.returns(state).tolist() == [-0.13]
     assert not game.legal_mask(state).any()
     assert "step 13, return -13" in game.render(state) and "T" in game.render(game.initial_state())
     with pytest.raises(GameOverError):
@@ -367,3 +367,21 @@ def test_max_steps_and_game_id():
         state = game.next_state(state, 0)  # bump into the top wall
     assert game.is_terminal(state) and state.truncated and game.returns(state).tolist() == [0.0]
     assert GymnasiumGame(frozen_lake).game_id == "FrozenLake-v1(is_slippery=False,map_name=4x4)"
+
+
+def test_returns_outside_the_value_range_are_scaled_or_refused():
+    """CartPole earns 1 a step: raw returns used to reach the search (and the value
+    targets) unscaled, next to a tanh value head that cannot go past 1."""
+    game = GymnasiumGame(lambda: gymnasium.make("CartPole-v1"))
+    scaled = GymnasiumGame(lambda: gymnasium.make("CartPole-v1"), return_scale=500)
+    assert scaled.game_id == "CartPole-v1(return_scale=500.0)"
+    s, t = game.initial_state(), scaled.initial_state()
+    assert game.returns(s).tolist() == [0.0]
+    while not game.is_terminal(s):  # always push right: over after ~10 steps
+        s, t = game.next_state(s, 1), scaled.next_state(t, 1)
+    assert s.steps > 1
+    with pytest.raises(ValueError, match=r"episode return \d+\.0 / return_scale 1\.0 .* outside"):
+        game.returns(s)
+    assert scaled.returns(t).tolist() == [t.steps / 500]
+    with pytest.raises(ValueError, match="return_scale=0"):
+        GymnasiumGame(lambda: gymnasium.make("CartPole-v1"), return_scale=0)

@@ -192,3 +192,40 @@ def test_npz_round_trip(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match=r"bad\.npz"):
         MemoryBuffer.load(bad)
+
+
+def test_add_resizes_before_adding():
+    buf = MemoryBuffer(3)
+    z, mask = np.arange(5, dtype=np.float32), np.ones((5, 4), bool)
+    data = TrainingData.from_arrays(np.zeros((5, 2), np.float32), mask / 4, z, mask)
+    buf.add(data.take(slice(0, 3)))
+    buf.add(data.take(slice(3, 5)), capacity=10)  # grown first: nothing is dropped
+    assert len(buf) == 5 and buf.capacity == 10
+    buf.add(data.take(slice(0, 1)), capacity=2)  # shrunk first, then the newest kept
+    assert buf.samples().value.tolist() == [4.0, 0.0]
+
+
+def test_training_applies_the_size_schedule_before_adding(tmp_path):
+    """Iteration 2's capacity grows from 20 to 1000 samples: its self-play samples must all
+    be kept (they used to be trimmed to the old capacity first, one iteration late)."""
+    from az_gym.mcts import MctsParams
+    from az_gym.networks import NetworkConfig
+    from az_gym.schedules import PLSchedule
+    from az_gym.training.params import LearningParams, Params, SelfPlayParams, SimParams
+    from az_gym.training.report import load_reports
+    from az_gym.training.trainer import Trainer
+
+    sim = SimParams(num_games=4, num_workers=4, batch_size=4, num_processes=1)
+    params = Params(
+        self_play=SelfPlayParams(mcts=MctsParams(num_iters_per_turn=2), sim=sim),
+        learning=LearningParams(batch_size=8, max_batches_per_checkpoint=1),
+        arena=None,
+        num_iters=2,
+        mem_buffer_size=PLSchedule((1, 2), (20, 1000)),
+        network=NetworkConfig(kind="mlp", hidden=(8,), value_hidden=4),
+    )
+    Trainer("tictactoe", params, tmp_path, quiet=True).train()
+    first, second = load_reports(tmp_path)
+    assert first["memory"]["size"] == 20  # 4 games of tic-tac-toe: > 20 samples
+    assert second["memory"]["capacity"] == 1000
+    assert second["memory"]["size"] == 20 + second["self_play"]["num_samples"]

@@ -380,3 +380,21 @@ def test_settings_that_cannot_act_are_refused():
                arena=ArenaParams(sim=SimParams(backend="ray", ray_address="a:1")))  # fmt: skip
     # The arena plays on the self-play workers: leaving its backend alone is fine.
     Params(self_play=SelfPlayParams(sim=SimParams(backend="ray", ray_address="auto")))
+
+
+def test_flipping_needs_symmetries_that_transform_states():
+    """Symmetries of observations only (an adapter without ``state_transform``) used to
+    pass validation, then fail in the middle of self-play when the first flip came."""
+    from pettingzoo.classic import connect_four_v3
+
+    from az_gym.envs.adapter import PettingZooGame
+    from az_gym.game import Symmetry, mirror_symmetry
+
+    identity = Symmetry("identity", __import__("numpy").arange(7), lambda a: a)
+    game = PettingZooGame(connect_four_v3.env, symmetries=[identity, mirror_symmetry(7, 6)])
+    p = Params(self_play=SelfPlayParams(sim=SimParams(flip_probability=0.5)))
+    with pytest.raises(ParamsError, match=r"self_play\.sim\.flip_probability=0\.5 > 0 needs "
+                       r"symmetries that transform states; .* cannot apply 'mirror'"):  # fmt: skip
+        p.validate_for_game(game)
+    Params(use_symmetries=True).validate_for_game(game)  # augmentation needs no state transform
+    p.validate_for_game(make_game("connect_four"))  # native games transform their states

@@ -44,3 +44,33 @@ def test_missing_ray_gives_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(ImportError, match=r"az-gym\[ray\]"):
         rb.import_ray()
+
+
+def test_each_weight_set_is_put_once_per_call(local_ray):
+    """Self-play builds a fresh ``(weights,)`` tuple per job and the arena a fresh
+    ``(candidate, best)`` per job; the weights used to be put once per job."""
+    import numpy as np
+
+    from az_gym.mcts import MctsParams
+    from az_gym.training.ray_backend import share_weights
+    from az_gym.training.selfplay import GameSpec, NetSpec, WorkerJob
+
+    best, cand = {"w": np.zeros(3)}, {"w": np.ones(3)}
+    spec = NetSpec((3, 3, 2), 9, None)
+
+    def job(weights):
+        return WorkerJob(game=GameSpec(name="tictactoe"), net=spec, weights=weights,
+                         mcts=MctsParams(), num_games=1, num_concurrent=1, seed=0)  # fmt: skip
+
+    puts = []
+
+    def put(obj):
+        puts.append(obj)
+        return ray.put(obj)
+
+    jobs = [job((cand, best)) for _ in range(3)] + [job((best,)) for _ in range(3)]
+    refs = share_weights(jobs, put)
+    assert len(puts) == 2
+    assert [len(r) for r in refs] == [2, 2, 2, 1, 1, 1]
+    assert refs[0][1] == refs[5][0]  # the best network's one copy, shared
+    assert np.array_equal(ray.get(refs[0][0])["w"], cand["w"])

@@ -21,8 +21,10 @@ convention) when the env has it, else every action is legal; it is all False onc
 position's value target is therefore the whole episode's return, rewards already collected
 included, which is exact for envs that reward only at the end (AlphaZero.jl's single-player
 games with a terminal reward) and noisy when the observation does not show what was
-collected. Rewards need not lie in ``[-1, 1]``, but the network's ``tanh`` value head does:
-set ``LearningParams(rewards_renormalization=...)`` to the return's scale.
+collected. The search mixes these returns with the network's ``tanh`` values, which lie in
+``[-1, 1]``, so ``returns`` divides the episode's return by ``return_scale`` (default 1) and
+refuses (``ValueError``) a scaled return outside ``[-1, 1]`` rather than let the two
+scales mix: pass ``return_scale`` >= the largest ``|return|`` (500 for ``CartPole-v1``).
 
 A state (:class:`GymnasiumState`) owns a private env that nobody steps, plus the last
 observation, info, mask, return so far, step count and flags, so reading it steps nothing.
@@ -212,6 +214,8 @@ class GymnasiumGame(Game):
         max_steps: end episodes (truncated) after this many steps; ``None``: the env's.
         symmetries: optional symmetries (identity first) of observations and policies;
             states are never transformed, so keep ``flip_probability = 0``.
+        return_scale: ``returns`` is the episode's return divided by this (> 0); a scaled
+            return outside ``[-1, 1]`` raises ``ValueError`` (see the module docstring).
         share: attribute names whose values clones share (:data:`SHARED_ATTRIBUTES`).
 
     ``game_id`` is ``name(options)`` where the options are the env spec's simple keyword
@@ -236,7 +240,15 @@ class GymnasiumGame(Game):
         max_steps: int | None = None,
         symmetries: Sequence[Symmetry] | None = None,
         share: Sequence[str] = SHARED_ATTRIBUTES,
+        return_scale: float = 1.0,
     ) -> None:
+        if (
+            isinstance(return_scale, bool)
+            or not isinstance(return_scale, (int, float))
+            or not 0.0 < return_scale < float("inf")
+        ):
+            raise ValueError(f"return_scale={return_scale!r}; must be a finite number > 0")
+        self._return_scale = float(return_scale)
         if clone not in ("deepcopy", "replay"):
             raise ValueError(f"clone={clone!r}; expected 'deepcopy' or 'replay'")
         if max_steps is not None and (
@@ -304,6 +316,8 @@ class GymnasiumGame(Game):
         }
         if self._max_steps is not None:
             self._options["max_steps"] = self._max_steps
+        if self._return_scale != 1.0:
+            self._options["return_scale"] = self._return_scale
 
     def _use_ansi(self, env: gymnasium.Env) -> bool:
         """Switch the private env to text rendering when it offers it and renders nothing."""
@@ -313,7 +327,8 @@ class GymnasiumGame(Game):
         return raw.render_mode == "ansi"
 
     def options(self) -> dict[str, Any]:
-        """The env spec's simple keyword arguments, and ``max_steps`` when given."""
+        """The env spec's simple keyword arguments, and ``max_steps``, ``return_scale`` when
+        given."""
         return dict(self._options)
 
     # ----------------------------------------------------------------- states
@@ -460,8 +475,23 @@ class GymnasiumGame(Game):
         return state.terminated or state.truncated
 
     def returns(self, state: GymnasiumState) -> np.ndarray:
-        """``float[1]``: the episode's undiscounted return once over, ``[0.0]`` before."""
-        return np.array([state.total_return if self.is_terminal(state) else 0.0])
+        """``float[1]``: the episode's undiscounted return divided by ``return_scale`` once
+        over, ``[0.0]`` before.
+
+        Raises:
+            ValueError: the scaled return lies outside ``[-1, 1]``, the range of the value
+                head it is mixed with.
+        """
+        if not self.is_terminal(state):
+            return np.zeros(1)
+        r = state.total_return / self._return_scale
+        if not -1.0 <= r <= 1.0:
+            raise ValueError(
+                f"{self.name}: episode return {state.total_return!r} / return_scale "
+                f"{self._return_scale!r} = {r!r} lies outside [-1, 1], the value head's "
+                "range; pass GymnasiumGame(..., return_scale=R) with R >= the largest |return|"
+            )
+        return np.array([r])
 
     def legal_mask(self, state: GymnasiumState) -> np.ndarray:
         """``bool[num_actions]`` (read-only; all False when over)."""

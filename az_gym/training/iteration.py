@@ -46,8 +46,7 @@ def run_iteration(tr: Trainer, iteration: int) -> dict[str, Any]:
     tr.callbacks.fire("on_self_play_end", sp)
 
     # --- memory
-    tr.memory.add(samples, num_games=sp.num_games)
-    tr.memory.resize(int(p.mem_buffer_size[iteration]))
+    tr.memory.add(samples, num_games=sp.num_games, capacity=int(p.mem_buffer_size[iteration]))
     symmetries = game.symmetries()[1:] if p.use_symmetries else None
     data = tr.memory.training_data(
         p.learning.use_position_averaging, p.learning.samples_weighing_policy, symmetries

@@ -10,7 +10,10 @@ Lreg + Linv``:
 
 * ``Lp``: policy cross-entropy ``-sum_a pi_a log p_a`` with ``p`` the softmax of the logits
   over the *legal* actions;
-* ``Lv``: value MSE ``(v - z / rewards_renormalization)^2``;
+* ``Lv``: value MSE ``((v - z) / rewards_renormalization)^2``: prediction and target are
+  both divided (AlphaZero.jl's ``learning.jl``), so the net predicts raw returns, in the
+  ``[-1, 1]`` of its ``tanh`` head and of the game's returns, and ``rr`` only weighs ``Lv``
+  by ``1 / rr^2``;
 * ``Lreg``: ``l2_regularization * sum of squared weights`` of the tensors with two or more
   dimensions (linear and convolution kernels), not biases nor normalisation parameters
   (AlphaGo Zero's ``c ||theta||^2``, as AlphaZero.jl's ``regularized_params``);
@@ -47,7 +50,7 @@ class LossTerms:
     policy: float
     """``Lp``: cross-entropy of the target policies and the network's legal softmax."""
     value: float
-    """``Lv``: MSE of the value against ``z / rewards_renormalization``."""
+    """``Lv``: mean of ``((v - z) / rewards_renormalization)^2``."""
     l2: float
     """``Lreg``: ``l2_regularization * sum of squared weights``."""
     invalid: float

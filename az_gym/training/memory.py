@@ -236,10 +236,19 @@ class MemoryBuffer:
         return self._size
 
     # ------------------------------------------------------------------ adding
-    def add(self, samples: Any, num_games: int = 0) -> None:
+    def add(self, samples: Any, num_games: int = 0, *, capacity: int | None = None) -> None:
         """Append samples (a :class:`TrainingData`, or any object with ``obs``, ``policy``,
-        ``value``, ``mask`` and ``moves_left`` arrays) and
-        drop the oldest beyond capacity. ``num_games``: games these samples came from."""
+        ``value``, ``mask`` and ``moves_left`` arrays) and drop the oldest beyond capacity.
+
+        Args:
+            num_games: games these samples came from.
+            capacity: the new capacity (the size schedule's value at this iteration),
+                applied *before* the samples go in, as AlphaZero.jl resizes first: when the
+                schedule grows, this iteration's samples are kept rather than trimmed to
+                the old size.
+        """
+        if capacity is not None:
+            self.resize(capacity)
         if not isinstance(samples, TrainingData):
             samples = TrainingData.from_arrays(
                 samples.obs, samples.policy, samples.value, samples.mask, samples.moves_left

@@ -338,9 +338,11 @@ class LearningParams:
     """Factor of the sum of squared weights (not biases, not normalisation parameters) in
     the loss. AlphaZero.jl: no default; AlphaGo Zero: 1e-4."""
     rewards_renormalization: float = 1.0
-    """The value MSE is computed on ``value / rr`` and ``z / rr`` (AlphaZero.jl's
-    ``learning.jl``): the net still predicts raw returns, for the search, and the value
-    loss shrinks by ``rr**2``. AlphaZero.jl: 1."""
+    """The value MSE is computed on ``value / rr`` and ``z / rr``, i.e. ``((v - z) / rr)^2``
+    (AlphaZero.jl's ``learning.jl``): the net still predicts raw returns, for the search,
+    and the value loss shrinks by ``rr**2``; a weight, not a rescaling of returns (returns
+    must lie in the value head's ``[-1, 1]``: ``GymnasiumGame(return_scale=...)``).
+    AlphaZero.jl: 1."""
     nonvalidity_penalty: float = 1.0
     """Factor of the mean probability the unmasked policy puts on illegal actions.
     AlphaZero.jl: 1."""
@@ -573,10 +575,12 @@ class Params:
         """Checks that need the game (an :class:`~az_gym.game.Game`).
 
         Raises:
-            ParamsError: flipping or symmetry augmentation without symmetries, colour
-                alternation in a one-player game.
+            ParamsError: flipping or symmetry augmentation without symmetries, flipping
+                on a game whose states cannot be transformed (symmetries of observations
+                only), colour alternation in a one-player game.
         """
-        has_syms = len(game.symmetries()) > 1
+        syms = game.symmetries()
+        has_syms = len(syms) > 1
         sims = [("self_play.sim", self.self_play.sim)]
         if self.arena is not None:
             sims.append(("arena.sim", self.arena.sim))
@@ -588,6 +592,8 @@ class Params:
                 sim.flip_probability,
                 f"> 0 needs a game with symmetries; {game.name} has none",
             )
+            if sim.flip_probability > 0:
+                _check_state_transforms(game, syms[1:], f"Params.{where}", sim.flip_probability)
             _require(
                 not sim.alternate_colors or game.num_players == 2,
                 f"Params.{where}",
@@ -602,6 +608,22 @@ class Params:
             True,
             f"needs a game with symmetries; {game.name} has none",
         )
+
+
+def _check_state_transforms(game: Any, symmetries: list[Any], owner: str, value: float) -> None:
+    """Flipping replaces the position by a symmetric one before each turn, so every
+    non-identity symmetry must transform states (not only observations and policies):
+    try each on the initial state now rather than fail mid-self-play."""
+    state = game.initial_state()
+    for sym in symmetries:
+        try:
+            game.apply_symmetry(state, sym)
+        except NotImplementedError as e:
+            raise ParamsError(
+                f"{owner}.flip_probability={value!r} > 0 needs symmetries that transform "
+                f"states; {game.name} cannot apply {sym.name!r} to a state ({e}); "
+                "set flip_probability = 0 (symmetry augmentation, use_symmetries, still works)"
+            ) from None
 
 
 # Serialisation lives in its own module; re-exported here (import after the classes).

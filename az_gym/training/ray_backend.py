@@ -3,7 +3,8 @@
 Selected by ``SimParams.backend = "ray"``. The actors run exactly the local workers' job
 (:func:`~az_gym.training.selfplay.run_job`); the learner stays in the process that runs the
 :class:`~az_gym.training.trainer.Trainer` (the head node, GPU when present). Each distinct
-weight set is put in the Ray object store once per call and shared by every actor.
+weight set is put in the Ray object store once per call (:func:`share_weights`) and shared
+by every actor.
 
 ``ray_address`` ``None`` starts (or joins, if already initialised) a local Ray instance;
 ``"auto"`` or ``"ray://host:10001"`` joins a cluster, whose workers must have az_gym installed.
@@ -30,6 +31,20 @@ def import_ray() -> Any:
     return ray
 
 
+def share_weights(jobs: Sequence[WorkerJob], put: Callable[[Any], Any]) -> list[tuple[Any, ...]]:
+    """Each job's weights as object-store references, putting every distinct weight set
+    (by identity: the same dict in several jobs, e.g. the best network of self-play and
+    of the arena) once per call, however many jobs and tuples hold it."""
+    refs: dict[int, Any] = {}
+    out = []
+    for job in jobs:
+        for w in job.weights:
+            if id(w) not in refs:
+                refs[id(w)] = put(w)
+        out.append(tuple(refs[id(w)] for w in job.weights))
+    return out
+
+
 class SelfPlayActor:
     """A worker process holding its own torch thread count; runs :class:`WorkerJob`s."""
 
@@ -38,8 +53,9 @@ class SelfPlayActor:
 
         torch.set_num_threads(max(1, threads))
 
-    def run(self, job: WorkerJob, weights: tuple[Any, ...]) -> WorkerOutput:
-        """Run ``job`` with ``weights`` (resolved from the object store by Ray)."""
+    def run(self, job: WorkerJob, *weights: Any) -> WorkerOutput:
+        """Run ``job`` with ``weights``, one argument per weight set (Ray resolves each
+        from the object store)."""
         return run_job(dataclasses.replace(job, weights=tuple(weights)))
 
     def ping(self) -> bool:
@@ -96,15 +112,11 @@ class RayPool:
         ray = self._ray
         if not self._actors:
             raise RuntimeError("RayPool is closed")
-        refs_by_id: dict[int, Any] = {}
         refs = []
-        for k, job in enumerate(jobs):
-            key = id(job.weights)
-            if key not in refs_by_id:
-                refs_by_id[key] = ray.put(job.weights)
+        for k, (job, weights) in enumerate(zip(jobs, share_weights(jobs, ray.put))):
             actor = self._actors[k % len(self._actors)]
             bare = dataclasses.replace(job, weights=())
-            refs.append(actor.run.remote(bare, refs_by_id[key]))
+            refs.append(actor.run.remote(bare, *weights))
         index = {ref: k for k, ref in enumerate(refs)}
         results: list[WorkerOutput | None] = [None] * len(refs)
         pending, done_games = list(refs), 0
