@@ -58,26 +58,45 @@ def _game_from_args(name: str, options: Sequence[str]) -> Any:
 
 # ---------------------------------------------------------------------------- commands
 def cmd_train(args: argparse.Namespace) -> int:
-    """Train (or resume) a run."""
+    """Train (or resume) a run.
+
+    The game is a registry name or ``MODULE:FACTORY`` (a PettingZoo or Gymnasium env
+    factory, imported because the user typed it; ``-o`` options become its keyword
+    arguments). On ``--resume`` the game, options and ``--config`` must be the run's (a
+    difference is refused, naming both), and ``--set`` changes parameters deliberately.
+    """
+    from az_gym.training.run_game import import_factory, resolve_game
     from az_gym.training.trainer import Trainer
 
-    run_dir = Path(args.run_dir or f"runs/{args.game}")
+    options = _options(args.option)
+    game: Any = args.game
+    if ":" in args.game:
+        game, options = import_factory(args.game, options), {}
     if args.seed is not None:
         args.set = [f"seed={args.seed}", *args.set]
     if args.resume:
-        trainer = Trainer.from_run_dir(run_dir, overrides=args.set, quiet=args.quiet)
+        # The default is Trainer's: runs/<the game's name>.
+        run_dir = args.run_dir or Path("runs") / resolve_game(game, options)[1].name
+        trainer = Trainer.from_run_dir(
+            run_dir,
+            env_or_name=game,
+            game_options=options,
+            params=args.config,
+            overrides=args.set,
+            quiet=args.quiet,
+        )
         trainer.resume()
     else:
         trainer = Trainer(
-            args.game,
+            game,
             args.config,
-            run_dir,
+            args.run_dir,
             overrides=args.set,
             quiet=args.quiet,
-            game_options=_options(args.option),
+            game_options=options,
         )
         trainer.train()
-    print(f"run directory: {run_dir}")
+    print(f"run directory: {trainer.run.path}")
     return 0
 
 
@@ -298,9 +317,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     positive = _at_least(1, int)
 
-    def game_cmd(name: str, help_: str) -> argparse.ArgumentParser:
+    def game_cmd(
+        name: str, help_: str, game_help: str = "game name (see `az-gym list`)"
+    ) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_, description=help_)
-        sp.add_argument("game", help="game name (see `az-gym list`)")
+        sp.add_argument("game", help=game_help)
         sp.add_argument(
             "-o",
             "--option",
@@ -312,7 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--seed", type=int, default=None, help="random seed")
         return sp
 
-    t = game_cmd("train", "train (or resume) an AlphaZero agent")
+    t = game_cmd(
+        "train",
+        "train (or resume) an AlphaZero agent",
+        "game name (see `az-gym list`) or MODULE:FACTORY of a PettingZoo env "
+        "(e.g. pettingzoo.classic.connect_four_v3:env; -o options are its keyword arguments)",
+    )
     t.add_argument(
         "--config", default=None, help="parameter file (TOML); default: the game's tuned file"
     )

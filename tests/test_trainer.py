@@ -124,8 +124,16 @@ def test_pettingzoo_env_through_the_adapter(tmp_path):
     trainer = Trainer(tictactoe_v3.env, tiny_params(), tmp_path / "run", quiet=True)
     trainer.train()
     _check_run(tmp_path / "run", 1, trainer.game.game_id, trainer.game)
-    # The factory pickles by reference, so the run resumes from its directory alone.
-    again = Trainer.from_run_dir(tmp_path / "run", overrides=["num_iters=2"], quiet=True)
+    # state.json describes the factory but is never imported: the user passes it again,
+    # and it must be the recorded one (compared as data).
+    with pytest.raises(RunDirError, match=r"tictactoe:env.*pass it again"):
+        Trainer.from_run_dir(tmp_path / "run", quiet=True)
+    from pettingzoo.classic import connect_four_v3
+
+    with pytest.raises(RunDirError, match=r"connect_four.*env"):
+        Trainer.from_run_dir(tmp_path / "run", env_or_name=connect_four_v3.env, quiet=True)
+    again = Trainer.from_run_dir(tmp_path / "run", env_or_name=tictactoe_v3.env,
+                                 overrides=["num_iters=2"], quiet=True)  # fmt: skip
     assert [r.iteration for r in again.resume()] == [2]
 
 
@@ -184,8 +192,8 @@ def test_keyboard_interrupt_keeps_the_last_completed_iteration(tmp_path, capsys)
     stop.calls = 0
     trainer = Trainer("tictactoe", tiny_params(num_iters=3), tmp_path,
                       callbacks={"on_self_play_end": stop})  # fmt: skip
-    reports = trainer.train()
-    assert [r.iteration for r in reports] == [1]
+    with pytest.raises(KeyboardInterrupt):  # the caller sees Ctrl-C (the CLI exits 130)
+        trainer.train()
     assert trainer.iteration == 1
     assert "interrupted" in capsys.readouterr().err
     _check_run(tmp_path, 1, "tictactoe")

@@ -124,6 +124,7 @@ def safe_torch_load(path: str | Path, map_location: Any = "cpu") -> dict[str, An
         raise CheckpointError(f"checkpoint {path} does not exist")
     if path.stat().st_size == 0:
         raise CheckpointError(f"checkpoint {path} is empty (0 bytes)")
+    _check_archive(path)
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
@@ -147,6 +148,31 @@ def safe_torch_load(path: str | Path, map_location: Any = "cpu") -> dict[str, An
     if not isinstance(obj, dict):
         raise CheckpointError(f"checkpoint {path} holds a {type(obj).__name__}, not a dict")
     return obj
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse what ``torch.save`` never writes before ``torch.load`` reads it: a file that is
+    not a zip archive (the legacy format takes storage sizes from the file and allocates
+    them), members larger than the file, or a member whose CRC-32 does not match (flipped
+    bytes in the weights, which would otherwise load as other numbers)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            if sum(i.file_size for i in infos) > path.stat().st_size:
+                raise CheckpointError(f"checkpoint {path} is corrupt: its members exceed the file")
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as e:
+        if isinstance(e, CheckpointError):
+            raise
+        raise CheckpointError(
+            f"checkpoint {path} is not a readable torch.save archive: {e}"
+        ) from None
+    except Exception as e:  # zlib or struct errors from a damaged archive
+        raise CheckpointError(f"checkpoint {path} is corrupt: {type(e).__name__}: {e}") from None
+    if bad is not None:
+        raise CheckpointError(f"checkpoint {path} is corrupt: bad CRC-32 in {bad}")
 
 
 def load_latest_good(

@@ -20,6 +20,9 @@ million samples).
 
 from __future__ import annotations
 
+import math
+import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -367,25 +370,64 @@ class MemoryBuffer:
 
     @classmethod
     def load(cls, path: str | Path) -> MemoryBuffer:
-        """Read a buffer written by :meth:`save`.
+        """Read a buffer written by :meth:`save` (a file that may come from someone else:
+        no pickles, and each array's header is checked before any memory is allocated).
 
         Raises:
             ValueError: the file is not a readable buffer (names the file and why).
         """
         try:
+            _check_npz_headers(Path(path))
             with np.load(path, allow_pickle=False) as z:
                 files = {k: z[k] for k in z.files}
-        except (OSError, ValueError, EOFError) as e:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
             raise ValueError(f"memory file {path} is unreadable: {e}") from None
         missing = {"capacity", "num_games", "num_samples_seen"} - set(files)
         if missing:
             raise ValueError(f"memory file {path} lacks {sorted(missing)}")
-        buf = cls(int(files["capacity"]))
-        if "obs" in files:
-            d = TrainingData.from_arrays(
-                files["obs"], files["policy"], files["value"], files["mask"], files["moves_left"]
-            )
-            buf.add(d)
-        buf.num_games = int(files["num_games"])
-        buf.num_samples_seen = int(files["num_samples_seen"])
+        counts = {k: files[k] for k in ("capacity", "num_games", "num_samples_seen")}
+        for name, value in counts.items():
+            if (
+                value.shape != ()
+                or value.dtype.kind not in "iu"
+                or int(value) < (name == "capacity")
+            ):
+                raise ValueError(f"memory file {path}: {name} is not a count")
+        arrays = {k: files.get(k) for k in cls._FIELDS[:5]}
+        if any(a is not None for a in arrays.values()):
+            if any(a is None for a in arrays.values()):
+                raise ValueError(f"memory file {path} lacks some of the arrays {cls._FIELDS[:5]}")
+            if not all(np.isfinite(arrays[k]).all() for k in ("obs", "policy", "value")):
+                raise ValueError(f"memory file {path} holds non-finite samples")
+        buf = cls(int(counts["capacity"]))
+        if arrays["obs"] is not None:
+            try:
+                buf.add(TrainingData.from_arrays(**arrays))
+            except (TypeError, ValueError, IndexError) as e:
+                raise ValueError(f"memory file {path} holds malformed samples: {e}") from None
+        buf.num_games = int(counts["num_games"])
+        buf.num_samples_seen = int(counts["num_samples_seen"])
         return buf
+
+
+def _check_npz_headers(path: Path) -> None:
+    """Refuse an ``.npz`` whose arrays claim more bytes than the archive holds, or hold
+    objects, before ``np.load`` allocates them.
+
+    Raises:
+        ValueError: a header that is malformed or does not fit its member's size.
+    """
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            with zf.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+                elif version == (2, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+                else:
+                    raise ValueError(f"{info.filename}: .npy version {version} is not read here")
+            if dtype.hasobject:
+                raise ValueError(f"{info.filename} holds Python objects")
+            if math.prod(shape) * dtype.itemsize > info.file_size:
+                raise ValueError(f"{info.filename}'s shape {shape} does not fit its size")

@@ -549,11 +549,13 @@ class Params:
                 f"takes the value {v!r}, but sizes must be integers >= 1",
             )
         _require(
-            isinstance(self.seed, int) and not isinstance(self.seed, bool),
+            isinstance(self.seed, int)
+            and not isinstance(self.seed, bool)
+            and 0 <= self.seed < 2**63,
             o,
             "seed",
             self.seed,
-            "must be an integer",
+            "must be an integer in [0, 2**63) (numpy and torch seeds)",
         )
         if self.arena is not None:
             own, arena = self.self_play.sim, self.arena.sim

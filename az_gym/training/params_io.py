@@ -176,14 +176,19 @@ def load_params(path: str | Path) -> Any:
     """Read a :class:`Params` from a TOML file written by :func:`save_params` (or by hand).
 
     Raises:
-        ParamsError: unreadable TOML (names the file), unknown keys or bad values.
+        ParamsError: a missing or unreadable file, invalid TOML (names the file), unknown
+            keys or bad values.
     """
     from az_gym.training.params import ParamsError
 
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ParamsError(f"{path}: not a valid TOML file: {e}") from None
+    except IsADirectoryError:
+        raise ParamsError(f"{path} is a directory, not a parameter file (TOML)") from None
+    except OSError as e:
+        raise ParamsError(f"cannot read the parameter file {path}: {e.strerror or e}") from None
     try:
         return params_from_dict(data)
     except ParamsError as e:

@@ -77,18 +77,17 @@ class ReportWriter:
         """Return the records written so far (a torn last line is ignored)."""
         return load_reports(self.run_dir)
 
-    def truncate(self, last_iteration: int) -> None:
-        """Drop records of iterations after ``last_iteration`` (an interrupted one)."""
-        kept = [r for r in self.load() if int(r.get("iteration", 0)) <= last_iteration]
-        atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
-
     def append(self, record: Mapping[str, Any]) -> None:
         """Add one iteration's record everywhere."""
-        rec = to_jsonable(record)
-        records = [*self.load(), rec]
-        atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in records))
-        if self.tensorboard:
-            self._write_tensorboard(rec)
+        records = [*self.load(), to_jsonable(record)]
+        write_reports(self.path, records)
+        self.show(records)
+
+    def show(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """TensorBoard scalars of the last of ``records`` and the plots of them all (for a
+        caller that writes ``report.jsonl`` itself, as the trainer does at its commit)."""
+        if self.tensorboard and records:
+            self._write_tensorboard(records[-1])
         if self.plots:
             plot_reports(records, self.run_dir / "plots")
 
@@ -111,6 +110,11 @@ class ReportWriter:
         if self._tb is not None:
             self._tb.close()
             self._tb = None
+
+
+def write_reports(path: str | Path, records: Sequence[Mapping[str, Any]]) -> None:
+    """Write ``records`` (JSON data) as a ``report.jsonl`` file, atomically."""
+    atomic_write_text(Path(path), "".join(json.dumps(r) + "\n" for r in records))
 
 
 def load_reports(run_dir: str | Path) -> list[dict[str, Any]]:

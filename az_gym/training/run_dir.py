@@ -1,12 +1,18 @@
 """The run directory of a training run: its files, compatibility checks, safe checkpoints.
 
 See :mod:`az_gym.training.trainer` for the layout. Each iteration's files (networks,
-optimiser, memory) go to a fresh directory ``iter-NNNNNN/``; ``state.json``, written last
-and atomically, names it (the commit). Loads read only the committed directory, so files of
-an iteration that died before its commit are never used; a missing or corrupt file falls
-back to the previous iteration's copy (kept until the next commit) with a warning.
-Runs of the older flat layout (``current.pt`` + ``current.prev.pt``...) still load: the copy
-whose ``"iteration"`` tag matches ``state.json`` is chosen.
+optimiser, memory, the report so far) go to a fresh directory ``iter-NNNNNN/``;
+``state.json``, written last and atomically, names it (the commit). Loads read only the
+committed directory, so files of an iteration that died before its commit are never used; a
+missing or corrupt file falls back to the previous iteration's copy (kept until the next
+commit) with a warning that names the file. Runs of the older flat layout (``current.pt`` +
+``current.prev.pt``...) still load: the copy whose ``"iteration"`` tag matches ``state.json``
+is chosen.
+
+Every load takes the ``state`` it belongs to (read once by the caller), so the files of one
+load come from one commit even while a trainer commits the next iteration; nothing here
+writes except :meth:`RunDir.start`, :meth:`RunDir.begin_iteration` and
+:meth:`RunDir.commit`, which only the lock's holder calls.
 """
 
 from __future__ import annotations
@@ -25,48 +31,24 @@ from az_gym.training.checkpoint import (
     atomic_link,
     atomic_write_bytes,
     fsync_dir,
-    safe_torch_load,
 )
+from az_gym.training.run_game import (
+    check_same_game,
+    factory_recipe,
+    game_from_state,
+    resolve_game,
+)
+from az_gym.training.run_lock import RunLock
+from az_gym.training.run_state import STATE_VERSION, RunDirError, read_state_file
 from az_gym.training.selfplay import GameSpec
 
-STATE_VERSION = 2
 ITER_DIR_PREFIX = "iter-"
 ITER_DIR_PATTERN = re.compile(re.escape(ITER_DIR_PREFIX) + r"[0-9]+")
 LEGACY_FILES = ("current.prev.pt", "best.prev.pt", "optimiser.pt", "memory.npz")
 """Top-level files of runs written before iteration directories, deleted at the next commit."""
+PUBLISHED = ("current.pt", "best.pt", "report.jsonl")
+"""Files of the committed iteration linked to the top of the run directory."""
 CALLBACK_NAMES = ("on_self_play_end", "on_learning_end", "on_arena_end", "on_iteration_end")
-
-
-class RunDirError(ValueError):
-    """A run directory that cannot be used as asked (another game, another network...)."""
-
-
-def resolve_game(env_or_name: Any, options: dict[str, Any]) -> tuple[GameSpec, Game]:
-    """Turn what the user gave into a picklable :class:`GameSpec` and its :class:`Game`.
-
-    Accepts a registry name, a :class:`Game`, ``(env_fn, kwargs)``, a zero-argument factory
-    (a function, class or ``functools.partial``), or an env instance (az_gym or PettingZoo).
-    """
-    import functools
-
-    if options and not isinstance(env_or_name, str):
-        raise ValueError("game_options are only used with a registry name")
-    if isinstance(env_or_name, GameSpec):
-        spec = env_or_name
-    elif isinstance(env_or_name, str):
-        spec = GameSpec(name=env_or_name, options=dict(options))
-    elif isinstance(env_or_name, Game):
-        spec = GameSpec(game=env_or_name)
-    elif isinstance(env_or_name, tuple) and len(env_or_name) == 2 and callable(env_or_name[0]):
-        spec = GameSpec(factory=functools.partial(env_or_name[0], **dict(env_or_name[1])))
-    elif callable(env_or_name) and not hasattr(env_or_name, "agent_selection"):
-        spec = GameSpec(factory=env_or_name)
-    else:
-        from az_gym.envs.registry import game_and_state
-
-        game, _ = game_and_state(env_or_name)
-        spec = GameSpec(game=game)
-    return spec, spec.build()
 
 
 class Callbacks:
@@ -101,64 +83,29 @@ def _registry_name(game: Game) -> str | None:
     return game.name if game.name in available_games() else None
 
 
-def _factory_recipe(factory: Callable[[], Any] | None) -> dict[str, Any] | None:
-    """``{"target": "module:qualname", "kwargs": {...}}`` for an importable function or
-    class (or a ``functools.partial`` of one with JSON keyword arguments), else ``None``."""
-    import functools
-
-    if factory is None:
-        return None
-    kwargs: dict[str, Any] = {}
-    if isinstance(factory, functools.partial):
-        if factory.args:
-            return None
-        factory, kwargs = factory.func, dict(factory.keywords)
-    module = getattr(factory, "__module__", None)
-    qualname = getattr(factory, "__qualname__", "")
-    if not module or module == "__main__" or "<" in qualname:
-        return None
-    try:
-        json.dumps(kwargs)
-    except TypeError:
-        return None
-    return {"target": f"{module}:{qualname}", "kwargs": kwargs}
-
-
-def _factory_from_recipe(recipe: dict[str, Any], where: Path) -> Callable[[], Any]:
-    import functools
-    import importlib
-
-    try:
-        module_name, qualname = str(recipe["target"]).split(":")
-        obj: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-    except (KeyError, ValueError, ImportError, AttributeError) as e:
-        raise RunDirError(f"{where}: cannot import the game factory {recipe!r}: {e}") from None
-    return functools.partial(obj, **dict(recipe.get("kwargs") or {}))
-
-
 class RunDir:
-    """The files of one run (paths, state, checkpoints)."""
+    """The files of one run (paths, state, checkpoints) and its writer's lock."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.params_path = self.path / "params.toml"
         self.state_path = self.path / "state.json"
+        self.lock = RunLock(self.path)
 
     # ------------------------------------------------------------------ state.json
     def read_state(self) -> dict[str, Any] | None:
-        """The content of ``state.json`` (``None`` if absent).
+        """The checked content of ``state.json`` (``None`` if absent).
 
         Raises:
-            RunDirError: unreadable (it is always written atomically, so this means damage).
+            RunDirError: unreadable, malformed, or naming a directory other than its
+                iteration's (see :mod:`az_gym.training.run_state`).
         """
-        if not self.state_path.exists():
-            return None
-        try:
-            return json.loads(self.state_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise RunDirError(f"{self.state_path} is unreadable: {e}") from None
+        if self.path.exists() and not self.path.is_dir():
+            raise RunDirError(f"{self.path} is a file, not a run directory")
+        state = read_state_file(self.state_path)
+        if state is not None:
+            self._committed_dir(state)  # checks checkpoint_dir
+        return state
 
     def write_state(self, state: dict[str, Any]) -> None:
         """Write ``state.json`` atomically (the commit point of an iteration)."""
@@ -172,12 +119,12 @@ class RunDir:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, game: Game, spec: GameSpec, params: Any) -> None:
-        """Create the directory for a new run: ``params.toml`` and ``state.json`` at 0."""
+        """Write ``params.toml`` and ``state.json`` at iteration 0 for a new run (the
+        directory exists and the caller holds its lock)."""
         from az_gym.training.params import save_params
 
-        self.path.mkdir(parents=True, exist_ok=True)
         save_params(params, self.params_path)
-        name, options = spec.name, dict(spec.options)
+        name, options = spec.name, dict(game.options()) if spec.name else {}
         if name is None and spec.game is not None and not spec.game.options():
             name = _registry_name(spec.game)
         self.write_state(
@@ -186,26 +133,23 @@ class RunDir:
                 "game_id": game.game_id,
                 "game_name": name,
                 "game_options": options if name else {},
-                "game_factory": _factory_recipe(spec.factory),
+                "game_factory": factory_recipe(spec.factory),
                 "network": params.network.to_dict(),
                 "rng": None,
             }
         )
 
-    def check_compatible(self, game: Game, network: Any) -> None:
-        """Refuse a directory that holds a run of another game or another architecture.
+    def check_compatible(self, game: Game, spec: GameSpec, network: Any) -> None:
+        """Refuse a directory that holds a run of another game (name, options, factory or
+        id) or another architecture. A run still at iteration 0 holds nothing to protect.
 
         Raises:
             RunDirError: the message names the stored and the requested value.
         """
         state = self.read_state()
-        if state is None:
+        if state is None or state["iteration"] == 0:
             return
-        if state.get("game_id") != game.game_id:
-            raise RunDirError(
-                f"{self.path} holds a run of game {state.get('game_id')!r}, not of "
-                f"{game.game_id!r}; choose another run directory"
-            )
+        check_same_game(state, spec, game, self.path)
         stored = state.get("network")
         if stored is not None and stored != network.to_dict():
             raise RunDirError(
@@ -214,41 +158,29 @@ class RunDir:
                 "run's params.toml or another run directory)"
             )
 
-    def stored_game(self) -> Any:
-        """Rebuild the run's game from ``state.json``: a registry name and options, or the
-        import path of a factory (``module:qualname`` plus JSON keyword arguments).
-
-        Nothing is unpickled: a run directory may come from someone else.
+    def stored_game(self) -> GameSpec:
+        """The run's game by registry name and options (see
+        :func:`~az_gym.training.run_game.game_from_state`; nothing is imported).
 
         Raises:
-            RunDirError: neither is recorded (pass the env to ``from_run_dir``).
+            RunDirError: no state, or a game the user must pass again.
         """
-        state = self.read_state() or {}
-        if state.get("game_name"):
-            return GameSpec(name=state["game_name"], options=state.get("game_options", {}))
-        recipe = state.get("game_factory")
-        if recipe:
-            return GameSpec(factory=_factory_from_recipe(recipe, self.state_path))
-        raise RunDirError(
-            f"{self.path}: cannot rebuild game {state.get('game_id')!r}; pass env_or_name"
-        )
+        state = self.read_state()
+        if state is None:
+            raise RunDirError(f"{self.path} holds no run (no state.json)")
+        return game_from_state(state, self.state_path)
 
     # ------------------------------------------------------------------ iteration files
     def iteration_dir(self, iteration: int) -> Path:
         """``iter-NNNNNN/``: the directory of iteration ``iteration``'s files."""
         return self.path / f"{ITER_DIR_PREFIX}{iteration:06d}"
 
-    def artifact_path(self, name: str) -> Path:
+    def artifact_path(self, name: str, state: dict[str, Any] | None = None) -> Path:
         """Where the committed copy of ``name`` (``"current.pt"``, ``"memory.npz"``...) is:
-        in the iteration directory that ``state.json`` names, or at the top of a run
-        written by az_gym before iteration directories (the *legacy* layout)."""
-        state = self.read_state() or {}
-        committed = self._committed_dir(state)
+        in the iteration directory that ``state`` (default: ``state.json``) names, or at
+        the top of a run of the flat (legacy) layout."""
+        committed = self._committed_dir(state if state is not None else self.read_state() or {})
         return (committed if committed is not None else self.path) / name
-
-    def checkpoint_path(self, kind: str) -> Path:
-        """The committed ``current.pt`` or ``best.pt``."""
-        return self.artifact_path(f"{kind}.pt")
 
     def begin_iteration(self, iteration: int) -> Path:
         """Create an empty ``iter-NNNNNN/`` for the files of an iteration being saved (a
@@ -269,23 +201,23 @@ class RunDir:
     def commit(self, iteration: int, **fields: Any) -> None:
         """Make ``iter-NNNNNN/`` the run's state: write ``state.json`` (iteration, directory
         and ``fields``, which must be JSON values) atomically, then point the top-level
-        ``current.pt``/``best.pt`` at the new files and delete the files no longer needed
-        (all but this iteration's and the previous one's directories)."""
+        files at the new ones and delete the files no longer needed (all but this
+        iteration's and the previous one's directories)."""
         state = self.read_state() or {}
         state.pop("version", None)
-        state.update(fields, iteration=iteration,
-                     checkpoint_dir=self.iteration_dir(iteration).name)  # fmt: skip
+        state.update(fields, iteration=iteration, checkpoint_dir=self.iteration_dir(iteration).name)
         self.write_state(state)
         self.publish()
         self.prune()
 
     def publish(self) -> None:
-        """Hard-link (or copy) the committed ``current.pt``/``best.pt`` to the top of the run
-        directory, where ``AlphaZeroAgent.load`` and the CLI look for them."""
+        """Hard-link (or copy) the committed ``current.pt``, ``best.pt`` and
+        ``report.jsonl`` to the top of the run directory, where ``AlphaZeroAgent.load``,
+        the CLI and the live pages look for them."""
         committed = self._committed_dir(self.read_state() or {})
         if committed is None:
             return
-        for name in ("current.pt", "best.pt"):
+        for name in PUBLISHED:
             if (committed / name).exists():
                 atomic_link(committed / name, self.path / name)
 
@@ -304,45 +236,98 @@ class RunDir:
         for name in LEGACY_FILES:
             (self.path / name).unlink(missing_ok=True)
 
-    def load_checkpoint(self, kind: str) -> dict[str, Any]:
-        """Load the committed ``current`` or ``best`` checkpoint (see :meth:`_load_artifact`).
+    # ------------------------------------------------------------------ loads
+    def load_artifact(self, name: str, load: Callable[[Path], Any], state: dict[str, Any]) -> Any:
+        """Load the copy of ``name`` that belongs to ``state``'s iteration with ``load``
+        (which raises ``ValueError`` for a file it cannot use: corrupt, unsafe, or not
+        fitting the run).
+
+        A copy's iteration is its ``"iteration"`` entry (checkpoints and optimiser state)
+        or its directory's. The committed copy is used when it loads and its iteration is
+        the committed one; otherwise the first other usable copy, with a warning that
+        names the files and says why (missing, corrupt, or from another iteration).
 
         Raises:
-            CheckpointError: no copy loads.
+            CheckpointError: no copy loads (one line: each copy's reason, what to do).
         """
-        return self._load_artifact(f"{kind}.pt", safe_torch_load)
+        n = int(state.get("iteration", 0))
+        problems: list[str] = []
+        fallback: tuple[Path, Any, Any] | None = None
+        for path, dir_tag in self._candidates(name, state):
+            if not path.is_file():
+                problems.append(f"{path} is missing")
+                continue
+            try:
+                obj = load(path)
+            except (ValueError, OSError) as e:  # CheckpointError, a validator's refusal
+                problems.append(f"{path} is corrupt ({_one_line(e)})")
+                continue
+            tag = obj.get("iteration", dir_tag) if isinstance(obj, dict) else dir_tag
+            if tag is None or (isinstance(tag, int) and tag == n):  # None: untagged legacy
+                if problems:
+                    _warn(f"{'; '.join(problems)}; using {path} (iteration {n})")
+                return obj
+            problems.append(f"{path} holds iteration {tag!r}, but state.json says {n}")
+            if fallback is None and isinstance(tag, int):
+                fallback = (path, tag, obj)
+        if fallback is not None:
+            path, tag, obj = fallback
+            _warn(
+                f"no copy of {name} from iteration {n}: {'; '.join(problems)}; using "
+                f"{path} (iteration {tag}) instead"
+            )
+            return obj
+        raise CheckpointError(
+            f"{self.path}: no usable {name}: {'; '.join(problems)}; restore the file from a "
+            "backup, or start a new run directory"
+        )
 
-    def load_optimiser(self) -> dict[str, Any]:
-        """Load the committed optimiser state (see :meth:`_load_artifact`).
-
-        Raises:
-            CheckpointError: no copy loads.
-        """
-        return self._load_artifact("optimiser.pt", safe_torch_load)
-
-    def load_memory(self) -> Any:
-        """Load the committed :class:`~az_gym.training.memory.MemoryBuffer` (``None`` for a
-        legacy run without ``memory.npz``; see :meth:`_load_artifact`).
-
-        Raises:
-            CheckpointError: no copy loads.
-        """
-        from az_gym.training.memory import MemoryBuffer
-
-        state = self.read_state() or {}
-        if self._committed_dir(state) is None and not (self.path / "memory.npz").exists():
-            return None
-        return self._load_artifact("memory.npz", MemoryBuffer.load)
+    def load_reports(self, state: dict[str, Any]) -> list[dict[str, Any]]:
+        """The ``report.jsonl`` records of iterations 1..N of ``state``'s iteration N: the
+        committed copy, else the top-level file, else the previous iteration's copy (its
+        last record lost), with a warning naming the files. Reports are not needed to
+        train, so a loss of all copies is a warning and an empty history, never an error."""
+        n = int(state["iteration"])
+        committed = self._committed_dir(state)
+        candidates = [(self.path / "report.jsonl", n)]
+        if committed is not None:
+            candidates = [
+                (committed / "report.jsonl", n),
+                *candidates,
+                (self.iteration_dir(n - 1) / "report.jsonl", n - 1),
+            ]
+        problems: list[str] = []
+        for path, upto in candidates:
+            if not path.is_file():
+                continue
+            try:
+                records = _parse_records(path, upto)
+            except (ValueError, OSError) as e:
+                problems.append(f"{path} is corrupt ({_one_line(e)})")
+                continue
+            if problems or upto < n:
+                _warn(
+                    f"{'; '.join(problems) or 'no copy of iteration ' + str(n)}; the report "
+                    f"history comes from {path} (iterations 1..{upto})"
+                )
+            return records
+        if n > 0:
+            _warn(
+                f"{self.path}: no readable report.jsonl ({'; '.join(problems) or 'missing'});"
+                " the report history starts afresh"
+            )
+        return []
 
     def _committed_dir(self, state: dict[str, Any]) -> Path | None:
         name = state.get("checkpoint_dir")
         if name is None:
             return None  # a new run (iteration 0) or the legacy layout
         expected = self.iteration_dir(int(state["iteration"])).name
-        if name != expected:
+        if name != expected:  # also refuses any path ("../x"): only this name is used
             raise RunDirError(
-                f"{self.state_path}: checkpoint_dir={name!r} must be {expected!r}, the "
-                f"directory of iteration {state['iteration']}"
+                f"{self.state_path}: checkpoint_dir={str(name)[:80]!r} must be {expected!r}, "
+                f"the directory of iteration {state['iteration']}; the file is damaged: "
+                "restore it from a backup or start a new run directory"
             )
         return self.path / name
 
@@ -357,44 +342,32 @@ class RunDir:
             legacy.append(self.path / name.replace(".pt", ".prev.pt"))
         return [(p, None) for p in legacy]
 
-    def _load_artifact(self, name: str, load: Callable[[Path], Any]) -> Any:
-        """Load the copy of ``name`` that belongs to ``state.json``'s iteration.
 
-        A copy's iteration is its ``"iteration"`` entry (checkpoints and optimiser state)
-        or its directory's. The committed copy is used when it loads and its iteration is
-        the committed one; otherwise the first other readable copy, with a warning that
-        says why (missing, corrupt, or from another iteration).
+def _parse_records(path: Path, upto: int) -> list[dict[str, Any]]:
+    """The records of iterations ``1..upto`` in ``path``, strictly: every line a JSON object
+    with an integer ``"iteration"``, ascending, ending at ``upto`` once later ones (of an
+    iteration never committed) are dropped.
 
-        Raises:
-            CheckpointError: no copy loads (the message gives each copy's reason).
-        """
-        state = self.read_state() or {}
-        n = int(state.get("iteration", 0))
-        problems: list[str] = []
-        fallback: tuple[Path, Any, Any] | None = None
-        for path, dir_tag in self._candidates(name, state):
-            if not path.exists():
-                problems.append(f"{path} is missing")
-                continue
-            try:
-                obj = load(path)
-            except ValueError as e:  # CheckpointError, or MemoryBuffer.load's error
-                problems.append(f"{path} is corrupt ({e})")
-                continue
-            tag = obj.get("iteration", dir_tag) if isinstance(obj, dict) else dir_tag
-            if tag is None or int(tag) == n:  # None: an untagged legacy file
-                if problems:
-                    _warn(f"{'; '.join(problems)}; using {path} (iteration {n})")
-                return obj
-            problems.append(f"{path} holds iteration {tag}, but state.json says {n}")
-            if fallback is None:
-                fallback = (path, tag, obj)
-        if fallback is not None:
-            path, tag, obj = fallback
-            _warn(f"no copy of {name} from iteration {n}: {'; '.join(problems)}; using "
-                  f"{path} (iteration {tag}) instead")  # fmt: skip
-            return obj
-        raise CheckpointError(f"{self.path}: no readable {name}: {'; '.join(problems)}")
+    Raises:
+        ValueError: a line or the sequence is malformed.
+    """
+    records = []
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        r = json.loads(line)
+        it = r.get("iteration") if isinstance(r, dict) else None
+        if not isinstance(it, int) or isinstance(it, bool):
+            raise ValueError(f"line {i + 1} is not an iteration record")
+        if it <= upto:
+            records.append(r)
+    iterations = [r["iteration"] for r in records]
+    if iterations != sorted(set(iterations)) or (iterations or [0])[-1] != upto:
+        raise ValueError(f"its iterations {iterations[:3]}... do not end at {upto}")
+    return records
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:300] if text else type(e).__name__
 
 
 def _warn(message: str) -> None:

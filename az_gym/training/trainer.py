@@ -2,20 +2,27 @@
 
 :class:`Trainer` wires the pieces together around a *run directory*::
 
-    params.toml       the parameters of the run (written at the start)
+    params.toml       the parameters of the run (written at the start, and at the first
+                      commit of a resume that changed them with overrides)
     state.json        last completed iteration, its directory, rng state, game id (the
-                      commit point: written LAST each iteration)
+                      commit point: written LAST each iteration; see run_state.py)
+    lock              the writer's lock: pid, host and start time of the trainer
     iter-NNNNNN/      the files of the iteration that state.json names:
         current.pt    the network being trained
         best.pt       the network that generates data
         optimiser.pt  the optimiser's state
         memory.npz    the memory buffer
+        report.jsonl  the records of iterations 1..N
     iter-MMMMMM/      the same files of the previous iteration (M = N - 1), the fallback
                       for a corrupt file; older directories are deleted after each commit
-    current.pt, best.pt   hard links to (or copies of) the committed iteration's networks
-    report.jsonl      one JSON object per iteration
+    current.pt, best.pt, report.jsonl   hard links to (or copies of) the committed files
     tensorboard/      scalars;  plots/*.png: loss terms, arena, benchmark, buffer, stages
-    (state.json also records how to rebuild the game: registry name or factory path)
+    (state.json also describes the game: registry name and options, or the factory's
+    module:qualname, which is compared with the one passed on resume, never imported)
+
+One trainer writes a run directory at a time (``lock``); reading it (``from_run_dir``,
+``best_agent``, ``AlphaZeroAgent.load("runs/x/best.pt")``, ``az-gym evaluate``) never
+writes, works on a read-only copy and is safe while the run trains.
 
 Every write is atomic (temporary file + ``os.replace``). An iteration writes its files into
 a fresh ``iter-NNNNNN/`` and then ``state.json``, which names it; resume reads only the
@@ -44,7 +51,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from az_gym.training.report import ReportWriter, to_jsonable
+from az_gym.training.report import ReportWriter, to_jsonable, write_reports
 from az_gym.training.run_dir import Callbacks, RunDir, RunDirError, resolve_game
 from az_gym.training.selfplay import NetSpec
 
@@ -112,11 +119,14 @@ class Trainer:
         game_options: registry options when ``env_or_name`` is a name (``{"size": 6}``).
 
     Raises:
-        ParamsError: invalid parameters (raised here, before any work).
+        ParamsError: invalid parameters, or a network and learning batch that cannot fit in
+            the available memory (raised here, before anything is allocated or written).
         RunDirError: ``run_dir`` holds a run of another game or network.
 
-    Self-play runs in spawned worker processes (``SimParams.num_processes``), so a script
-    that trains must guard its entry point with ``if __name__ == "__main__":``.
+    Constructing a trainer only reads ``run_dir``; :meth:`train` and :meth:`resume` take
+    its lock for the whole run (a second trainer refuses). Self-play runs in spawned worker
+    processes (``SimParams.num_processes``), so a script that trains must guard its entry
+    point with ``if __name__ == "__main__":``.
     """
 
     def __init__(
@@ -138,6 +148,7 @@ class Trainer:
             load_params,
         )
         from az_gym.training.params_io import tuned_options_mismatch
+        from az_gym.training.resources import check_memory
 
         self.game_spec, self.game = resolve_game(env_or_name, game_options or {})
         if params is None:
@@ -160,12 +171,15 @@ class Trainer:
         self.params: Any = params
         self.quiet = quiet
         self.run = RunDir(Path(run_dir) if run_dir is not None else Path("runs") / self.game.name)
-        self.run.check_compatible(self.game, params.network)
+        self.run.check_compatible(self.game, self.game_spec, params.network)
+        self.device = self._device(params.learning.use_gpu)
+        check_memory(self.game, params, self.device)
         self.callbacks = Callbacks(callbacks)
         self.net_spec = NetSpec(self.game.observation_shape, self.game.num_actions, params.network)
-        self.device = self._device(params.learning.use_gpu)
         self._pool: Any = None
         self._loaded = False
+        self._reports: list[dict[str, Any]] = []
+        self._params_saved = False
         self.iteration = self.run.last_iteration()
         """The last completed iteration (read from ``run_dir`` until the run starts)."""
 
@@ -181,20 +195,56 @@ class Trainer:
         run_dir: str | Path,
         *,
         env_or_name: Any = None,
+        game_options: dict[str, Any] | None = None,
+        params: Any = None,
         overrides: Iterable[str] = (),
         quiet: bool = False,
         callbacks: Any = None,
     ) -> Trainer:
-        """A trainer for an existing run (its ``params.toml`` and game), ready to resume.
+        """A trainer for an existing run (its ``params.toml`` and game), ready to resume or
+        to read (constructing it writes nothing).
 
-        ``env_or_name`` is needed only for games that neither the registry nor a pickled
-        factory can rebuild.
+        Args:
+            run_dir: the run directory.
+            env_or_name: the game, needed only for a run trained on a factory or an env
+                (``state.json`` describes it, but az_gym never imports what a run directory
+                names); when given it must be the run's game (name and ``game_options``, or
+                the same factory ``module:qualname`` and keyword arguments).
+            game_options: registry options with a game name; they must be the run's.
+            params: the user's own parameter file or :class:`Params`; it must equal the
+                run's ``params.toml`` once both take ``overrides``, and is then trusted.
+            overrides: ``"dotted.path=value"`` changes, validated and tried before anything
+                is written, saved to ``params.toml`` with the first new commit.
+
+        Without ``params``, a Ray backend or address in the run's ``params.toml`` is dropped
+        with a warning (self-play runs locally) unless ``overrides`` set it again: a run
+        directory may come from someone else, and a resume must not connect to the
+        cluster its file names.
+
+        Raises:
+            RunDirError: no run there, another game or options, or ``params`` that differ
+                from the run's (the message names both).
         """
+        from az_gym.training.params import Params, load_params
+        from az_gym.training.resume import resume_params
+        from az_gym.training.run_game import check_same_game, game_from_state
+
         run = RunDir(Path(run_dir))
-        if not run.params_path.exists():
-            raise RunDirError(f"{run_dir} holds no run (no params.toml)")
-        game = env_or_name if env_or_name is not None else run.stored_game()
-        return cls(game, run.params_path, run_dir, overrides=overrides, quiet=quiet,
+        state = run.read_state()
+        if state is None or not run.params_path.is_file():
+            raise RunDirError(f"{run_dir} holds no run (no state.json and params.toml)")
+        recorded = load_params(run.params_path)
+        if env_or_name is None:
+            if game_options:
+                raise ValueError("from_run_dir: game_options need env_or_name (a game name)")
+            spec = game_from_state(state, run.state_path)
+        else:
+            spec, game = resolve_game(env_or_name, game_options or {})
+            check_same_game(state, spec, game, run.path)
+        if params is not None and not isinstance(params, Params):
+            params = load_params(params)
+        overrides = resume_params(run.path, recorded, list(overrides), params)
+        return cls(spec, recorded, run_dir, overrides=overrides, quiet=quiet,
                    callbacks=callbacks)  # fmt: skip
 
     # ------------------------------------------------------------------ public API
@@ -202,35 +252,51 @@ class Trainer:
         """Start a new run in ``run_dir`` and do ``params.num_iters`` iterations.
 
         Raises:
-            RunDirError: ``run_dir`` already holds a started run (call :meth:`resume`).
+            RunDirError: ``run_dir`` already holds a started run (call :meth:`resume`), or
+                another trainer holds it.
+            KeyboardInterrupt: after Ctrl-C, once the run is saved at its last completed
+                iteration (a run interrupted before its first commit leaves nothing).
         """
-        if self.run.last_iteration() > 0:
-            raise RunDirError(
-                f"{self.run.path} already holds a run at iteration {self.run.last_iteration()}; "
-                "call resume() (az-gym train --resume) or choose another run directory"
-            )
-        self.run.start(self.game, self.game_spec, self.params)
-        self._fresh_state()
-        return self._loop()
+        with self._writing():
+            if self.run.last_iteration() > 0:
+                raise RunDirError(
+                    f"{self.run.path} already holds a run at iteration "
+                    f"{self.run.last_iteration()}; call resume() (az-gym train GAME --resume) "
+                    "or choose another run directory"
+                )
+            self._fresh_state()
+            self.run.start(self.game, self.game_spec, self.params)
+            self._reports, self._params_saved = [], True
+            return self._loop()
 
     def resume(self) -> list[IterationReport]:
         """Continue the run in ``run_dir`` from its last completed iteration up to
-        ``params.num_iters`` (a fresh start if the directory holds no run)."""
+        ``params.num_iters`` (a fresh start if the directory holds no run).
+
+        Everything is loaded, checked and built (networks, optimiser) before anything is
+        written; the parameters (with overrides) reach ``params.toml`` at the first commit.
+
+        Raises:
+            RunDirError: another trainer holds the run directory, or its state is damaged
+                beyond the fallbacks (one line naming the file and what to do).
+            KeyboardInterrupt: as for :meth:`train`.
+        """
         if self.run.read_state() is None:
             return self.train()
         from az_gym.training.checkpoint import remove_stale_temp_files
-        from az_gym.training.params import save_params
 
-        save_params(self.params, self.run.params_path)  # overrides such as num_iters persist
-        self._load_state()
-        # A process killed between its commit and the top-level links left them stale.
-        self.run.publish()
-        remove_stale_temp_files(self.run.path)
-        return self._loop()
+        with self._writing():
+            state = self.run.read_state() or {"iteration": 0}
+            self._load_state(state)
+            self.run.publish()  # a process killed between its commit and the links
+            if not self.run.artifact_path("report.jsonl", state).is_file():  # flat layout
+                write_reports(self.run.path / "report.jsonl", self._reports)
+            remove_stale_temp_files(self.run.path)
+            return self._loop()
 
     def best_agent(self, **kwargs: Any) -> Any:
         """An :class:`~az_gym.agents.alphazero.AlphaZeroAgent` of the best network (arena
-        search parameters), e.g. ``trainer.best_agent(seed=0)``."""
+        search parameters), e.g. ``trainer.best_agent(seed=0)``. Reads only."""
         from az_gym.agents.alphazero import AlphaZeroAgent
 
         self._ensure_loaded()
@@ -246,10 +312,13 @@ class Trainer:
     def export_best_agent(run_dir: str | Path, path: str | Path | None = None) -> Path:
         """Write the run's best network as an agent file (default ``run_dir/best_agent.pt``)
         that ``AlphaZeroAgent.load`` reads; returns its path."""
-        from az_gym.training.checkpoint import atomic_torch_save
+        from az_gym.training.checkpoint import atomic_torch_save, safe_torch_load
 
         run = RunDir(Path(run_dir))
-        ckpt = run.load_checkpoint("best")
+        state = run.read_state()
+        if state is None:
+            raise RunDirError(f"{run_dir} holds no run (no state.json)")
+        ckpt = run.load_artifact("best.pt", safe_torch_load, state)
         out = Path(path) if path is not None else run.path / "best_agent.pt"
         atomic_torch_save(ckpt, out)
         return out
@@ -275,53 +344,70 @@ class Trainer:
         self.memory = MemoryBuffer(int(self.params.mem_buffer_size[1]))
         self.learner = Learner(self.current_net, self.params.learning, self.device)
         self.iteration = 0
+        self._reports = []
         self._loaded = True
 
-    def _load_state(self) -> None:
-        """Load the committed iteration's files (see :class:`RunDir` for the fallbacks)."""
+    def _load_state(self, state: dict[str, Any] | None = None) -> None:
+        """Load a commit (default: the one ``state.json`` holds now; see
+        :func:`~az_gym.training.resume.load_committed`). A reader retries when the run
+        committed again while it read (the files it wanted may be pruned)."""
         from az_gym.training.checkpoint import CheckpointError
+        from az_gym.training.resume import load_committed
 
-        state = self.run.read_state() or {}
-        self._fresh_state()
-        self.iteration = int(state.get("iteration", 0))
-        if self.iteration == 0:
+        for attempt in range(3):
+            current = state if state is not None else self.run.read_state() or {"iteration": 0}
+            try:
+                load_committed(self, current)
+            except CheckpointError:
+                if state is not None or attempt == 2 or self.run.read_state() == current:
+                    raise
+                continue
+            self._reports = self.run.load_reports(current)
+            self._loaded = True
             return
-        for kind, net in (("current", self.current_net), ("best", self.best_net)):
-            ckpt = self.run.load_checkpoint(kind)
-            self._check_checkpoint(ckpt, kind)
-            net.load_state_dict(ckpt["weights"])
-        try:
-            self.learner.load_state_dict(self.run.load_optimiser())
-        except (CheckpointError, KeyError, ValueError, AttributeError) as e:
-            import warnings
-
-            warnings.warn(f"optimiser state not restored ({e}); starting it afresh",
-                          RuntimeWarning, stacklevel=2)  # fmt: skip
-        memory = self.run.load_memory()
-        if memory is not None:
-            self.memory = memory
-        if state.get("rng"):
-            self.rng.bit_generator.state = state["rng"]
-        ReportWriter(self.run.path, tensorboard=False, plots=False).truncate(self.iteration)
-
-    def _check_checkpoint(self, ckpt: dict[str, Any], kind: str) -> None:
-        if ckpt.get("game_id") != self.game.game_id:
-            raise RunDirError(
-                f"{self.run.checkpoint_path(kind)} was made for game {ckpt.get('game_id')!r}, "
-                f"not {self.game.game_id!r}"
-            )
-        if ckpt.get("network_config") != self.params.network.to_dict():
-            raise RunDirError(
-                f"{self.run.checkpoint_path(kind)} holds a network {ckpt.get('network_config')} "
-                f"but the parameters ask for {self.params.network.to_dict()}"
-            )
 
     def _ensure_loaded(self) -> None:
         if not self._loaded:
-            if self.run.read_state() is not None:
-                self._load_state()
-            else:
-                self._fresh_state()
+            self._load_state()
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the run directory's lock for a run; a run that fails (or is interrupted)
+        before its first commit removes what it created, so that it blocks no later one."""
+        import os
+        import shutil
+
+        from az_gym.training.run_lock import RunLockedError
+
+        path = self.run.path
+        created = not path.exists()
+        if path.exists() and not path.is_dir():
+            raise RunDirError(f"{path} is a file, not a run directory")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            before = set(os.listdir(path))
+            self.run.lock.acquire()
+        except RunLockedError:
+            raise
+        except OSError as e:
+            raise RunDirError(
+                f"cannot write to the run directory {path}: {e.strerror or e}"
+            ) from None
+        try:
+            yield
+        except BaseException:
+            state = self.run.read_state() if self.run.state_path.exists() else None
+            if state is None or state["iteration"] == 0:  # nothing committed: discard
+                if created:
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    for name in set(os.listdir(path)) - before | {"state.json", "params.toml"}:
+                        p = path / name
+                        if name != self.run.lock.path.name and p.exists():
+                            shutil.rmtree(p) if p.is_dir() else p.unlink()
+            raise
+        finally:
+            self.run.lock.release()
 
     def _checkpoint(self, net: Any) -> dict[str, Any]:
         mcts = self.params.arena.mcts if self.params.arena else self.params.self_play.mcts
@@ -337,18 +423,32 @@ class Trainer:
         }
 
     def _save(self, record: dict[str, Any], writer: ReportWriter) -> None:
-        """Write the iteration's files into a fresh ``iter-NNNNNN/``, then ``state.json``
-        last (the commit point; see :meth:`RunDir.commit`)."""
+        """Write the iteration's files (and the report so far) into a fresh
+        ``iter-NNNNNN/``, then ``state.json`` last (the commit point; see
+        :meth:`RunDir.commit`); TensorBoard and plots follow the commit."""
         from az_gym.training.checkpoint import atomic_torch_save
+        from az_gym.training.params import save_params
 
-        directory = self.run.begin_iteration(self.iteration)
-        atomic_torch_save(self._checkpoint(self.current_net), directory / "current.pt")
-        atomic_torch_save(self._checkpoint(self.best_net), directory / "best.pt")
-        atomic_torch_save({**self.learner.state_dict(), "iteration": self.iteration},
-                          directory / "optimiser.pt")  # fmt: skip
-        self.memory.save(directory / "memory.npz")
-        writer.append(record)
-        self.run.commit(self.iteration, rng=to_jsonable(self.rng.bit_generator.state))
+        records = [*self._reports, to_jsonable(record)]
+        try:
+            directory = self.run.begin_iteration(self.iteration)
+            atomic_torch_save(self._checkpoint(self.current_net), directory / "current.pt")
+            atomic_torch_save(self._checkpoint(self.best_net), directory / "best.pt")
+            atomic_torch_save({**self.learner.state_dict(), "iteration": self.iteration},
+                              directory / "optimiser.pt")  # fmt: skip
+            self.memory.save(directory / "memory.npz")
+            write_reports(directory / "report.jsonl", records)
+            if not self._params_saved:  # a resume's overrides, now that they have run
+                save_params(self.params, self.run.params_path)
+                self._params_saved = True
+            self.run.commit(self.iteration, rng=to_jsonable(self.rng.bit_generator.state))
+        except OSError as e:
+            raise RunDirError(
+                f"cannot save iteration {self.iteration} in the run directory "
+                f"{self.run.path}: {e.strerror or e}"
+            ) from None
+        self._reports = records
+        writer.show(records)
 
     # ------------------------------------------------------------------ the loop
     def _loop(self) -> list[IterationReport]:
@@ -379,11 +479,16 @@ class Trainer:
         except StopTraining as stop:
             self._say(f"training stopped after iteration {self.iteration}: {stop}")
         except KeyboardInterrupt:
-            self._say(
-                f"\ninterrupted: the run is saved at iteration {self.iteration} in "
-                f"{self.run.path}; continue with Trainer.from_run_dir(...).resume() or "
-                "`az-gym train GAME --resume`"
-            )
+            if self.iteration == 0:
+                self._say(f"\ninterrupted before the first iteration was saved; {self.run.path} "
+                          "keeps nothing of this run")  # fmt: skip
+            else:
+                self._say(
+                    f"\ninterrupted: the run is saved at iteration {self.iteration} in "
+                    f"{self.run.path}; continue with Trainer.from_run_dir(...).resume() or "
+                    "`az-gym train GAME --resume`"
+                )
+            raise  # scripts see Ctrl-C (the CLI exits 130)
         finally:
             self.close()
             writer.close()

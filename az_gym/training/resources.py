@@ -1,0 +1,139 @@
+"""Memory a run will need, estimated before anything is allocated, and a clear refusal.
+
+``network.hidden=[100000, 100000]`` (ten billion weights) or ``learning.batch_size=1e8``
+would otherwise be found out by the kernel's OOM killer, or after a self-play phase. The
+estimate builds the network on PyTorch's ``meta`` device (shapes without storage), so it
+costs microseconds whatever the size, and counts:
+
+* the weights x 6: the trained and the best network, the gradients, Adam's two moments,
+  and one copy in flight to the workers;
+* a learning batch: the inputs of ``learning.batch_size`` samples plus every layer's
+  activations (measured by a forward pass on ``meta``) x 3, for the forward values kept
+  for the backward pass and their gradients;
+* the loss reports' batch (no gradients), when larger.
+
+It is compared with the memory the system reports as available (``MemAvailable`` of
+``/proc/meminfo``, else ``os.sysconf``; a GPU's free memory when learning runs there). It
+is a lower bound of what training needs, so a refusal is never a false alarm; the memory
+buffer, which fills over many iterations, gets a warning instead when its full size would
+not fit.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+GIB = 1024**3
+
+
+def available_memory_bytes() -> int | None:
+    """The memory this machine can still give (``None`` when it cannot tell)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - e.g. Windows
+        return None
+
+
+def network_footprint(
+    observation_shape: Sequence[int], num_actions: int, config: Any
+) -> tuple[int, int]:
+    """``(parameters, activations per sample)`` of a ``PolicyValueNet``, counted on the
+    ``meta`` device (nothing allocated).
+
+    Raises:
+        ValueError: the shapes are not positive integers, or the config does not build.
+    """
+    import torch
+
+    from az_gym.networks import PolicyValueNet
+
+    shape = tuple(observation_shape)
+    if not shape or not all(isinstance(d, int) and d >= 1 for d in (*shape, num_actions)):
+        raise ValueError(
+            f"observation shape {list(shape)} and {num_actions} actions must be integers >= 1"
+        )
+    activations = 0
+
+    def count(_module: Any, _inputs: Any, output: Any) -> None:
+        nonlocal activations
+        outs = output if isinstance(output, (tuple, list)) else (output,)
+        activations += sum(o.numel() for o in outs if isinstance(o, torch.Tensor))
+
+    with torch.device("meta"):
+        try:
+            net = PolicyValueNet(shape, int(num_actions), config)
+        except (TypeError, RuntimeError) as e:
+            raise ValueError(f"network {config}: {e}") from None
+        net.eval()  # batch norm in train mode refuses one sample; the shapes are the same
+        hooks = [m.register_forward_hook(count) for m in net.modules() if m is not net]
+        try:
+            net(torch.zeros((1, *shape)), torch.ones((1, num_actions), dtype=torch.bool))
+        finally:
+            for h in hooks:
+                h.remove()
+    return sum(p.numel() for p in net.parameters()), activations
+
+
+def estimate_training_bytes(game: Any, params: Any) -> dict[str, int]:
+    """Bytes the run needs at once (see the module docstring): ``{"weights", "batch",
+    "buffer"}`` (``buffer``: the full memory buffer, reached only after many games)."""
+    obs = tuple(int(d) for d in game.observation_shape)
+    num_actions = int(game.num_actions)
+    num_params, per_sample = network_footprint(obs, num_actions, params.network)
+    sample = 4 * (math.prod(obs) + 2 * num_actions + 4) + num_actions  # float32s + bool mask
+    lp = params.learning
+    batch = max(
+        lp.batch_size * (sample + 3 * 4 * per_sample),
+        lp.loss_computation_batch_size * (sample + 4 * per_sample),
+    )
+    augment = len(game.symmetries()) if params.use_symmetries else 1
+    buffer = max(params.mem_buffer_size.ys) * sample * (1 + augment)
+    return {"weights": 6 * 4 * num_params, "batch": batch, "buffer": buffer}
+
+
+def check_memory(game: Any, params: Any, device: Any = "cpu") -> None:
+    """Refuse parameters whose network and learning batch cannot fit in memory.
+
+    Raises:
+        ParamsError: the message gives the estimate, what is available, and the settings
+            to reduce.
+    """
+    import torch
+
+    from az_gym.training.params import ParamsError
+
+    need = estimate_training_bytes(game, params)
+    have = available_memory_bytes()
+    where = "memory"
+    if torch.device(device).type == "cuda":
+        have, where = int(torch.cuda.mem_get_info(torch.device(device))[0]), "GPU memory"
+    if have is None:
+        return
+    now = need["weights"] + need["batch"]
+    if now > have:
+        raise ParamsError(
+            f"these parameters need about {now / GIB:.1f} GiB (network.* "
+            f"{need['weights'] / GIB:.1f} GiB with its gradients and optimiser state, a "
+            f"learning batch {need['batch'] / GIB:.1f} GiB) but only {have / GIB:.1f} GiB of "
+            f"{where} is available; reduce network.hidden / network.num_filters / "
+            "network.num_blocks or learning.batch_size / learning.loss_computation_batch_size"
+        )
+    if now + need["buffer"] > have:
+        warnings.warn(
+            f"the full memory buffer (mem_buffer_size) would need about "
+            f"{need['buffer'] / GIB:.1f} GiB, more than the {have / GIB:.1f} GiB available; "
+            "the run may run out of memory once it fills",
+            RuntimeWarning,
+            stacklevel=3,
+        )

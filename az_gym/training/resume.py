@@ -1,0 +1,217 @@
+"""What a trainer reads back from a run directory, and what it trusts there.
+
+Loading (:func:`load_committed`) fills a :class:`~az_gym.training.trainer.Trainer`'s
+objects from one commit of ``state.json``, every file checked before use: a checkpoint must
+hold finite weights of exactly the shapes of the run's network, for its game; an optimiser
+state must survive a trial step of the run's optimiser on a copy of the network (so
+``--set learning.optimiser.kind=sgd`` on an Adam run starts SGD afresh instead of failing
+after self-play); a memory file must hold samples of the game's shapes. A file that fails
+is treated as corrupt: the previous iteration's copy is used, with a warning naming both
+(see :meth:`~az_gym.training.run_dir.RunDir.load_artifact`). The networks are needed: when
+no copy is usable that is a one-line error. The optimiser state, the memory and the rng
+can be rebuilt, so their loss is a warning and a fresh start of that part.
+
+Trust (:func:`resume_params`): ``params.toml`` of a run directory is the run's, not the
+user's, so a resume never connects to the Ray cluster it names unless the user asks again
+on the command line, and a ``--config`` given on resume must describe the run.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from az_gym.training.checkpoint import CheckpointError, safe_torch_load
+from az_gym.training.run_state import RunDirError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from az_gym.training.trainer import Trainer
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, RuntimeWarning, stacklevel=4)
+
+
+def checkpoint_validator(tr: Trainer) -> Callable[[Path], dict[str, Any]]:
+    """A loader of ``current.pt``/``best.pt`` that refuses (``ValueError``) a checkpoint of
+    another game or network, or with weights of other shapes or non-finite values."""
+    expected = {k: (tuple(v.shape), v.dtype) for k, v in tr.current_net.state_dict().items()}
+
+    def load(path: Path) -> dict[str, Any]:
+        ckpt = safe_torch_load(path)
+        if ckpt.get("game_id") != tr.game.game_id:
+            raise ValueError(f"made for game {str(ckpt.get('game_id'))[:80]!r}")
+        if ckpt.get("network_config") != tr.params.network.to_dict():
+            raise ValueError(f"holds another network ({str(ckpt.get('network_config'))[:200]})")
+        weights = ckpt.get("weights")
+        if not isinstance(weights, dict) or set(weights) != set(expected):
+            raise ValueError("its weights do not name the network's tensors")
+        for name, (shape, dtype) in expected.items():
+            w = weights[name]
+            if not isinstance(w, torch.Tensor) or tuple(w.shape) != shape or w.dtype != dtype:
+                raise ValueError(f"{name} is not a {dtype} tensor of shape {list(shape)}")
+            if w.is_floating_point() and not bool(torch.isfinite(w).all()):
+                raise ValueError(f"{name} holds non-finite values")
+        return ckpt
+
+    return load
+
+
+def optimiser_validator(tr: Trainer) -> Callable[[Path], dict[str, Any]]:
+    """A loader of ``optimiser.pt`` that refuses (``ValueError``) a state the run's
+    optimiser cannot use: it is loaded into a fresh optimiser over a copy of the network,
+    which then takes one step (the copies are thrown away)."""
+    from az_gym.training.learning import make_optimiser
+
+    def load(path: Path) -> dict[str, Any]:
+        state = safe_torch_load(path)
+        net = copy.deepcopy(tr.current_net)
+        trial = make_optimiser(net, tr.params.learning)
+        try:
+            trial.load_state_dict(copy.deepcopy(state["optimiser"]))
+            for p in net.parameters():
+                p.grad = torch.zeros_like(p)
+            trial.step()
+        except Exception as e:  # any failure means this state does not fit: a trial
+            raise ValueError(
+                f"does not fit the {type(trial).__name__} optimiser: "
+                f"{type(e).__name__}: {str(e)[:200]}"
+            ) from None
+        return state
+
+    return load
+
+
+def memory_validator(tr: Trainer) -> Callable[[Path], Any]:
+    """A loader of ``memory.npz`` that refuses (``ValueError``) samples of other shapes
+    than the game's."""
+    from az_gym.training.memory import MemoryBuffer
+
+    obs_shape, num_actions = tuple(tr.game.observation_shape), int(tr.game.num_actions)
+
+    def load(path: Path) -> MemoryBuffer:
+        buf = MemoryBuffer.load(path)
+        if len(buf):
+            data = buf.samples()
+            if data.obs.shape[1:] != obs_shape or data.mask.shape[1] != num_actions:
+                raise ValueError(
+                    f"holds samples of shape {list(data.obs.shape[1:])} with "
+                    f"{data.mask.shape[1]} actions, not {list(obs_shape)} with {num_actions}"
+                )
+        return buf
+
+    return load
+
+
+def load_committed(tr: Trainer, state: dict[str, Any]) -> None:
+    """Fill ``tr``'s networks, optimiser, memory and rng from the commit ``state`` (fresh
+    ones at iteration 0; see the module docstring for the checks and fallbacks).
+
+    Raises:
+        CheckpointError: no usable copy of a network (one line naming the files).
+    """
+    tr._fresh_state()
+    n = tr.iteration = int(state["iteration"])
+    if n == 0:
+        return
+    load_ckpt = checkpoint_validator(tr)
+    for kind, net in (("current", tr.current_net), ("best", tr.best_net)):
+        net.load_state_dict(tr.run.load_artifact(f"{kind}.pt", load_ckpt, state)["weights"])
+    try:
+        optimiser = tr.run.load_artifact("optimiser.pt", optimiser_validator(tr), state)
+    except CheckpointError as e:
+        _warn(f"optimiser state not restored ({e}); starting it afresh")
+    else:
+        tr.learner.load_state_dict(optimiser)
+    legacy = state.get("checkpoint_dir") is None
+    if not (legacy and not (tr.run.path / "memory.npz").exists()):
+        try:
+            tr.memory = tr.run.load_artifact("memory.npz", memory_validator(tr), state)
+        except CheckpointError as e:
+            _warn(f"memory buffer not restored ({e}); it starts empty")
+    if state.get("rng") is not None:
+        try:
+            tr.rng.bit_generator.state = state["rng"]
+        except (TypeError, ValueError, KeyError) as e:
+            _warn(f"{tr.run.state_path}: rng state not restored ({e}); reseeding")
+            tr.rng = np.random.default_rng([tr.params.seed, n])
+
+
+# ---------------------------------------------------------------------------- trust
+REMOTE_KEYS = ("backend", "ray_address")
+"""``SimParams`` fields that make a resume connect somewhere: never taken from a run
+directory unless the user sets them again."""
+
+
+def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: data}
+
+
+def params_differences(a: Any, b: Any) -> list[str]:
+    """``"key: A vs B"`` for each parameter where two :class:`Params` differ."""
+    from az_gym.training.params import params_to_dict
+
+    fa, fb = _flat(params_to_dict(a)), _flat(params_to_dict(b))
+    return [
+        f"{k}: {fa.get(k)!r} vs {fb.get(k)!r}"
+        for k in sorted(set(fa) | set(fb))
+        if fa.get(k) != fb.get(k)
+    ]
+
+
+def resume_params(
+    run_path: Path, recorded: Any, overrides: Sequence[str], user_params: Any = None
+) -> list[str]:
+    """The overrides a resume applies to the run's ``params.toml`` (``recorded``).
+
+    * ``user_params`` (the user's own ``--config``) must equal ``recorded`` once both take
+      ``overrides``; it is then trusted as the user's. Otherwise:
+    * a Ray backend or address in ``recorded`` is dropped with a warning (self-play runs
+      locally), unless ``overrides`` set that part again.
+
+    Raises:
+        RunDirError: ``user_params`` differs from the run's (names the keys and both files).
+    """
+    from az_gym.training.params import apply_overrides
+
+    if user_params is not None:
+        diff = params_differences(
+            apply_overrides(user_params, overrides), apply_overrides(recorded, overrides)
+        )
+        if diff:
+            shown = "; ".join(diff[:3]) + ("; ..." if len(diff) > 3 else "")
+            raise RunDirError(
+                f"the --config parameters differ from the run's {run_path / 'params.toml'} "
+                f"(config vs run: {shown}); resume without --config, or change a parameter "
+                "deliberately with --set KEY=VALUE"
+            )
+        return list(overrides)
+    typed = {o.split("=", 1)[0].strip() for o in overrides}
+    drops: list[str] = []
+    sims = [("self_play.sim", recorded.self_play.sim)]
+    if recorded.arena is not None:
+        sims.append(("arena.sim", recorded.arena.sim))
+    for where, sim in sims:
+        if sim.backend == "local" and sim.ray_address is None:
+            continue
+        if any(f"{where}.{k}" in typed for k in REMOTE_KEYS) or where in typed:
+            continue
+        drops += [f"{where}.ray_address=none", f"{where}.backend=local"]
+        _warn(
+            f"{run_path / 'params.toml'} asks for {where}.backend={sim.backend!r}, "
+            f"ray_address={sim.ray_address!r}; a run directory may come from someone else, "
+            f"so this resume runs locally (to use Ray: --set {where}.backend=ray "
+            f"--set {where}.ray_address=ADDRESS)"
+        )
+    return [*drops, *overrides]

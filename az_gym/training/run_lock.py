@@ -1,0 +1,158 @@
+"""One writer per run directory: an exclusive lock file with its owner's pid and host.
+
+A trainer holds ``run_dir/lock`` for its whole run; a second trainer on the same directory
+refuses, naming the owner (pid, host, since when). Readers (``Trainer.from_run_dir``,
+``best_agent``, ``evaluate RUN``...) never take it: they read only committed files.
+
+The lock is ``fcntl.flock`` on the file (released by the kernel when its owner dies, even
+by ``kill -9``), and the file holds a JSON line ``{"pid", "host", "since"}`` for the
+message. The file is never replaced nor deleted (a new inode would let a second process
+lock it while the first holds the old one); a released lock is an empty file. When the file
+still names an owner that is gone (killed), the next trainer takes the lock over with a
+warning. Where the file system has no ``flock`` (some network file systems), the pid and
+host alone decide: an owner on this host whose pid is gone is taken over, an owner on
+another host refuses (delete the file if that run is known to be over).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: pid and host only
+    fcntl = None  # type: ignore[assignment]
+
+LOCK_NAME = "lock"
+
+
+class RunLockedError(ValueError):
+    """Another trainer holds the run directory (the message names it)."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+def _describe(owner: dict[str, Any]) -> str:
+    since = owner.get("since")
+    when = (
+        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since))
+        if isinstance(since, (int, float))
+        else "an unknown time"
+    )
+    return f"pid {owner.get('pid')} on host {owner.get('host')!r} since {when}"
+
+
+class RunLock:
+    """The exclusive lock of one run directory (see the module docstring).
+
+    Args:
+        run_dir: the run directory (must exist).
+    """
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.path = Path(run_dir) / LOCK_NAME
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether this object holds the lock."""
+        return self._fd is not None
+
+    def acquire(self) -> None:
+        """Take the lock, or refuse.
+
+        Raises:
+            RunLockedError: a live trainer holds it (the message names its pid, host and
+                start time).
+            OSError: the lock file cannot be created (e.g. a read-only file system).
+        """
+        if self._fd is not None:
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            owner = self._read(fd)
+            if not self._flock(fd):
+                raise RunLockedError(
+                    f"{self.path.parent} is being trained by another process "
+                    f"({_describe(owner) if owner else 'owner unknown'}); one run directory "
+                    "has one writer: wait for it to end, or train into another directory"
+                )
+            here = socket.gethostname()
+            if owner and owner.get("pid") != os.getpid():
+                if fcntl is None and not self._owner_gone(owner, here):
+                    raise RunLockedError(
+                        f"{self.path.parent} is locked by {_describe(owner)} and this file "
+                        f"system cannot tell whether it still runs; delete {self.path} if it "
+                        "does not"
+                    )
+                warnings.warn(
+                    f"{self.path}: took over the lock of {_describe(owner)}, which ended "
+                    "without releasing it (killed?)",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+            text = json.dumps({"pid": os.getpid(), "host": here, "since": time.time()})
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (text + "\n").encode(), 0)
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    def release(self) -> None:
+        """Empty the file (a clean release) and unlock it; no-op when not held."""
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.ftruncate(fd, 0)
+        except OSError:  # pragma: no cover - the owner entry then reads as a dead owner
+            pass
+        finally:
+            os.close(fd)  # closing the descriptor releases the flock
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    @staticmethod
+    def _flock(fd: int) -> bool:
+        if fcntl is None:  # pragma: no cover
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    @staticmethod
+    def _owner_gone(owner: dict[str, Any], here: str) -> bool:
+        pid = owner.get("pid")
+        return owner.get("host") == here and isinstance(pid, int) and not _pid_alive(pid)
+
+    @staticmethod
+    def _read(fd: int) -> dict[str, Any] | None:
+        """The owner recorded in the file (``None``: empty or unreadable)."""
+        try:
+            data = json.loads(os.pread(fd, 4096, 0).decode("utf-8") or "null")
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
