@@ -70,31 +70,71 @@ def _id(block: Block) -> str:
 
 
 # ------------------------------------------------------------------ python blocks
+def _env() -> dict[str, str]:
+    """The caller's environment with the repository first on ``PYTHONPATH``."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, "MPLBACKEND": "Agg"}  # plots need no display
+
+
+@dataclass
+class Run:
+    """A python block running as a script in its own directory."""
+
+    proc: subprocess.Popen[bytes]
+    script: Path
+
+    def output(self, name: str) -> str:
+        return (self.script.parent / name).read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def python_runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """Start the selected python blocks all at once, each in a fresh directory.
+
+    They are independent processes that mostly import torch, one core each: started
+    together they take about half the wall time on 2 cores. Output goes to files, so no
+    pipe can fill up and stall a block that prints much.
+    """
+    blocks = [
+        item.callspec.params["block"]
+        for item in request.session.items
+        if getattr(item, "originalname", "") == "test_python_block_runs_as_written"
+    ]
+    runs: dict[int, Run] = {}
+    for block in blocks:
+        cwd = tmp_path_factory.mktemp(f"readme_line_{block.line}")
+        script = cwd / f"readme_line_{block.line}.py"
+        script.write_text(block.text)
+        with open(cwd / "stdout", "wb") as out, open(cwd / "stderr", "wb") as err:
+            proc = subprocess.Popen(
+                [sys.executable, script.name], cwd=cwd, env=_env(), stdout=out, stderr=err,
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+        runs[block.line] = Run(proc, script)
+    yield runs
+    for run in runs.values():
+        if run.proc.poll() is None:
+            run.proc.kill()
+            run.proc.wait()
+
+
 @pytest.mark.parametrize("block", readme_blocks("python"), ids=_id)
-def test_python_block_runs_as_written(block: Block, tmp_path: Path) -> None:
-    script = tmp_path / f"readme_line_{block.line}.py"
-    script.write_text(block.text)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    env["MPLBACKEND"] = "Agg"  # a block that plots must not need a display
+def test_python_block_runs_as_written(block: Block, python_runs: dict[int, Run]) -> None:
+    run = python_runs[block.line]
     try:
-        proc = subprocess.run(
-            [sys.executable, script.name],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TIMEOUT,
-        )  # fmt: skip
+        code = run.proc.wait(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         pytest.fail(f"README.md line {block.line}: the python block ran over {TIMEOUT} s")
-    if proc.returncode != 0:
-        # Point traceback lines of the script at the README.
+    if code != 0:
+        # Point the script's traceback lines at the README.
         def to_readme(m: re.Match[str]) -> str:
             return f'File "README.md", line {block.line + int(m.group(1)) - 1}'
 
-        err = re.sub(rf'File "[^"]*{re.escape(script.name)}", line (\d+)', to_readme, proc.stderr)
+        name = re.escape(run.script.name)
+        err = re.sub(rf'File "[^"]*{name}", line (\d+)', to_readme, run.output("stderr"))
         pytest.fail(
-            f"README.md line {block.line}: the python block exited with {proc.returncode}\n"
-            f"--- stdout (tail)\n{proc.stdout[-2000:]}\n--- stderr (tail)\n{err[-4000:]}"
+            f"README.md line {block.line}: the python block exited with {code}\n"
+            f"--- stdout (tail)\n{run.output('stdout')[-2000:]}\n--- stderr (tail)\n{err[-4000:]}"
         )
 
 
@@ -134,12 +174,11 @@ def readme_commands() -> list[Command]:
     return commands
 
 
-def _run(argv: list[str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
 
 
 def _flags(words: tuple[str, ...] | list[str]) -> list[str]:
