@@ -14,8 +14,8 @@ value spread zero-sum over the players otherwise), and each edge on the path tak
 entry of its own node's mover, so passes and double moves (Othello) are handled without
 ever assuming that players alternate. A terminal state's ``to_play`` is never read.
 
-Selection (written once, :func:`az_gym._mcts_tree.puct_score` and
-:func:`~az_gym._mcts_tree.fpu_value`, shared by both backends): PUCT as AlphaZero.jl's
+Selection (written once, :func:`az_gym._mcts_backends.puct_score` and
+:func:`~az_gym._mcts_backends.fpu_value`, shared by both backends): PUCT as AlphaZero.jl's
 ``uct_scores``, ``score(a) = Q(a) + c_puct * P(a) * sqrt(N) / (1 + N(a))`` with
 ``Q(a) = W(a) / N(a)`` and ``N = max(1, sum_a N(a))`` (the ``max`` lets the priors order the
 very first visit). Illegal actions score ``-inf``; ties go to the lowest action index, so
@@ -31,7 +31,7 @@ must read a forced defence (gomoku, with ~80 moves a node).
 Discounting: the edge into a terminal child earns ``returns`` undiscounted; the edge into a
 non-terminal leaf earns ``gamma * value``; every level further up multiplies by ``gamma``.
 
-Backends (:mod:`az_gym._mcts_tree`): the descent and the backup run as compiled loops over
+Backends (:mod:`az_gym._mcts_backends`): the descent and the backup run as compiled loops over
 the pool arrays (numba) when numba is installed, else as numpy passes vectorised across
 trees (one pass per depth level); both give bit-identical searches
 (``tests/test_golden.py``). Leaf expansion (game calls) and evaluation are shared
@@ -55,7 +55,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from az_gym._mcts_tree import NodePool, check_tree_ids, make_backend
+from az_gym._mcts_backends import make_backend
+from az_gym._mcts_tree import NodePool, check_tree_ids
 from az_gym.game import Game, GameOverError, State
 from az_gym.mcts_params import MctsParams
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from az_gym._mcts_tree import AVAILABLE as NUMBA_AVAILABLE
+from az_gym._mcts_backends import AVAILABLE as NUMBA_AVAILABLE
 from az_gym.envs.connect_four import ConnectFour
 from az_gym.envs.gomoku import Gomoku
 from az_gym.envs.tictactoe import TicTacToe

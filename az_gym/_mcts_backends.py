@@ -1,0 +1,298 @@
+"""The two backends of :mod:`az_gym.mcts` and the selection rule they share.
+
+A backend walks all trees of a :class:`~az_gym._mcts_tree.NodePool` from their roots to
+leaves (:meth:`descend`, returning a :class:`Descent`) and adds a simulation's leaf values
+back along the paths (:meth:`backup`):
+
+* :class:`NumbaBackend`: compiled loops, one tree at a time;
+* :class:`NumpyBackend`: numpy passes vectorised across trees, one per depth level.
+
+The selection rule lives once, in :func:`puct_score` and :func:`fpu_value`: plain
+arithmetic that numba compiles for the scalar loop and that the numpy backend runs
+un-compiled on ``[k, A]`` arrays (``.py_func``). Sums over actions run left to right in
+both (a loop; ``np.cumsum`` in numpy, whose order is sequential, unlike ``np.sum``'s
+pairwise one) and discounts are ``gamma ** float(k)`` in both, so the two backends give
+bit-identical searches. :data:`AVAILABLE` says whether numba compiled them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from az_gym._mcts_tree import NodePool
+
+try:  # numba is optional: a speed-up, never a requirement
+    from numba import njit
+
+    AVAILABLE = True
+except ImportError:  # pragma: no cover - exercised only without numba
+    AVAILABLE = False
+
+    def njit(*args, **kwargs):  # type: ignore[no-redef]
+        """Stand-in decorator: leaves the function as plain Python."""
+        return lambda f: f
+
+
+def _python(f: Callable) -> Callable:
+    """The plain-Python function behind a numba dispatcher (itself without numba)."""
+    return getattr(f, "py_func", f)
+
+
+class Descent(NamedTuple):
+    """Where one simulation's descent of ``B`` trees went.
+
+    Path arrays are ``int64[B, D]`` with ``D`` at least the longest path; entries past
+    ``path_len[b]`` are unspecified.
+    """
+
+    path_nodes: np.ndarray
+    """``int64[B, D]`` node ids from the root down, one per edge taken."""
+    path_actions: np.ndarray
+    """``int64[B, D]`` the action taken at each of those nodes."""
+    path_len: np.ndarray
+    """``int64[B]`` edges on each path (>= 1)."""
+    leaf_parent: np.ndarray
+    """``int64[B]`` the last node of each path."""
+    leaf_action: np.ndarray
+    """``int64[B]`` the action taken there."""
+    leaf_child: np.ndarray
+    """``int64[B]`` the child it leads to: a terminal node, or ``-1`` (to create)."""
+
+
+# ------------------------------------------------------------------ the selection rule
+@njit(cache=True, nogil=True)
+def puct_score(q, prior, n, sqrt_total, cpuct, penalty):
+    """PUCT score of an edge (AlphaZero.jl's ``uct_scores``), on scalars or arrays:
+
+    ``Q(a) + c_puct * P(a) * sqrt(N) / (1 + N(a)) + penalty(a)``
+
+    with ``sqrt_total = sqrt(max(1, sum_a N(a)))`` (the ``max`` lets the priors order the
+    very first visit) and ``penalty`` 0 on legal actions, ``-inf`` on illegal ones. The
+    search takes the highest score, the lowest action index on ties.
+    """
+    return q + (cpuct * sqrt_total) * prior / (1.0 + n) + penalty
+
+
+@njit(cache=True, nogil=True)
+def fpu_value(node_value, w_total, n_total, reduction):
+    """First-play urgency: the ``Q`` of an unvisited action when
+    ``MctsParams.fpu_reduction`` is set, the node's own mean value minus the reduction:
+    ``(v + sum_a W(a)) / (1 + sum_a N(a)) - reduction`` (``v``: the evaluator's value of
+    the node). Without it an unvisited action's ``Q`` is 0."""
+    return (node_value + w_total) / (1.0 + n_total) - reduction
+
+
+@njit(cache=True, nogil=True)
+def discounted(value, gamma, steps):
+    """``value * gamma ** steps`` with a float exponent (the same ``pow`` in both backends)."""
+    return value * gamma ** (steps * 1.0)
+
+
+# --------------------------------------------------------------------- numba backend
+@njit(cache=True, nogil=True)
+def _descend_kernel(
+    roots, root_priors, n_visits, w_sums, priors, penalty, children, terminal,
+    cpuct, max_depth, node_value, use_fpu, fpu_reduction,
+):  # fmt: skip
+    """:meth:`NumbaBackend.descend` as one compiled loop; returns the :class:`Descent`
+    fields and an overflow flag (the paths did not fit in ``max_depth``)."""
+    b_count = roots.shape[0]
+    num_actions = n_visits.shape[1]
+    path_nodes = np.empty((b_count, max_depth), np.int64)
+    path_actions = np.empty((b_count, max_depth), np.int64)
+    path_len = np.zeros(b_count, np.int64)
+    leaf_parent = np.empty(b_count, np.int64)
+    leaf_action = np.empty(b_count, np.int64)
+    leaf_child = np.empty(b_count, np.int64)
+    for b in range(b_count):
+        node = roots[b]
+        d = 0
+        while True:
+            if d >= max_depth:
+                return (
+                    path_nodes,
+                    path_actions,
+                    path_len,
+                    leaf_parent,
+                    leaf_action,
+                    leaf_child,
+                    True,
+                )
+            total = 0.0
+            w_total = 0.0
+            for a in range(num_actions):
+                total += n_visits[node, a]
+                w_total += w_sums[node, a]
+            sqrt_total = np.sqrt(max(total, 1.0))
+            fpu_q = fpu_value(node_value[node], w_total, total, fpu_reduction) if use_fpu else 0.0
+            best = 0
+            best_score = -np.inf
+            for a in range(num_actions):
+                p = root_priors[b, a] if d == 0 else priors[node, a]
+                n = n_visits[node, a]
+                q = w_sums[node, a] / n if n > 0.0 else fpu_q
+                score = puct_score(q, p, n, sqrt_total, cpuct, penalty[node, a])
+                if score > best_score:
+                    best_score = score
+                    best = a
+            path_nodes[b, d] = node
+            path_actions[b, d] = best
+            d += 1
+            child = children[node, best]
+            if child < 0 or terminal[child]:
+                leaf_parent[b] = node
+                leaf_action[b] = best
+                leaf_child[b] = child
+                path_len[b] = d
+                break
+            node = child
+    return path_nodes, path_actions, path_len, leaf_parent, leaf_action, leaf_child, False
+
+
+@njit(cache=True, nogil=True)
+def _backup_kernel(path_nodes, path_actions, path_len, g, to_play, n_visits, w_sums, gamma):
+    """:meth:`NumbaBackend.backup` as one compiled loop (in place)."""
+    for b in range(path_len.shape[0]):
+        length = path_len[b]
+        for d in range(length - 1, -1, -1):
+            node = path_nodes[b, d]
+            a = path_actions[b, d]
+            val = g[b, to_play[node]]
+            if gamma != 1.0:
+                val = discounted(val, gamma, length - 1 - d)
+            n_visits[node, a] += 1.0
+            w_sums[node, a] += val
+
+
+class NumbaBackend:
+    """Compiled descent and backup (needs numba: :data:`AVAILABLE`)."""
+
+    name = "numba"
+
+    def __init__(self) -> None:
+        self._max_path = 1  # capacity of the path arrays; paths grow by <= 1 per simulation
+
+    def descend(
+        self, pool: NodePool, roots: np.ndarray, root_priors: np.ndarray,
+        cpuct: float, fpu_reduction: float | None,
+    ) -> Descent:  # fmt: skip
+        """PUCT descent of every tree (``roots int64[B]``, ``root_priors float64[B, A]``,
+        possibly noisy) to a leaf."""
+        while True:
+            *fields, overflow = _descend_kernel(
+                roots, root_priors, pool.N, pool.W, pool.P, pool.penalty, pool.C,
+                pool.terminal, float(cpuct), self._max_path + 1, pool.value,
+                fpu_reduction is not None, float(fpu_reduction or 0.0),
+            )  # fmt: skip
+            if not overflow:
+                break
+            self._max_path *= 2
+        out = Descent(*fields)
+        self._max_path = max(self._max_path, int(out.path_len.max(initial=0)))
+        return out
+
+    def backup(self, pool: NodePool, descent: Descent, g: np.ndarray, gamma: float) -> None:
+        """Add one visit and the leaf value to every edge of every path (in place).
+
+        Args:
+            g: ``float64[B, num_players]`` leaf value per player (already ``gamma``-scaled
+                for a non-terminal leaf); each edge takes its own node's mover's entry,
+                times ``gamma`` per level above the leaf edge.
+        """
+        d = descent
+        _backup_kernel(
+            d.path_nodes, d.path_actions, d.path_len, g, pool.to_play, pool.N, pool.W,
+            float(gamma),
+        )  # fmt: skip
+
+
+# --------------------------------------------------------------------- numpy backend
+_puct_score, _fpu_value, _discounted = map(_python, (puct_score, fpu_value, discounted))
+
+
+def _row_sums(x: np.ndarray) -> np.ndarray:
+    """``float64[k]`` sums of the rows of ``x [k, A]`` in left-to-right order (as the
+    compiled loop adds them; ``np.sum`` adds pairwise and may differ in the last bit)."""
+    return np.cumsum(x, axis=1)[:, -1] if x.shape[1] else np.zeros(len(x))
+
+
+class NumpyBackend:
+    """Descent and backup as numpy passes vectorised across trees, one per depth level."""
+
+    name = "numpy"
+
+    def select(
+        self, pool: NodePool, nodes: np.ndarray, priors: np.ndarray,
+        cpuct: float, fpu_reduction: float | None,
+    ) -> np.ndarray:  # fmt: skip
+        """``int64[k]`` the PUCT action at each of ``nodes int64[k]`` (``priors [k, A]``)."""
+        n, w = pool.N[nodes], pool.W[nodes]
+        total = _row_sums(n)[:, None]
+        q = w / np.maximum(n, 1.0)
+        if fpu_reduction is not None:
+            w_total = _row_sums(w)[:, None]
+            q = np.where(
+                n > 0, q, _fpu_value(pool.value[nodes, None], w_total, total, fpu_reduction)
+            )
+        sqrt_total = np.sqrt(np.maximum(total, 1.0))
+        return _puct_score(q, priors, n, sqrt_total, cpuct, pool.penalty[nodes]).argmax(1)
+
+    def descend(
+        self, pool: NodePool, roots: np.ndarray, root_priors: np.ndarray,
+        cpuct: float, fpu_reduction: float | None,
+    ) -> Descent:  # fmt: skip
+        """As :meth:`NumbaBackend.descend`."""
+        b = roots.size
+        cur, alive = roots.copy(), np.arange(b)
+        levels: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        leaf_parent, leaf_action, leaf_child = (np.empty(b, np.int64) for _ in range(3))
+        path_len = np.zeros(b, np.int64)
+        while alive.size:
+            nodes = cur[alive]
+            pri = root_priors if not levels else pool.P[nodes]
+            a = self.select(pool, nodes, pri, cpuct, fpu_reduction)
+            levels.append((alive, nodes, a))
+            child = pool.C[nodes, a].astype(np.int64)
+            stop = child < 0
+            stop[~stop] = pool.terminal[child[~stop]]
+            if stop.any():
+                done = alive[stop]
+                leaf_parent[done], leaf_action[done] = nodes[stop], a[stop]
+                leaf_child[done], path_len[done] = child[stop], len(levels)
+                alive, child = alive[~stop], child[~stop]
+            cur[alive] = child
+        path_nodes = np.zeros((b, len(levels)), np.int64)
+        path_actions = np.zeros((b, len(levels)), np.int64)
+        for depth, (idx, nodes, a) in enumerate(levels):
+            path_nodes[idx, depth], path_actions[idx, depth] = nodes, a
+        return Descent(path_nodes, path_actions, path_len, leaf_parent, leaf_action, leaf_child)
+
+    def backup(self, pool: NodePool, descent: Descent, g: np.ndarray, gamma: float) -> None:
+        """As :meth:`NumbaBackend.backup`, one depth level at a time, deepest first (the
+        edges of one level are distinct, so each gets exactly one addition)."""
+        d = descent
+        for depth in range(d.path_nodes.shape[1] - 1, -1, -1):
+            idx = np.flatnonzero(d.path_len > depth)
+            nodes, a = d.path_nodes[idx, depth], d.path_actions[idx, depth]
+            vals = g[idx, pool.to_play[nodes]]
+            if gamma != 1.0:
+                vals = _discounted(vals, gamma, d.path_len[idx] - 1 - depth)
+            pool.N[nodes, a] += 1.0
+            pool.W[nodes, a] += vals
+
+
+def make_backend(name: str) -> NumbaBackend | NumpyBackend:
+    """The backend called ``name``: ``"numba"``, ``"numpy"`` or ``"auto"`` (numba when it
+    is installed).
+
+    Raises:
+        ValueError: another name, or ``"numba"`` without numba.
+    """
+    if name not in ("auto", "numba", "numpy"):
+        raise ValueError(f"BatchedMcts: backend = {name!r}; must be auto, numba or numpy")
+    if name == "numba" and not AVAILABLE:
+        raise ValueError("BatchedMcts: backend = 'numba' but numba is not installed")
+    return NumbaBackend() if name == "numba" or (name == "auto" and AVAILABLE) else NumpyBackend()
