@@ -398,3 +398,30 @@ def test_flipping_needs_symmetries_that_transform_states():
         p.validate_for_game(game)
     Params(use_symmetries=True).validate_for_game(game)  # augmentation needs no state transform
     p.validate_for_game(make_game("connect_four"))  # native games transform their states
+
+
+def test_an_older_run_directory_with_removed_settings_resumes(tmp_path):
+    """Every params.toml written before the removal lists fill_batches, reset_every and
+    ternary_rewards: such a run resumes (with a warning) and trains on."""
+    from az_gym.mcts import MctsParams
+    from az_gym.networks import NetworkConfig
+    from az_gym.training.params import LearningParams, Params, SelfPlayParams, SimParams
+    from az_gym.training.trainer import Trainer
+
+    sim = SimParams(num_games=2, num_workers=2, batch_size=2, num_processes=1)
+    params = Params(
+        self_play=SelfPlayParams(mcts=MctsParams(num_iters_per_turn=2), sim=sim),
+        learning=LearningParams(batch_size=8, max_batches_per_checkpoint=1),
+        arena=None,
+        num_iters=1,
+        network=NetworkConfig(kind="mlp", hidden=(8,), value_hidden=4),
+    )
+    Trainer("tictactoe", params, tmp_path, quiet=True).train()
+    path = tmp_path / "params.toml"
+    text = path.read_text().replace("num_iters = 1", "num_iters = 2\nternary_rewards = true")
+    path.write_text(
+        text.replace("[self_play.sim]", "[self_play.sim]\nfill_batches = true\nreset_every = 1")
+    )
+    with pytest.warns(UserWarning, match="ternary_rewards was removed"):
+        trainer = Trainer.from_run_dir(tmp_path, quiet=True)
+    assert [r.iteration for r in trainer.resume()] == [2]
