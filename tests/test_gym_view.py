@@ -329,3 +329,18 @@ def test_rgb_array_refuses_games_it_cannot_draw() -> None:
 
     with pytest.raises(ValueError, match="observation has shape"):
         GymView(FlatGame(), render_mode="rgb_array")
+
+
+def test_gymnasium_vector_env() -> None:
+    # Gymnasium's own vector API: masks stacked in info, call() reaches action_masks,
+    # an illegal action ends only its own sub-env's game, frames come back per sub-env.
+    envs = gymnasium.make_vec(gym_id("tictactoe"), num_envs=2, render_mode="rgb_array")
+    _, info = envs.reset(seed=0)
+    assert info["action_mask"].shape == (2, 9)
+    envs.step(np.array([4, 4]))
+    masks = envs.call("action_masks")
+    assert not masks[0][4] and not masks[1][4]
+    _, reward, terminated, _, info = envs.step(np.array([4, int(np.flatnonzero(masks[1])[0])]))
+    assert reward[0] == -1.0 and terminated[0] and info["_illegal_action"].tolist() == [True, False]
+    assert all(frame.shape == (120, 120, 3) for frame in envs.render())
+    envs.close()

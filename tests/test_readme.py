@@ -9,8 +9,9 @@
   lists every flag used, argparse accepts the line, a ``game`` is a registered game), a
   ``python FILE.py`` script must exist, compile and declare every flag used, ``pytest -m M``
   must use a declared marker, ``bash FILE`` must pass ``bash -n``, ``pip install -e ".[X]"``
-  must name extras of pyproject.toml. A line no rule covers fails, so a new kind of command
-  in the README gets a rule here.
+  must name extras (``pip install NAME``: a dependency) of pyproject.toml; any other
+  installed tool must list the flags used in its ``--help``. A command that is not
+  installed fails, so a new kind of command in the README gets a rule here.
 
 Failures name the README line (python tracebacks are rewritten to README line numbers).
 """
@@ -22,6 +23,7 @@ import functools
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -150,8 +152,13 @@ class Command:
         return f"README.md line {self.line}: `{shlex.join(self.words)}`"
 
 
+SEPARATORS = ("&&", "||", ";", "|", "&")
+REDIRECTS = (">", ">>", "<")
+
+
 def readme_commands() -> list[Command]:
-    """Every command of the bash blocks; ``a && b`` gives two, ``\\`` joins lines."""
+    """Every command of the bash blocks: ``a && b`` (or ``;``, ``|``, ``||``) gives two,
+    ``\\`` joins lines, comments and redirections (``> FILE``) are dropped."""
     commands = []
     for block in readme_blocks("bash"):
         pending, first = "", 0
@@ -161,16 +168,20 @@ def readme_commands() -> list[Command]:
             if raw.rstrip().endswith("\\"):
                 pending += raw.rstrip()[:-1] + " "
                 continue
-            words = shlex.split(pending + raw, comments=True)
+            lexer = shlex.shlex(pending + raw, posix=True, punctuation_chars=True)
+            lexer.whitespace_split, lexer.commenters = True, "#"
             pending = ""
             command: list[str] = []
-            for word in [*words, "&&"]:
-                if word == "&&":
+            tokens = iter([*lexer, "&&"])
+            for token in tokens:
+                if token in SEPARATORS:
                     if command:
                         commands.append(Command(first, tuple(command)))
                     command = []
+                elif token in REDIRECTS:
+                    next(tokens)
                 else:
-                    command.append(word)
+                    command.append(token)
     return commands
 
 
@@ -225,7 +236,10 @@ def check_az_gym(cmd: Command, args: list[str]) -> None:
 
 
 def check_python(cmd: Command, args: list[str]) -> None:
-    """``python FILE.py ...``: exists, compiles, declares its flags; ``-m pytest``: markers."""
+    """``python FILE.py ...``: exists, parses, declares its flags; ``-m pytest``: markers and
+    test files exist; ``-m az_gym.cli``: as ``az-gym``."""
+    if args[:2] == ["-m", "az_gym.cli"]:
+        return check_az_gym(cmd, args[2:])
     if args[:2] == ["-m", "pytest"]:
         markers = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"][
             "ini_options"
@@ -237,7 +251,12 @@ def check_python(cmd: Command, args: list[str]) -> None:
                 expr = rest[i + 1]
                 used = set(re.findall(r"\w+", expr)) - {"not", "and", "or"}
                 assert used <= declared, f"{cmd}: marker(s) {used - declared} not in pyproject.toml"
+        for word in rest:
+            if word.startswith("tests"):
+                path = word.split("::")[0]
+                assert (ROOT / path).exists(), f"{cmd}: no {path}"
         return
+    assert not args[0].startswith("-"), f"{cmd}: only `python FILE.py` and `-m pytest` are checked"
     script = ROOT / args[0]
     assert script.is_file() and script.suffix == ".py", f"{cmd}: no script {args[0]}"
     tree = ast.parse(script.read_text(), filename=str(script))
@@ -260,17 +279,42 @@ def check_bash(cmd: Command, args: list[str]) -> None:
     assert proc.returncode == 0, f"{cmd}: bash -n fails:\n{proc.stderr}"
 
 
+def _requirement_names() -> set[str]:
+    """Normalised names of every dependency of pyproject.toml, extras included."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"].values()
+    reqs = [*project["dependencies"], *(r for extra in extras for r in extra)]
+    return {re.split(r"[^\w.-]", r, maxsplit=1)[0].lower().replace("_", "-") for r in reqs}
+
+
 def check_pip(cmd: Command, args: list[str]) -> None:
-    """``pip install -e ".[X,Y]"``: the extras exist."""
+    """``pip install -e ".[X,Y]"``: the extras exist; ``pip install NAME``: a dependency of
+    pyproject.toml (an extra's included), so the README never names an untested package."""
+    assert args and args[0] == "install", f"{cmd}: only `pip install` is checked"
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"
     ]
-    targets = [a for a in args if not a.startswith("-") and a != "install"]
-    for target in targets:
+    for target in (a for a in args[1:] if not a.startswith("-")):
         m = re.fullmatch(r"\.(?:\[([\w,-]+)\])?", target)
-        assert m, f'{cmd}: only `pip install -e ".[EXTRAS]"` is checked; add a rule'
+        if m is None:
+            name = re.split(r"[^\w.-]", target, maxsplit=1)[0].lower().replace("_", "-")
+            assert name in _requirement_names(), f"{cmd}: {name} is not in pyproject.toml"
+            continue
         for extra in (m.group(1) or "").split(","):
             assert not extra or extra in extras, f"{cmd}: pyproject.toml has no extra {extra!r}"
+
+
+def check_tool(cmd: Command, args: list[str]) -> None:
+    """Any other installed tool (``tensorboard``, ``ray``...): its ``--help`` runs and lists
+    every flag used."""
+    exe = Path(sys.executable).parent / _executable(cmd.words[0])
+    found = str(exe) if exe.exists() else shutil.which(cmd.words[0])
+    assert found, f"{cmd}: no rule checks `{cmd.words[0]}` and it is not installed"
+    sub = [a for a in args[:1] if not a.startswith("-")]  # `ray start --head`: `ray start --help`
+    proc = _run([found, *sub, "--help"])
+    assert proc.returncode == 0, f"{cmd}: `{cmd.words[0]} {' '.join(sub)} --help` failed"
+    for flag in _flags(args):
+        assert flag in proc.stdout + proc.stderr, f"{cmd}: `--help` does not list {flag}"
 
 
 def _executable(word: str) -> str:
@@ -280,13 +324,17 @@ def _executable(word: str) -> str:
 
 
 RULES = {"az-gym": check_az_gym, "python": check_python, "bash": check_bash, "pip": check_pip}
+"""Rules by executable; any other command goes to :func:`check_tool`."""
 
 
 @pytest.mark.parametrize("cmd", readme_commands(), ids=lambda c: f"README.md:{c.line}:{c.words[0]}")
 def test_shell_line_is_valid(cmd: Command) -> None:
-    rule = RULES.get(_executable(cmd.words[0]))
-    assert rule is not None, f"{cmd}: no rule checks `{cmd.words[0]}` (add one in {__file__})"
-    rule(cmd, list(cmd.words[1:]))
+    words = list(cmd.words)
+    while words and re.match(r"^[A-Za-z_]\w*=", words[0]):  # `AZ_GYM_DEBUG=1 az-gym ...`
+        words.pop(0)
+    assert words, f"{cmd}: nothing to check"
+    cmd = Command(cmd.line, tuple(words))
+    RULES.get(_executable(words[0]), check_tool)(cmd, words[1:])
 
 
 def test_readme_has_blocks() -> None:
