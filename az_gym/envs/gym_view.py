@@ -20,8 +20,8 @@
 * **Illegal actions of the learner** follow PettingZoo classic's rule by default
   (``illegal_action="loss"``): the episode ends as a loss for the mover, reward -1,
   ``terminated``, the board unchanged, ``info["illegal_action"]`` holds the action and the
-  mask is all zeros. So unmasked learners (plain PPO, DQN) train, and learn to avoid illegal
-  moves, instead of crashing on their first illegal sample; it also lets Gymnasium's
+  mask is all zeros. So unmasked learners (plain PPO, DQN) train, an illegal move costing
+  them the game, instead of crashing on their first illegal sample; it also lets Gymnasium's
   ``check_env`` step an action it sampled in another position (Othello's first position
   has illegal cells). ``illegal_action="raise"`` raises
   :class:`~az_gym.game.IllegalActionError` (a ``ValueError``) naming the action and the legal
