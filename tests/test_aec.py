@@ -155,6 +155,13 @@ def test_render_modes(capsys: pytest.CaptureFixture[str]) -> None:
     assert env.render() is None
     assert "X" in capsys.readouterr().out
     with pytest.raises(ValueError, match="render_mode"):
-        make("tictactoe", render_mode="rgb_array")
+        make("tictactoe", render_mode="rgb")
+    env = make("connect_four", render_mode="rgb_array")  # numpy-drawn, as the Gymnasium view
+    env.reset()
+    empty = env.render()
+    env.step(3)
+    frame = env.render()
+    assert frame.dtype == np.uint8 and frame.shape == empty.shape and frame.shape[2] == 3
+    assert not np.array_equal(frame, empty)
     assert make("tictactoe").metadata["name"] == "tictactoe_v0"
     assert make("tictactoe").metadata["is_parallelizable"] is False

@@ -43,9 +43,10 @@ from gymnasium import spaces
 from pettingzoo import AECEnv
 from pettingzoo.utils.env_logger import EnvLogger
 
+from az_gym.envs.rgb import board_rgb, check_drawable
 from az_gym.game import Game, IllegalActionError, State, Symmetry
 
-RENDER_MODES = ("ansi", "human")
+RENDER_MODES = ("ansi", "human", "rgb_array")
 
 
 def agent_name(player: int) -> str:
@@ -76,8 +77,9 @@ class AzGymEnv(AECEnv):
 
     Args:
         game: the rules (1 or 2 players).
-        render_mode: ``None``, ``"ansi"`` (``render()`` returns the text picture) or
-            ``"human"`` (``render()`` prints it, and every step renders).
+        render_mode: ``None``, ``"ansi"`` (``render()`` returns the text picture),
+            ``"human"`` (``render()`` prints it, and every step renders) or ``"rgb_array"``
+            (``uint8[H, W, 3]`` drawn with numpy, :func:`az_gym.envs.rgb.board_rgb`).
 
     Attributes:
         game: the :class:`Game`.
@@ -101,6 +103,8 @@ class AzGymEnv(AECEnv):
             )
         if render_mode is not None and render_mode not in RENDER_MODES:
             raise ValueError(f"render_mode={render_mode!r}; expected None or one of {RENDER_MODES}")
+        if render_mode == "rgb_array":
+            check_drawable(game)
         self.game = game
         self.render_mode = render_mode
         self.metadata = {**type(self).metadata, "name": f"{game.name}_v0"}  # type: ignore[misc]
@@ -209,14 +213,17 @@ class AzGymEnv(AECEnv):
         if self.render_mode == "human":
             self.render()
 
-    def render(self) -> str | None:
-        """``"ansi"``: return the board text; ``"human"``: print it; ``None``: warn."""
+    def render(self) -> str | np.ndarray | None:
+        """``"ansi"``: return the board text; ``"human"``: print it; ``"rgb_array"``: return
+        ``uint8[H, W, 3]``; ``None``: warn."""
         if self.render_mode is None:
             gymnasium.logger.warn(
                 "You are calling render method without specifying any render mode."
             )
             return None
         self._require_reset("render")
+        if self.render_mode == "rgb_array":
+            return board_rgb(self.game, self._state)
         text = self._text()
         if self.render_mode == "human":
             print(text)
@@ -224,7 +231,7 @@ class AzGymEnv(AECEnv):
         return text
 
     def close(self) -> None:
-        """Nothing to release (text rendering only)."""
+        """Nothing to release (no window is ever opened)."""
 
     # ---------------------------------------------------------------- helpers
     def _text(self) -> str:
