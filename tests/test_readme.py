@@ -340,6 +340,8 @@ def test_shell_line_is_valid(cmd: Command) -> None:
 def test_readme_has_blocks() -> None:
     # The extraction itself: a fence the parser missed would silently skip its snippets.
     text = README.read_text()
+    escaping = sorted(set(re.findall(r"^\s*```(py|python3|sh|shell|console|zsh)\s*$", text, re.M)))
+    assert not escaping, f"README.md: write ```python / ```bash, not {escaping} (never checked)"
     assert len(readme_blocks("python")) == text.count("```python")
     assert len(readme_blocks("bash")) == text.count("```bash")
     assert readme_commands()
