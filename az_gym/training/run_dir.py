@@ -21,7 +21,8 @@ import json
 import re
 import shutil
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,33 +49,6 @@ LEGACY_FILES = ("current.prev.pt", "best.prev.pt", "optimiser.pt", "memory.npz")
 """Top-level files of runs written before iteration directories, deleted at the next commit."""
 PUBLISHED = ("current.pt", "best.pt", "report.jsonl")
 """Files of the committed iteration linked to the top of the run directory."""
-CALLBACK_NAMES = ("on_self_play_end", "on_learning_end", "on_arena_end", "on_iteration_end")
-
-
-class Callbacks:
-    """Dispatches the trainer's events to user callbacks (objects, dicts or lists)."""
-
-    def __init__(self, callbacks: Any = None) -> None:
-        items = callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]
-        self._handlers: dict[str, list[Callable[[Any], None]]] = {n: [] for n in CALLBACK_NAMES}
-        for cb in items:
-            if cb is None:
-                continue
-            for name in CALLBACK_NAMES:
-                fn = cb.get(name) if isinstance(cb, dict) else getattr(cb, name, None)
-                if fn is not None:
-                    self._handlers[name].append(fn)
-            if isinstance(cb, dict):
-                unknown = set(cb) - set(CALLBACK_NAMES)
-                if unknown:
-                    raise ValueError(
-                        f"callbacks: unknown events {sorted(unknown)}; known: {CALLBACK_NAMES}"
-                    )
-
-    def fire(self, name: str, report: Any) -> None:
-        """Call every handler of event ``name`` with ``report``."""
-        for fn in self._handlers[name]:
-            fn(report)
 
 
 def _registry_name(game: Game) -> str | None:
@@ -118,10 +92,72 @@ class RunDir:
         return int(state["iteration"]) if state else 0
 
     # ------------------------------------------------------------------ lifecycle
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the lock for a run (create the directory if needed); a run that fails or is
+        interrupted before its first commit removes what it created, so that it blocks no
+        later one (a directory the user made is kept, emptied of the run's files).
+
+        Raises:
+            RunDirError: the path is a file, or cannot be written (read-only file system,
+                permissions): the message names the run directory.
+            RunLockedError: another trainer holds the lock.
+        """
+        import os
+
+        from az_gym.training.run_lock import RunLockedError
+
+        path = self.path
+        if path.exists() and not path.is_dir():
+            raise RunDirError(f"{path} is a file, not a run directory")
+        created = not path.exists()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            before = set(os.listdir(path))
+            self.lock.acquire()
+        except RunLockedError:
+            raise
+        except OSError as e:
+            raise RunDirError(
+                f"cannot write to the run directory {path}: {e.strerror or e}"
+            ) from None
+        try:
+            yield
+        except BaseException:
+            try:
+                state = read_state_file(self.state_path)
+            except RunDirError:  # damaged: keep everything for the user to look at
+                state = {"iteration": -1}
+            if state is None or state["iteration"] == 0:  # nothing committed: discard
+                if created:
+                    shutil.rmtree(path, ignore_errors=True)
+                else:  # what this start added, and the files of an earlier failed start
+                    earlier = {"state.json", "params.toml"} if "state.json" in before else set()
+                    for name in (set(os.listdir(path)) - before) | earlier:
+                        p = path / name
+                        if name != self.lock.path.name and p.exists():
+                            shutil.rmtree(p) if p.is_dir() else p.unlink()
+            raise
+        finally:
+            self.lock.release()
+
     def start(self, game: Game, spec: GameSpec, params: Any) -> None:
         """Write ``params.toml`` and ``state.json`` at iteration 0 for a new run (the
-        directory exists and the caller holds its lock)."""
+        directory exists and the caller holds its lock).
+
+        Raises:
+            RunDirError: the directory holds iteration directories but no ``state.json`` (a
+                damaged run, which a new one would prune).
+        """
         from az_gym.training.params import save_params
+
+        if self.read_state() is None and any(
+            ITER_DIR_PATTERN.fullmatch(p.name) for p in self.path.iterdir()
+        ):
+            raise RunDirError(
+                f"{self.path} holds iteration directories but no state.json (a damaged run): "
+                "restore state.json from a backup, or choose another run directory"
+            )
 
         save_params(params, self.params_path)
         name, options = spec.name, dict(game.options()) if spec.name else {}
@@ -374,4 +410,4 @@ def _warn(message: str) -> None:
     warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
-__all__ = ["Callbacks", "CheckpointError", "RunDir", "RunDirError", "resolve_game"]
+__all__ = ["CheckpointError", "RunDir", "RunDirError", "resolve_game"]

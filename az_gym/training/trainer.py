@@ -38,67 +38,28 @@ Checkpoints use :class:`~az_gym.agents.alphazero.AlphaZeroAgent`'s file format, 
 from __future__ import annotations
 
 import copy
-import signal
 import sys
-import threading
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from az_gym.training.events import (
+    Callbacks,
+    IterationReport,
+    StopTraining,
+    interrupt_guard,
+)
 from az_gym.training.report import ReportWriter, to_jsonable, write_reports
-from az_gym.training.run_dir import Callbacks, RunDir, RunDirError, resolve_game
+from az_gym.training.run_dir import RunDir, RunDirError, resolve_game
 from az_gym.training.selfplay import NetSpec
 
 __all__ = ["IterationReport", "RunDirError", "StopTraining", "Trainer"]
 
 CHECKPOINT_FORMAT = "az_gym.alphazero/1"
-
-
-@dataclass(frozen=True)
-class IterationReport:
-    """What one iteration did (the object ``on_iteration_end`` receives).
-
-    Attributes:
-        iteration: 1-based index of the iteration.
-        promoted: whether the best network changed.
-        seconds: wall time of the iteration.
-        record: the JSON record written to ``report.jsonl``.
-    """
-
-    iteration: int
-    promoted: bool
-    seconds: float
-    record: dict[str, Any]
-
-
-class StopTraining(Exception):
-    """Raise from a callback to end training cleanly (what has been saved stays saved).
-
-    Raised from ``on_iteration_end`` it stops after that iteration; from an earlier event
-    the iteration in progress is dropped, as for Ctrl-C.
-    """
-
-
-@contextmanager
-def interrupt_guard() -> Iterator[None]:
-    """Defer Ctrl-C until the block ends (so a save is never cut in half)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    hit: list[Any] = []
-    old = signal.signal(signal.SIGINT, lambda *a: hit.append(a))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
-    if hit:
-        raise KeyboardInterrupt
 
 
 class Trainer:
@@ -231,8 +192,12 @@ class Trainer:
 
         run = RunDir(Path(run_dir))
         state = run.read_state()
-        if state is None or not run.params_path.is_file():
-            raise RunDirError(f"{run_dir} holds no run (no state.json and params.toml)")
+        missing = [p.name for p in (run.state_path, run.params_path) if not p.is_file()]
+        if missing or state is None:
+            raise RunDirError(
+                f"{run_dir} holds no run ({' and '.join(missing)} missing); restore the files "
+                f"from a backup, or start a run there with az-gym train GAME --run-dir {run_dir}"
+            )
         recorded = load_params(run.params_path)
         if env_or_name is None:
             if game_options:
@@ -257,7 +222,7 @@ class Trainer:
             KeyboardInterrupt: after Ctrl-C, once the run is saved at its last completed
                 iteration (a run interrupted before its first commit leaves nothing).
         """
-        with self._writing():
+        with self.run.writing():
             if self.run.last_iteration() > 0:
                 raise RunDirError(
                     f"{self.run.path} already holds a run at iteration "
@@ -285,7 +250,7 @@ class Trainer:
             return self.train()
         from az_gym.training.checkpoint import remove_stale_temp_files
 
-        with self._writing():
+        with self.run.writing():
             state = self.run.read_state() or {"iteration": 0}
             self._load_state(state)
             self.run.publish()  # a process killed between its commit and the links
@@ -369,45 +334,6 @@ class Trainer:
     def _ensure_loaded(self) -> None:
         if not self._loaded:
             self._load_state()
-
-    @contextmanager
-    def _writing(self) -> Iterator[None]:
-        """Hold the run directory's lock for a run; a run that fails (or is interrupted)
-        before its first commit removes what it created, so that it blocks no later one."""
-        import os
-        import shutil
-
-        from az_gym.training.run_lock import RunLockedError
-
-        path = self.run.path
-        created = not path.exists()
-        if path.exists() and not path.is_dir():
-            raise RunDirError(f"{path} is a file, not a run directory")
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-            before = set(os.listdir(path))
-            self.run.lock.acquire()
-        except RunLockedError:
-            raise
-        except OSError as e:
-            raise RunDirError(
-                f"cannot write to the run directory {path}: {e.strerror or e}"
-            ) from None
-        try:
-            yield
-        except BaseException:
-            state = self.run.read_state() if self.run.state_path.exists() else None
-            if state is None or state["iteration"] == 0:  # nothing committed: discard
-                if created:
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    for name in set(os.listdir(path)) - before | {"state.json", "params.toml"}:
-                        p = path / name
-                        if name != self.run.lock.path.name and p.exists():
-                            shutil.rmtree(p) if p.is_dir() else p.unlink()
-            raise
-        finally:
-            self.run.lock.release()
 
     def _checkpoint(self, net: Any) -> dict[str, Any]:
         mcts = self.params.arena.mcts if self.params.arena else self.params.self_play.mcts

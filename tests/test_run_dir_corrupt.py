@@ -1,0 +1,124 @@
+"""Every artifact of a committed iteration survives corruption: memory, optimiser, weights
+and report fall back to the previous iteration's copy with a warning naming the file; what
+cannot be recovered (weights with no good copy, a damaged ``state.json``) is a one-line
+error naming the file and what to do; crafted checkpoints never reach the network."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from run_dir_helpers import assert_one_line_error, cli
+from test_trainer import tiny_params
+
+from az_gym.training.checkpoint import CheckpointError
+from az_gym.training.report import load_reports
+from az_gym.training.run_dir import RunDirError
+from az_gym.training.trainer import Trainer
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def run2(tmp_path_factory) -> Path:
+    """A committed tic-tac-toe run at iteration 2 (copy it before changing it)."""
+    run = tmp_path_factory.mktemp("corrupt") / "run"
+    Trainer("tictactoe", tiny_params(num_iters=2), run, quiet=True).train()
+    return run
+
+
+@pytest.fixture
+def run(run2, tmp_path) -> Path:
+    return Path(shutil.copytree(run2, tmp_path / "run"))
+
+
+def _flip(path: Path, at: float = 0.5, n: int = 16) -> None:
+    data = bytearray(path.read_bytes())
+    start = int(len(data) * at)
+    for i in range(start, min(start + n, len(data))):
+        data[i] ^= 0xFF
+    path.unlink()  # break a hard link: only this copy is damaged
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("name", ["memory.npz", "optimiser.pt", "current.pt", "best.pt"])
+def test_a_corrupt_artifact_falls_back_to_the_previous_iteration(run, name):
+    _flip(run / "iter-000002" / name)
+    trainer = Trainer.from_run_dir(run, quiet=True, overrides=["num_iters=3"])
+    pattern = rf"iter-000002/{name.replace('.', '[.]')} is corrupt.*iter-000001/{name}"
+    with pytest.warns(RuntimeWarning, match=pattern):
+        assert [r.iteration for r in trainer.resume()] == [3]
+    assert [r["iteration"] for r in load_reports(run)] == [1, 2, 3]
+
+
+def test_a_corrupt_report_falls_back_and_training_goes_on(run):
+    for path in (run / "iter-000002" / "report.jsonl", run / "report.jsonl"):
+        path.unlink()
+        path.write_text('{"iteration": 1}\n{"iterat')
+    trainer = Trainer.from_run_dir(run, quiet=True, overrides=["num_iters=3"])
+    with pytest.warns(RuntimeWarning, match=r"report\.jsonl is corrupt.*iterations 1\.\.1"):
+        trainer.resume()
+    assert [r["iteration"] for r in load_reports(run)] == [1, 3]  # 2's record was lost
+
+
+def test_weights_without_a_good_copy_are_a_one_line_error(run):
+    for d in ("iter-000001", "iter-000002"):
+        path = run / d / "current.pt"
+        data = path.read_bytes()
+        path.unlink()
+        path.write_bytes(data[: len(data) // 2])  # truncated
+    proc = cli("train", "tictactoe", "--run-dir", run, "--resume", "--set", "num_iters=3")
+    assert_one_line_error(proc, "current.pt", "restore the file from a backup")
+    with pytest.raises(CheckpointError):
+        Trainer.from_run_dir(run, quiet=True).best_agent()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("iteration", "2", "iteration"),
+        ("iteration", -1, "iteration"),
+        ("checkpoint_dir", "../../x", "checkpoint_dir"),
+        ("checkpoint_dir", ["iter-000002"], "checkpoint_dir"),
+        ("game_id", 7, "game_id"),
+        ("game_options", {"size": [6]}, "game_options"),
+        ("game_factory", "os:system", "game_factory"),
+        ("rng", "seed", "rng"),
+    ],
+)
+def test_malformed_state_json_values_are_one_line_errors(run, field, value, needle):
+    state = json.loads((run / "state.json").read_text())
+    state[field] = value
+    (run / "state.json").write_text(json.dumps(state))
+    with pytest.raises(RunDirError, match=needle):
+        Trainer.from_run_dir(run, quiet=True)
+    if field == "checkpoint_dir" and value == "../../x":  # and once through the real CLI
+        proc = cli("train", "tictactoe", "--run-dir", run, "--resume")
+        assert_one_line_error(proc, "state.json", "checkpoint_dir", "restore it")
+
+
+def test_crafted_checkpoints_never_reach_the_network(run):
+    ckpt = torch.load(run / "iter-000002" / "current.pt", weights_only=True)
+    huge = {**ckpt, "network_config": {**ckpt["network_config"], "hidden": [100000, 100000]}}
+    negative = {**ckpt, "observation_shape": [-3, 3], "weights": {
+        k: torch.zeros(0) for k in ckpt["weights"]}}  # fmt: skip
+    for crafted, why in ((huge, "another network"), (negative, "is not a torch.float32")):
+        path = run / "iter-000002" / "current.pt"
+        path.unlink()
+        torch.save(crafted, path)
+        trainer = Trainer.from_run_dir(run, quiet=True)
+        with pytest.warns(RuntimeWarning, match=rf"current\.pt is corrupt.*{why}"):
+            trainer.best_agent()
+        assert trainer.iteration == 2
+
+
+def test_a_run_without_state_json_is_never_restarted_over(run):
+    (run / "state.json").unlink()
+    with pytest.raises(RunDirError, match=r"state\.json missing"):
+        Trainer.from_run_dir(run, quiet=True)
+    with pytest.raises(RunDirError, match="iteration directories but no state.json"):
+        Trainer("tictactoe", tiny_params(), run, quiet=True).resume()
+    assert (run / "iter-000002" / "best.pt").exists() and (run / "params.toml").exists()

@@ -1,0 +1,56 @@
+"""How ``az-gym train`` ends: Ctrl-C exits 130 with the run committed, and the user's
+mistakes about the run directory are one ``az-gym: error:`` line naming it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from run_dir_helpers import ROOT, assert_one_line_error, cli, tiny_config
+
+
+def test_ctrl_c_during_training_exits_130_with_the_run_committed(tmp_path):
+    run, config = tmp_path / "run", tiny_config(tmp_path / "tiny.toml", num_iters=1000)
+    argv = [sys.executable, "-m", "az_gym.cli", "train", "tictactoe", "--config", str(config),
+            "--run-dir", str(run), "--quiet"]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (run / "iter-000001").exists():
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+            time.sleep(0.05)
+        time.sleep(0.2)  # inside iteration 2
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and "interrupted" in err
+    state = json.loads((run / "state.json").read_text())
+    assert state["iteration"] >= 1 and state["checkpoint_dir"] == f"iter-{state['iteration']:06d}"
+    assert not [p for p in run.rglob("*") if ".tmp-" in p.name]
+    assert (run / "lock").read_text() == ""
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux's /sys")
+def test_an_unwritable_run_directory_is_named(tmp_path):
+    proc = cli("train", "tictactoe", "--run-dir", "/sys/kernel/az_gym_run", "--quiet")
+    assert_one_line_error(proc, "cannot write to the run directory /sys/kernel/az_gym_run")
+
+
+def test_run_dir_and_config_of_the_wrong_kind(tmp_path):
+    (tmp_path / "file").write_text("x")
+    assert_one_line_error(cli("train", "tictactoe", "--run-dir", tmp_path / "file"), "is a file")
+    proc = cli("train", "tictactoe", "--run-dir", tmp_path / "file", "--resume")
+    assert_one_line_error(proc, "is a file")
+    proc = cli("train", "tictactoe", "--config", tmp_path, "--run-dir", tmp_path / "r")
+    assert_one_line_error(proc, "is a directory, not a parameter file")
+    assert not (tmp_path / "r").exists()
