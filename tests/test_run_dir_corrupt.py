@@ -119,6 +119,6 @@ def test_a_run_without_state_json_is_never_restarted_over(run):
     (run / "state.json").unlink()
     with pytest.raises(RunDirError, match=r"state\.json missing"):
         Trainer.from_run_dir(run, quiet=True)
-    with pytest.raises(RunDirError, match="iteration directories but no state.json"):
+    with pytest.raises(RunDirError, match=r"iteration directories but no state\.json"):
         Trainer("tictactoe", tiny_params(), run, quiet=True).resume()
     assert (run / "iter-000002" / "best.pt").exists() and (run / "params.toml").exists()
