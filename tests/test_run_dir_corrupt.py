@@ -122,3 +122,20 @@ def test_a_run_without_state_json_is_never_restarted_over(run):
     with pytest.raises(RunDirError, match=r"iteration directories but no state\.json"):
         Trainer("tictactoe", tiny_params(), run, quiet=True).resume()
     assert (run / "iter-000002" / "best.pt").exists() and (run / "params.toml").exists()
+
+
+def test_a_crafted_agent_file_is_refused_before_its_network_is_built(run, tmp_path):
+    from az_gym.agents.alphazero import AlphaZeroAgent
+
+    ckpt = torch.load(run / "best.pt", weights_only=True)
+    crafted = {
+        "huge": {**ckpt, "network_config": {**ckpt["network_config"], "hidden": [10**5, 10**5]}},
+        "negative": {**ckpt, "observation_shape": [-3, 3, 2]},
+        "other shapes": {**ckpt, "weights": {k: torch.zeros(2) for k in ckpt["weights"]}},
+    }
+    for name, content in crafted.items():
+        path = tmp_path / f"{name}.pt"
+        torch.save(content, path)
+        with pytest.raises(ValueError, match="checkpoint"):  # in milliseconds, no 40 GB
+            AlphaZeroAgent.load(path)
+    assert AlphaZeroAgent.load(run / "best.pt").game.game_id == "tictactoe"

@@ -134,7 +134,7 @@ def test_random_corruptions_resume_or_fail_in_one_line(base, tmp_path):
     assert outcomes.get("resumed", 0) > NUM_TRIALS // 4, outcomes  # most damage is survived
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2])
 def test_random_corruptions_through_the_real_cli(base, tmp_path, seed):
     rng = np.random.default_rng(seed)
     run, marker = _sandbox(base, tmp_path / "t")

@@ -284,13 +284,32 @@ class AlphaZeroAgent(Agent):
                 f"checkpoint {str(path)!r} was made for game {ckpt['game_id']!r}, "
                 f"not for {game.game_id!r}"
             )
-        net = PolicyValueNet(
-            tuple(ckpt["observation_shape"]),
-            int(ckpt["num_actions"]),
-            NetworkConfig.from_dict(ckpt["network_config"]),
-        )
+        shape, num_actions = ckpt["observation_shape"], ckpt["num_actions"]
+        if list(shape) != list(game.observation_shape) or num_actions != game.num_actions:
+            raise ValueError(
+                f"checkpoint {str(path)!r}: observation shape {shape} and {num_actions} "
+                f"actions are not the game's {list(game.observation_shape)} and "
+                f"{game.num_actions}"
+            )
+        # A crafted file may describe a huge network: check the weights it holds against
+        # the network's shapes, built on the meta device (no memory), before building it.
         try:
-            net.load_state_dict(ckpt["weights"])
+            config = NetworkConfig.from_dict(ckpt["network_config"])
+            with torch.device("meta"):
+                probe = PolicyValueNet(tuple(shape), int(num_actions), config)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise ValueError(f"checkpoint {str(path)!r}: bad network_config: {e}") from None
+        weights = ckpt["weights"]
+        want = {k: tuple(v.shape) for k, v in probe.state_dict().items()}
+        have = {k: tuple(getattr(v, "shape", ())) for k, v in dict(weights).items()}
+        if want != have:
+            raise ValueError(
+                f"checkpoint {str(path)!r}: its weights do not have the shapes of the network "
+                "it describes (a damaged or crafted file)"
+            )
+        net = PolicyValueNet(tuple(shape), int(num_actions), config)
+        try:
+            net.load_state_dict(weights)
         except RuntimeError as e:
             raise ValueError(
                 f"checkpoint {str(path)!r}: weights do not fit the network: {e}"
