@@ -9,10 +9,11 @@ back along the paths (:meth:`backup`):
 
 The selection rule lives once, in :func:`puct_score` and :func:`fpu_value`: plain
 arithmetic that numba compiles for the scalar loop and that the numpy backend runs
-un-compiled on ``[k, A]`` arrays (``.py_func``). Sums over actions run left to right in
-both (a loop; ``np.cumsum`` in numpy, whose order is sequential, unlike ``np.sum``'s
-pairwise one) and discounts are ``gamma ** float(k)`` in both, so the two backends give
-bit-identical searches. :data:`AVAILABLE` says whether numba compiled them.
+un-compiled on ``[k, A]`` arrays (``.py_func``). Value sums over actions run left to right
+in both (a loop; ``np.cumsum`` in numpy, whose order is sequential, unlike ``np.sum``'s
+pairwise one; visit counts are whole numbers, exact in any order) and discounts are
+``gamma ** float(k)`` in both, so the two backends give bit-identical searches.
+:data:`AVAILABLE` says whether numba compiled them.
 """
 
 from __future__ import annotations
@@ -215,7 +216,8 @@ _puct_score, _fpu_value, _discounted = map(_python, (puct_score, fpu_value, disc
 
 def _row_sums(x: np.ndarray) -> np.ndarray:
     """``float64[k]`` sums of the rows of ``x [k, A]`` in left-to-right order (as the
-    compiled loop adds them; ``np.sum`` adds pairwise and may differ in the last bit)."""
+    compiled loop adds them; ``np.sum`` adds pairwise and may differ in the last bit, which
+    is enough to flip a tie between first-play values)."""
     return np.cumsum(x, axis=1)[:, -1] if x.shape[1] else np.zeros(len(x))
 
 
@@ -230,7 +232,7 @@ class NumpyBackend:
     ) -> np.ndarray:  # fmt: skip
         """``int64[k]`` the PUCT action at each of ``nodes int64[k]`` (``priors [k, A]``)."""
         n, w = pool.N[nodes], pool.W[nodes]
-        total = _row_sums(n)[:, None]
+        total = n.sum(1, keepdims=True)  # whole counts: exact in any order
         q = w / np.maximum(n, 1.0)
         if fpu_reduction is not None:
             w_total = _row_sums(w)[:, None]
