@@ -197,21 +197,20 @@ def resume_params(
                 "deliberately with --set KEY=VALUE"
             )
         return list(overrides)
-    typed = {o.split("=", 1)[0].strip() for o in overrides}
-    drops: list[str] = []
     sims = [("self_play.sim", recorded.self_play.sim)]
     if recorded.arena is not None:
         sims.append(("arena.sim", recorded.arena.sim))
-    for where, sim in sims:
-        if sim.backend == "local" and sim.ray_address is None:
-            continue
-        if any(f"{where}.{k}" in typed for k in REMOTE_KEYS) or where in typed:
-            continue
-        drops += [f"{where}.ray_address=none", f"{where}.backend=local"]
-        _warn(
-            f"{run_path / 'params.toml'} asks for {where}.backend={sim.backend!r}, "
-            f"ray_address={sim.ray_address!r}; a run directory may come from someone else, "
-            f"so this resume runs locally (to use Ray: --set {where}.backend=ray "
-            f"--set {where}.ray_address=ADDRESS)"
-        )
+    remote = [(w, s) for w, s in sims if s.backend != "local" or s.ray_address is not None]
+    typed = [o.split("=", 1)[0].strip() for o in overrides]
+    # One decision for both phases (their backends must match): typed again, all is kept.
+    if not remote or any(t.endswith(REMOTE_KEYS) or t.endswith(".sim") for t in typed):
+        return list(overrides)
+    where, sim = remote[0]
+    _warn(
+        f"{run_path / 'params.toml'} asks for {where}.backend={sim.backend!r}, "
+        f"ray_address={sim.ray_address!r}; a run directory may come from someone else, so "
+        f"this resume runs locally (to use Ray: --set {where}.backend=ray --set "
+        f"{where}.ray_address=ADDRESS, and the same for arena.sim)"
+    )
+    drops = [f"{w}.{k}" for w, _ in sims for k in ("ray_address=none", "backend=local")]
     return [*drops, *overrides]

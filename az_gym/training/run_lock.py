@@ -16,6 +16,7 @@ another host refuses (delete the file if that run is known to be over).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -85,7 +86,8 @@ class RunLock:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             owner = self._read(fd)
-            if not self._flock(fd):
+            locked = self._flock(fd)
+            if locked is False:
                 raise RunLockedError(
                     f"{self.path.parent} is being trained by another process "
                     f"({_describe(owner) if owner else 'owner unknown'}); one run directory "
@@ -93,7 +95,7 @@ class RunLock:
                 )
             here = socket.gethostname()
             if owner and owner.get("pid") != os.getpid():
-                if fcntl is None and not self._owner_gone(owner, here):
+                if locked is None and not self._owner_gone(owner, here):
                     raise RunLockedError(
                         f"{self.path.parent} is locked by {_describe(owner)} and this file "
                         f"system cannot tell whether it still runs; delete {self.path} if it "
@@ -134,13 +136,19 @@ class RunLock:
         self.release()
 
     @staticmethod
-    def _flock(fd: int) -> bool:
+    def _flock(fd: int) -> bool | None:
+        """``True``: locked; ``False``: another process holds it; ``None``: this file
+        system has no ``flock`` (the pid and host in the file decide)."""
         if fcntl is None:  # pragma: no cover
-            return True
+            return None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
+        except OSError as e:  # pragma: no cover - e.g. ENOLCK on some network file systems
+            if e.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                return None
+            raise
         return True
 
     @staticmethod
