@@ -11,21 +11,33 @@
 Games always start from ``game.initial_state()``. With ``num_processes > 1`` games run in
 worker processes of the ``spawn`` context: the game and the agents are pickled once per
 worker, so they must be picklable (every az_gym agent is, except :class:`HumanAgent`
-with the default ``input``), and each worker runs torch on ``cpu_count // num_processes`` threads.
+with the default ``input``); workers run torch on one thread (:mod:`az_gym.threads`) and
+start as :mod:`az_gym._procs` describes (an agent class defined in a notebook or on stdin
+makes the games run in this process, with a warning).
 Results do not depend on ``num_processes``: game ``i`` always gets the same seed.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing as mp
-import os
+import pickle
+import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from az_gym._procs import (
+    broken_pool_error,
+    dumps_for_workers,
+    main_reimportable,
+    main_unavailable_message,
+    spawn_executor,
+    spawning,
+    stop_executor,
+)
 from az_gym.agents.base import Agent
 from az_gym.elo import TournamentResult, fit_bradley_terry
 from az_gym.game import Game, State
@@ -179,20 +191,15 @@ def play_game(
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(
-    game: Game, agents: list[Agent], in_process: bool = False, threads: int | None = None
-) -> None:
-    if not in_process:
-        from az_gym._procs import exit_with_parent
-
-        exit_with_parent()
-    if threads is not None:
-        # Each worker gets its share of the cores: torch's default (one thread per core in
-        # every process) oversubscribes the machine and its OpenMP barriers then stall.
-        import torch
-
-        torch.set_num_threads(threads)
+def _init_worker(game: Game, agents: list[Agent]) -> None:
     _WORKER["game"], _WORKER["agents"] = game, agents
+
+
+def _init_pool_worker(payload: bytes) -> None:
+    """Pool set-up in each worker, after :func:`az_gym._procs.init_worker` started watching
+    the parent: the game and agents, pickled by the parent (unpickling them imports torch,
+    so it comes after the watchdog)."""
+    _init_worker(*pickle.loads(payload))
 
 
 def _play_task(task: tuple[tuple[int, ...], np.random.SeedSequence]) -> GameRecord:
@@ -225,20 +232,35 @@ def _run_games(
         dynamic_ncols=True,
     )
     with bar:
+        main_names: list[str] = []
+        if num_processes > 1 and len(tasks) > 1:
+            payload, main_names = dumps_for_workers((game, agents))
+            if main_names and not main_reimportable():
+                warnings.warn(
+                    main_unavailable_message(main_names, "evaluation"), RuntimeWarning, stacklevel=3
+                )
+                num_processes = 1
         if num_processes == 1 or len(tasks) <= 1:
-            _init_worker(game, agents, in_process=True)
+            _init_worker(game, agents)
             try:
                 return [_tick(bar, _play_task(t)) for t in tasks]
             finally:
                 _WORKER.clear()
-        ctx = mp.get_context("spawn")
         procs = min(num_processes, len(tasks))
         chunk = max(1, min(4, len(tasks) // (4 * procs)))
-        threads = max(1, (os.cpu_count() or 1) // procs)
-        with ctx.Pool(
-            procs, initializer=_init_worker, initargs=(game, agents, False, threads)
-        ) as pool:
-            return [_tick(bar, r) for r in pool.imap(_play_task, tasks, chunksize=chunk)]
+        pool = spawn_executor(procs, "az_gym.evaluation:_init_pool_worker", payload)
+        try:
+            with spawning(bool(main_names)):  # map() submits every chunk: starts the workers
+                results = pool.map(_play_task, tasks, chunksize=chunk)
+            records = [_tick(bar, r) for r in results]
+        except BrokenProcessPool:
+            stop_executor(pool)
+            raise broken_pool_error("evaluation", main_names) from None
+        except BaseException:
+            stop_executor(pool)  # Ctrl-C or a failed game: do not play the other games
+            raise
+        pool.shutdown()
+        return records
 
 
 def _tick(bar: Any, record: GameRecord) -> GameRecord:

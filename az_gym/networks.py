@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from az_gym.threads import inference_threads, use_inference_threads
+
 _MASKED_LOGIT = -1e9
 """Logit given to illegal actions (large negative, finite so that softmax stays defined)."""
 
@@ -214,7 +216,9 @@ class NetworkEvaluator:
     Args:
         net: the network (moved to ``device``).
         device: where to run (see :func:`resolve_device`).
-        num_threads: ``torch.set_num_threads`` for CPU inference (unchanged if ``None``).
+        num_threads: torch intra-op threads during each call (``None``: the inference
+            rule of :mod:`az_gym.threads`, one thread unless overridden). The count is
+            process-wide and set at every call, so it holds in a process that also learns.
     """
 
     net: PolicyValueNet
@@ -226,13 +230,13 @@ class NetworkEvaluator:
     def __post_init__(self) -> None:
         self.device = torch.device(self.device)
         self.net.to(self.device)
-        if self.num_threads is not None:
-            torch.set_num_threads(int(self.num_threads))
+        inference_threads(self.num_threads)  # validates an explicit count now
 
     def __call__(
         self, observations: np.ndarray, masks: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(priors float32[B, A] zero on illegal actions, values float32[B])``."""
+        use_inference_threads(self.num_threads)
         self.net.eval()
         with torch.inference_mode():
             obs = torch.from_numpy(np.ascontiguousarray(observations, np.float32)).to(self.device)

@@ -18,6 +18,44 @@ from az_gym.training.trainer import Trainer  # noqa: E402
 torch.set_num_threads(1)
 
 
+def _ray_cluster_running() -> bool:
+    """Whether any Ray GCS server runs on this machine ("auto" would join it)."""
+    for d in Path("/proc").glob("[0-9]*"):
+        try:
+            if b"gcs_server" in (d / "cmdline").read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="looks for Ray clusters in /proc")
+def test_auto_address_without_a_cluster_is_a_clear_error(tmp_path):
+    # First in this file and in a fresh process: no Ray instance of these tests is running.
+    import os
+    import subprocess
+
+    if _ray_cluster_running():
+        pytest.skip("a Ray cluster runs on this machine: 'auto' would join it")
+
+    script = (
+        "from az_gym.training.ray_backend import RayPool, RayUnavailableError\n"
+        "try:\n"
+        "    RayPool(1, address='auto')\n"
+        "except RayUnavailableError as e:\n"
+        "    assert isinstance(e, RuntimeError)\n"
+        "    print('ERROR', e)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    line = done.stdout.strip().splitlines()[-1]
+    assert line.startswith("ERROR no Ray cluster at address 'auto'"), line
+    assert "ray start --head" in line and "self_play.sim.ray_address" in line
+
+
 @pytest.fixture(scope="module")
 def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)

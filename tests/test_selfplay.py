@@ -279,7 +279,7 @@ def test_pool_workers_exit_when_their_parent_is_killed(tmp_path) -> None:
         "from az_gym.training.selfplay import LocalPool\n"
         "if __name__ == '__main__':\n"
         "    pool = LocalPool(num_processes=2)\n"
-        "    ex = pool._ensure()\n"
+        "    ex = pool._ensure(False)\n"
         "    pids = [ex.submit(os.getpid).result() for _ in range(4)]\n"
         "    print(' '.join(map(str, sorted(set(pids)))), flush=True)\n"
         "    time.sleep(60)\n"

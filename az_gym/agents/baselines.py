@@ -150,6 +150,9 @@ def _network_outputs(net: Any, observations: np.ndarray) -> tuple[np.ndarray, np
     (eval mode, no gradients, on its device)."""
     import torch  # lazily: the other baselines run without torch
 
+    from az_gym.threads import use_inference_threads
+
+    use_inference_threads()
     net.eval()
     device = next(net.parameters()).device
     with torch.inference_mode():

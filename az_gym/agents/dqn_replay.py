@@ -26,6 +26,7 @@ from torch import nn
 
 from az_gym.agents.base import Agent
 from az_gym.game import Game, GameOverError, State
+from az_gym.threads import use_inference_threads
 
 
 class Batch(NamedTuple):
@@ -286,6 +287,7 @@ def choose_action(
         raise GameOverError("DQN: no legal action to choose from (the state is terminal)")
     if epsilon > 0.0 and rng.random() < epsilon:
         return int(legal[rng.integers(legal.size)])
+    use_inference_threads()  # batch-1 forward: one thread (az_gym.threads)
     x = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=device).unsqueeze(0)
     q = net(x)[0].cpu().numpy()
     return int(legal[np.argmax(q[legal])])

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from az_gym.threads import use_learner_threads
 from az_gym.training.memory import MemoryBuffer, TrainingData
 from az_gym.training.params import LearningParams
 
@@ -189,7 +190,8 @@ def compute_losses(
     batch_size: int | None = None,
     device: torch.device | str | None = None,
 ) -> LossTerms:
-    """Weighted-mean losses of ``net`` on ``data``, in eval mode under inference mode.
+    """Weighted-mean losses of ``net`` on ``data``, in eval mode under inference mode, on
+    the learner's threads (``params.num_threads``, see :mod:`az_gym.threads`).
 
     The network's train/eval mode is restored afterwards.
 
@@ -199,6 +201,7 @@ def compute_losses(
     n = len(data)
     if n == 0:
         raise ValueError("compute_losses: the data set is empty")
+    use_learner_threads(params.num_threads)
     bs = batch_size or params.loss_computation_batch_size
     dev = torch.device(device) if device is not None else _net_device(net)
     was_training = net.training
@@ -260,7 +263,8 @@ class Learner:
     """Trains a policy-value network over the iterations of a run.
 
     The optimiser (and its state, e.g. Adam's moments) lives across iterations; the learning
-    rate follows ``params.optimiser.lr`` at each iteration.
+    rate follows ``params.optimiser.lr`` at each iteration. Each :meth:`train` sets torch's
+    threads to ``params.num_threads`` (see :mod:`az_gym.threads`); they are process-wide.
 
     Args:
         net: the network to train (moved to ``device``).
@@ -315,6 +319,7 @@ class Learner:
         if n_samples == 0:
             raise ValueError("Learner.train: the learning set is empty")
         start = time.perf_counter()
+        use_learner_threads(p.num_threads)
         lr = float(p.optimiser.lr[iteration])
         self.set_lr(lr)
         per_ckpt = p.batches_per_checkpoint(n_samples)

@@ -364,6 +364,12 @@ class LearningParams:
     num_checkpoints: int = 1
     """Series of updates per iteration, each followed by an arena. AlphaZero.jl's connect
     four: 1."""
+    num_threads: int | None = None
+    """torch intra-op threads of the learning phase in the trainer's process. ``None``:
+    ``AZ_GYM_NUM_THREADS`` when set, else every CPU of the process's affinity but one (at
+    least 1), so that one busy program beside the learner does not stall its OpenMP team
+    (see :mod:`az_gym.threads`). Self-play and arenas always run the network on one thread
+    per process. AlphaZero.jl: none (Julia's BLAS threads)."""
 
     def __post_init__(self) -> None:
         o = "LearningParams"
@@ -407,6 +413,8 @@ class LearningParams:
         )
         _count(o, "max_batches_per_checkpoint", self.max_batches_per_checkpoint)
         _count(o, "num_checkpoints", self.num_checkpoints)
+        if self.num_threads is not None:
+            _count(o, "num_threads", self.num_threads)
 
     def batches_per_checkpoint(self, num_samples: int) -> int:
         """``n = min(max_batches_per_checkpoint, ntotal // min_checkpoints_per_epoch)``,

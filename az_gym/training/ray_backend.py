@@ -13,6 +13,7 @@ by every actor.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -45,13 +46,19 @@ def share_weights(jobs: Sequence[WorkerJob], put: Callable[[Any], Any]) -> list[
     return out
 
 
+class RayUnavailableError(RuntimeError):
+    """Ray could not start or join a cluster at the given address (the message says how to
+    start one or which setting to unset)."""
+
+
 class SelfPlayActor:
     """A worker process holding its own torch thread count; runs :class:`WorkerJob`s."""
 
-    def __init__(self, threads: int = 1) -> None:
-        import torch
+    def __init__(self, threads: int | None = None) -> None:
+        from az_gym.threads import set_inference_threads, use_inference_threads
 
-        torch.set_num_threads(max(1, threads))
+        set_inference_threads(threads)
+        use_inference_threads()
 
     def run(self, job: WorkerJob, *weights: Any) -> WorkerOutput:
         """Run ``job`` with ``weights``, one argument per weight set (Ray resolves each
@@ -63,14 +70,35 @@ class SelfPlayActor:
         return True
 
 
+def _no_cluster_message(address: str | None) -> str:
+    """What to do when ``ray.init(address)`` finds no cluster (``address`` ``None``: Ray
+    read the ``RAY_ADDRESS`` environment variable)."""
+    env = os.environ.get("RAY_ADDRESS")
+    if address is None:
+        return (
+            f"no Ray cluster at RAY_ADDRESS={env!r}: start that cluster, or unset RAY_ADDRESS "
+            "to let az_gym start a local Ray instance"
+        )
+    return (
+        f"no Ray cluster at address {address!r}: start one first (`ray start --head` on "
+        "the head node), or unset self_play.sim.ray_address to let az_gym start a local "
+        "Ray instance"
+    )
+
+
 class RayPool:
     """The Ray counterpart of :class:`~az_gym.training.selfplay.LocalPool`.
 
     Args:
         num_actors: actors to start (``None``: one per CPU the cluster offers).
         address: Ray address (``None``: local instance).
-        threads_per_actor: ``torch.set_num_threads`` in each actor.
+        threads_per_actor: torch threads in each actor (``None``: the inference rule of
+            :mod:`az_gym.threads`, one thread).
         num_gpus_per_actor: GPU share of each actor (e.g. 0.25 for self-play on a GPU).
+
+    Raises:
+        RayUnavailableError: no Ray cluster at ``address`` (e.g. ``"auto"`` with none
+            running).
     """
 
     def __init__(
@@ -78,7 +106,7 @@ class RayPool:
         num_actors: int | None = None,
         *,
         address: str | None = None,
-        threads_per_actor: int = 1,
+        threads_per_actor: int | None = None,
         num_gpus_per_actor: float = 0.0,
     ) -> None:
         ray = import_ray()
@@ -88,7 +116,10 @@ class RayPool:
             kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False}
             if address is None:
                 kwargs["include_dashboard"] = False
-            ray.init(address=address, **kwargs)
+            try:
+                ray.init(address=address, **kwargs)
+            except ConnectionError as e:
+                raise RayUnavailableError(_no_cluster_message(address)) from e
             self._started_ray = True
         if num_actors is None:
             num_actors = max(1, int(ray.cluster_resources().get("CPU", 1)))

@@ -7,8 +7,9 @@ the search and simulation parameters, how many games, a seed. :func:`run_job` pl
 with :func:`~az_gym.training.simulation.simulate` and returns numpy arrays.
 
 :class:`LocalPool` keeps ``num_processes`` spawn-context worker processes alive across
-iterations (each sets ``torch.set_num_threads`` once); ``num_processes`` 0 or 1 runs jobs in
-the calling process (tests, debugging).
+iterations (each runs torch on one thread, :mod:`az_gym.threads`, and starts as
+:mod:`az_gym._procs` describes); ``num_processes`` 0 or 1 runs jobs in the calling process
+(tests, debugging).
 """
 
 from __future__ import annotations
@@ -18,15 +19,25 @@ import multiprocessing as mp
 import os
 import pickle
 import queue as queue_mod
-import signal
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from az_gym._procs import (
+    broken_pool_error,
+    main_references,
+    main_reimportable,
+    main_unavailable_message,
+    spawn_executor,
+    spawning,
+    stop_executor,
+)
 from az_gym.game import Game
 from az_gym.mcts import MctsParams
 from az_gym.training.memory import TrainingData
@@ -205,19 +216,15 @@ class TimedEvaluator:
 _PROGRESS: Any = None  # the queue a pool worker reports finished games to
 
 
-def _init_worker(threads: int, progress: Any) -> None:
-    """Pool initializer: torch threads for this process, the progress queue, and exit
-    when the trainer dies."""
+def _init_worker(threads: int | None, progress: Any) -> None:
+    """Pool set-up in each worker, after :func:`az_gym._procs.init_worker` started watching
+    the trainer: torch threads for this process (``None``: the inference rule of
+    :mod:`az_gym.threads`) and the progress queue."""
     global _PROGRESS
-    import torch
+    from az_gym.threads import set_inference_threads, use_inference_threads
 
-    from az_gym._procs import exit_with_parent
-
-    exit_with_parent()
-    # Ctrl-C goes to the whole process group: the trainer handles it and shuts the pool
-    # down, so workers ignore it instead of printing tracebacks.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    torch.set_num_threads(max(1, threads))
+    set_inference_threads(threads)
+    use_inference_threads()
     _PROGRESS = progress
 
 
@@ -280,18 +287,29 @@ def default_num_processes() -> int:
 class LocalPool:
     """Worker processes on this machine, kept across iterations.
 
+    Workers start as :mod:`az_gym._procs` describes: they watch the trainer before importing
+    torch (and exit when it dies), ignore Ctrl-C, and start without the caller's
+    ``__main__`` unless a job refers to something defined there; when such a job cannot
+    reach its workers (``__main__`` read from stdin, ``python -c`` or a notebook), the jobs
+    run in this process with a warning.
+
     Args:
         num_processes: worker processes (``None``: one per core; 0 or 1: in-process).
-        threads_per_process: ``torch.set_num_threads`` in each worker.
+        threads_per_process: torch threads in each worker (``None``: the inference rule of
+            :mod:`az_gym.threads`, one thread unless ``AZ_GYM_NUM_THREADS`` says otherwise).
     """
 
-    def __init__(self, num_processes: int | None = None, threads_per_process: int = 1) -> None:
+    def __init__(
+        self, num_processes: int | None = None, threads_per_process: int | None = None
+    ) -> None:
         n = default_num_processes() if num_processes is None else num_processes
         if n < 0:
             raise ValueError(f"num_processes = {num_processes}; must be >= 0 or None")
         self.num_processes = n
         self.threads_per_process = threads_per_process
         self._executor: ProcessPoolExecutor | None = None
+        self._needs_main = False
+        self._warned = False
         self._progress: Any = None
         self._token = 0
 
@@ -300,16 +318,18 @@ class LocalPool:
         """How many jobs run at once."""
         return max(1, self.num_processes)
 
-    def _ensure(self) -> ProcessPoolExecutor:
+    def _ensure(self, needs_main: bool) -> ProcessPoolExecutor:
+        if self._executor is not None and needs_main and not self._needs_main:
+            self.close()  # its workers started without the __main__ this job needs
         if self._executor is None:
-            ctx = mp.get_context("spawn")
-            self._progress = ctx.Queue()
-            self._executor = ProcessPoolExecutor(
-                max_workers=self.num_processes,
-                mp_context=ctx,
-                initializer=_init_worker,
-                initargs=(self.threads_per_process, self._progress),
+            self._progress = mp.get_context("spawn").Queue()
+            self._executor = spawn_executor(
+                self.num_processes,
+                "az_gym.training.selfplay:_init_worker",
+                self.threads_per_process,
+                self._progress,
             )
+            self._needs_main = needs_main
         return self._executor
 
     def run(
@@ -318,6 +338,9 @@ class LocalPool:
         """Run the jobs (in parallel when there are processes); results in job order.
 
         ``on_game_end(n)`` is called in this process with the number of games finished.
+
+        Raises:
+            WorkerError: a worker process died (the message says what to do).
         """
         done_games = 0
 
@@ -329,17 +352,32 @@ class LocalPool:
 
         if self.num_processes <= 1:
             return [run_job(job, tick) for job in jobs]
-        executor = self._ensure()
+        # The weights cannot refer to __main__: only the recipes are checked.
+        main_names = sorted({n for j in jobs for n in main_references((j.game, j.net, j.mcts))})
+        if main_names and not main_reimportable():
+            if not self._warned:
+                self._warned = True
+                warnings.warn(main_unavailable_message(main_names, "self-play"), RuntimeWarning, 2)
+            return [run_job(job, tick) for job in jobs]
+        executor = self._ensure(bool(main_names))
         # Progress messages may arrive after their job's result: a token per call keeps a
         # late message of this call from being counted in the next one.
         self._token += 1
         tagged = [dataclasses.replace(job, progress_token=self._token) for job in jobs]
-        futures: list[Future[WorkerOutput]] = [executor.submit(run_job, job) for job in tagged]
-        pending = set(futures)
-        while pending:
-            _, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            self._drain(tick)
-        results = [f.result() for f in futures]
+        try:
+            with spawning(self._needs_main):  # submit() starts the workers
+                futures = [executor.submit(run_job, job) for job in tagged]
+            pending: set[Future[WorkerOutput]] = set(futures)
+            while pending:
+                _, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                self._drain(tick)
+            results = [f.result() for f in futures]
+        except BrokenProcessPool:
+            self._abort()
+            raise broken_pool_error("self-play", main_names) from None
+        except BaseException:
+            self._abort()  # Ctrl-C or a failed job: do not wait for the other jobs
+            raise
         self._drain(tick)
         while done_games < sum(len(r.returns) for r in results):
             tick()
@@ -355,10 +393,19 @@ class LocalPool:
                 tick()
 
     def close(self) -> None:
-        """Stop the worker processes."""
+        """Stop the worker processes (after the job they run, if any)."""
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        self._close_progress()
+
+    def _abort(self) -> None:
+        if self._executor is not None:
+            stop_executor(self._executor)
+            self._executor = None
+        self._close_progress()
+
+    def _close_progress(self) -> None:
         if self._progress is not None:
             self._progress.close()
             self._progress = None

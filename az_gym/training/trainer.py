@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from az_gym._procs import exit_if_rerunning_main
 from az_gym.training.events import (
     Callbacks,
     IterationReport,
@@ -86,8 +87,10 @@ class Trainer:
 
     Constructing a trainer only reads ``run_dir``; :meth:`train` and :meth:`resume` take
     its lock for the whole run (a second trainer refuses). Self-play runs in spawned worker
-    processes (``SimParams.num_processes``), so a script that trains must guard its entry
-    point with ``if __name__ == "__main__":``.
+    processes (``SimParams.num_processes``). They need the caller's ``__main__`` only when
+    the game's factory (or class) is defined there; then a script must guard its training
+    with ``if __name__ == "__main__":``, and from a notebook or stdin self-play runs in this
+    process with a warning (see ``az_gym._procs``).
     """
 
     def __init__(
@@ -101,6 +104,7 @@ class Trainer:
         quiet: bool = False,
         game_options: dict[str, Any] | None = None,
     ) -> None:
+        exit_if_rerunning_main()  # a worker re-running an unguarded script: see _procs
         from az_gym.training.params import (
             Params,
             ParamsError,
