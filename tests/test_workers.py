@@ -47,11 +47,12 @@ OVERRIDES = [
 
 
 def train_script(game: str = '"tictactoe"', guard: bool = False, quiet: bool = True) -> str:
-    """A training script as a newcomer writes it (``guard``: under ``__main__``)."""
-    body = (
-        f"Trainer({game}, run_dir=sys.argv[1], overrides={OVERRIDES!r}, quiet={quiet}).train()\n"
-        'print("DONE")\n'
-    )
+    """A training script as a newcomer writes it (``guard``: under ``__main__``; not
+    ``quiet``: the trainer's messages, and Ctrl-C exits 130 without the script's traceback)."""
+    body = f"Trainer({game}, run_dir=sys.argv[1], overrides={OVERRIDES!r}, quiet={quiet}).train()\n"
+    if not quiet:
+        body = f"try:\n    {body}except KeyboardInterrupt:\n    sys.exit(130)\n"
+    body += 'print("DONE")\n'
     if guard:
         body = 'if __name__ == "__main__":\n' + textwrap.indent(body, "    ")
     return "import sys\nfrom az_gym import Trainer, make_game\n\n" + body
@@ -138,7 +139,7 @@ def test_ctrl_c_while_workers_start_prints_no_worker_traceback(tmp_path) -> None
         time.sleep(0.3)
         os.killpg(trainer.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         _, err = trainer.communicate(timeout=120)
-        assert "interrupted" in err, err
+        assert trainer.returncode == 130 and "interrupted" in err, err
         assert "Traceback" not in err, err
         _assert_all_gone(mark)
     finally:
