@@ -61,9 +61,6 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
     fsync_dir(path.parent)
 
 
-_fsync_dir = fsync_dir  # the former private name
-
-
 def _temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}{TEMP_MARKER}{os.getpid()}-{secrets.token_hex(4)}")
 
