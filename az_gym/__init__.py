@@ -20,6 +20,8 @@ _EXPORTS = {
     "available_games": "az_gym.envs.registry",
     "MctsParams": "az_gym.mcts_params",
     "AlphaZeroAgent": "az_gym.agents.alphazero",
+    "pretrained": "az_gym.agents.shipped",
+    "available_pretrained": "az_gym.agents.shipped",
     "Trainer": "az_gym.training.trainer",
     "Params": "az_gym.training.params",
     "evaluate": "az_gym.evaluation",

@@ -217,20 +217,14 @@ def _run_games(
 ) -> list[GameRecord]:
     """Play each ``(seats, seed)`` task (``seats[p]`` indexes ``agents``), in order.
 
-    ``progress``: a tqdm bar of games on stderr (``None``: only when stderr is a terminal).
+    ``progress``: ``False`` is silent; ``True`` or ``None`` report games on stderr, as a bar
+    on a terminal and as periodic log lines otherwise (:mod:`az_gym.progress`).
     """
     if isinstance(num_processes, bool) or not isinstance(num_processes, int) or num_processes < 1:
         raise ValueError(f"num_processes={num_processes!r} must be an int >= 1")
-    from tqdm.auto import tqdm
+    from az_gym.progress import progress as progress_bar
 
-    bar = tqdm(
-        total=len(tasks),
-        desc="games",
-        unit="game",
-        leave=False,
-        disable=None if progress is None else not progress,
-        dynamic_ncols=True,
-    )
+    bar = progress_bar(len(tasks), "evaluate", unit="games", enabled=progress is not False)
     with bar:
         main_names: list[str] = []
         if num_processes > 1 and len(tasks) > 1:
@@ -385,7 +379,8 @@ def evaluate(
             A is always player 0.
         seed: root of the per-game seeds (``None``: fresh entropy).
         num_processes: worker processes (see the module docstring); 1 plays in-process.
-        progress: show a progress bar of games on stderr (``None``: when it is a terminal).
+        progress: report games on stderr (``True``/``None``: a bar on a terminal, a log line
+            every ``AZ_GYM_PROGRESS_SECONDS`` otherwise; ``False``: silent).
 
     Raises:
         ValueError: ``num_games < 1``, a game that is not 2-player, or an agent built for
@@ -437,7 +432,8 @@ def tournament(
         num_processes: worker processes for all the games (one pool).
         anchor: name of the agent rated 0 (default: the mean rating is 0).
         prior_games: weight of the Bradley-Terry prior (see :func:`fit_bradley_terry`).
-        progress: show a progress bar of games on stderr (``None``: when it is a terminal).
+        progress: report games on stderr (``True``/``None``: a bar on a terminal, a log line
+            every ``AZ_GYM_PROGRESS_SECONDS`` otherwise; ``False``: silent).
 
     Raises:
         ValueError: fewer than 2 agents, a bad ``games_per_pair`` or ``anchor``, or an

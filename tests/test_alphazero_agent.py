@@ -292,3 +292,38 @@ def test_export_onnx_without_onnx_names_the_extra(
     with pytest.raises(ImportError, match=r"pip install az-gym\[onnx\]"):
         agent.export_onnx(tmp_path / "net.onnx")
     assert not (tmp_path / "net.onnx").exists()
+
+
+def test_built_from_envs_that_were_never_reset() -> None:
+    # The agent needs the rules only; before the fix a native env raised "reset() needs to
+    # be called before state."
+    import gymnasium
+    from pettingzoo.classic import tictactoe_v3
+    from pettingzoo.utils.wrappers import OrderEnforcingWrapper
+
+    import az_gym
+
+    native = az_gym.make("tictactoe")
+    for env in (native, OrderEnforcingWrapper(az_gym.make("tictactoe")), tictactoe_v3.env(),
+                gymnasium.make("az_gym/TicTacToe-v0")):  # fmt: skip
+        agent = AlphaZeroAgent(env, TINY_MLP, FEW, seed=0)
+        assert agent.game.num_actions == 9
+    agent = AlphaZeroAgent(native, TINY_MLP, FEW, seed=0)
+    with pytest.raises(AssertionError, match="reset"):  # acting still needs a position
+        agent.act(native)
+    native.reset()
+    assert native.game.legal_mask(native.state)[agent.act(native)]
+    classic = tictactoe_v3.env()
+    agent = AlphaZeroAgent(classic, TINY_MLP, FEW, seed=0)
+    with pytest.raises(AssertionError, match="reset"):
+        agent.act(classic)
+    classic.reset(seed=0)
+    assert classic.observe(classic.agent_selection)["action_mask"][agent.act(classic)]
+
+
+def test_load_onto_an_env_that_was_never_reset(tmp_path: Path) -> None:
+    import az_gym
+
+    path = tmp_path / "ttt.pt"
+    AlphaZeroAgent(TicTacToe(), TINY_MLP, FEW).save(path)
+    assert AlphaZeroAgent.load(path, az_gym.make("tictactoe")).game.game_id == "tictactoe"

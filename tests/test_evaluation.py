@@ -93,7 +93,8 @@ def test_evaluate_on_a_pettingzoo_env():
     assert res.num_games == 4 and res.losses <= 1
 
 
-def test_parallel_matches_serial(capsys):
+def test_parallel_matches_serial(capsys, monkeypatch):
+    monkeypatch.setenv("AZ_GYM_PROGRESS_SECONDS", "0")  # stderr is no terminal: log lines
     args = (OneStepLookaheadAgent(), RandomAgent(), "tictactoe", 16)
     serial = evaluate(*args, seed=5, num_processes=1)
     assert "games" not in capsys.readouterr().err  # no bar unless asked

@@ -78,3 +78,36 @@ def test_the_pretrained_gomoku_agent_loads_wins_and_blocks() -> None:
     # O (to move) must stop X's four c5-f5, blocked at b5: only g5 does.
     blocked = play("c5 b5 d5 a1 e5 i1 f5")
     assert game.action_to_string(agent.act_state(game, blocked)) == "g5"
+
+
+def test_every_native_game_ships_an_agent_loaded_by_name() -> None:
+    import az_gym
+    from az_gym.envs.registry import available_games
+
+    assert az_gym.available_pretrained() == available_games()
+    for name in available_games():
+        path = Path(str(resources.files("az_gym") / "pretrained" / f"{name}.pt"))
+        assert path.stat().st_size <= 5 * 2**20, name
+        agent = az_gym.pretrained(name, simulations=8)
+        assert agent.game.name == name and agent.params.num_iters_per_turn == 8
+    assert az_gym.pretrained("connect_four").params.num_iters_per_turn == 400
+    assert "pretrained" in az_gym.__all__ and "pretrained" in dir(az_gym)
+
+
+def test_pretrained_refuses_unknown_names_and_other_options() -> None:
+    import az_gym
+
+    with pytest.raises(ValueError, match=r"no pre-trained agent ships for 'chess'; available: \["):
+        az_gym.pretrained("chess")
+    with pytest.raises(ValueError, match=r"plays 'gomoku\(size=9\)' only"):
+        az_gym.pretrained("gomoku", size=15)
+    assert az_gym.pretrained("gomoku", size=9).game.game_id == "gomoku(size=9)"
+
+
+def test_the_pretrained_tictactoe_agent_plays_perfectly() -> None:
+    import az_gym
+
+    # The README measures 100 draws in 100 games against exhaustive alpha-beta; a few here.
+    result = evaluate(az_gym.pretrained("tictactoe"), AlphaBetaAgent(depth=9, seed=0),
+                      "tictactoe", 6, seed=1)  # fmt: skip
+    assert (result.wins, result.losses) == (0, 0), result

@@ -24,6 +24,8 @@ _LAZY = {
     "play_against": "az_gym.agents.human",
     "AlphaZeroAgent": "az_gym.agents.alphazero",
     "DQNAgent": "az_gym.agents.dqn",
+    "pretrained": "az_gym.agents.shipped",
+    "available_pretrained": "az_gym.agents.shipped",
 }
 
 __all__ = [
@@ -39,7 +41,9 @@ __all__ = [
     "OneStepLookaheadAgent",
     "RandomAgent",
     "SeededAgent",
+    "available_pretrained",
     "play_against",
+    "pretrained",
     "random_legal_action",
     "register_heuristic",
 ]

@@ -44,16 +44,17 @@ CHECKPOINT_FORMAT = "az_gym.alphazero/1"
 
 
 def as_game(env_or_game: Any) -> Game:
-    """The :class:`Game` behind a game, a registry name, an env, or a ``(game, state)``."""
+    """The :class:`Game` behind a game, a registry name, an env (reset or not), or a
+    ``(game, state)`` pair."""
     if isinstance(env_or_game, Game):
         return env_or_game
     if isinstance(env_or_game, str):
         from az_gym.envs.registry import make_game
 
         return make_game(env_or_game)
-    from az_gym.envs.registry import game_and_state
+    from az_gym.envs.registry import game_of
 
-    return game_and_state(env_or_game)[0]
+    return game_of(env_or_game)
 
 
 def game_from_id(game_id: str) -> Game:
@@ -147,8 +148,14 @@ class AlphaZeroAgent(Agent):
 
     # ----------------------------------------------------------------- playing
     def check_game(self, game: Game) -> None:
-        """Raise ``ValueError`` if ``game`` is not the game this agent was built for."""
-        if game.game_id != self.game.game_id:
+        """Raise ``ValueError`` if ``game`` is not the game this agent was built for.
+
+        A ``pettingzoo.classic`` env declared identical to a native game
+        (:data:`~az_gym.envs.registry.CLASSIC_EQUIVALENTS`) counts as that game.
+        """
+        from az_gym.envs.registry import canonical_game_id
+
+        if canonical_game_id(game) != canonical_game_id(self.game):
             raise ValueError(
                 f"{self.name}: built for game {self.game.game_id!r}, asked to play {game.game_id!r}"
             )
@@ -275,11 +282,14 @@ class AlphaZeroAgent(Agent):
 
         Raises:
             ValueError: the file is not a safe az_gym checkpoint (it would run code), is
-                corrupt or truncated, or was made for another game.
+                corrupt or truncated, or was made for another game (a declared-equivalent
+                ``pettingzoo.classic`` env counts as its native game).
         """
         ckpt = read_checkpoint(path)
+        from az_gym.envs.registry import canonical_game_id
+
         game = game_from_id(ckpt["game_id"]) if env_or_game is None else as_game(env_or_game)
-        if game.game_id != ckpt["game_id"]:
+        if canonical_game_id(game) != ckpt["game_id"]:
             raise ValueError(
                 f"checkpoint {str(path)!r} was made for game {ckpt['game_id']!r}, "
                 f"not for {game.game_id!r}"

@@ -14,7 +14,11 @@
 
   Both use string entry points, so nothing is imported until an env is made, and
   registering twice is a no-op.
-* :func:`game_and_state` turns whatever env an agent is handed into ``(game, state)``.
+* :func:`game_and_state` turns whatever env an agent is handed into ``(game, state)``;
+  :func:`game_of` into the rules alone (no ``reset()`` needed).
+* :data:`CLASSIC_EQUIVALENTS` declares the ``pettingzoo.classic`` envs that are exactly a
+  native game, so agents trained on the native game play them
+  (:func:`canonical_game_id`).
 
 Game modules are imported lazily: a missing module only breaks the name that needs it.
 """
@@ -111,6 +115,26 @@ _ADAPTERS: weakref.WeakKeyDictionary[Any, PettingZooGame | GymnasiumGame] = (
 )
 
 
+def game_of(env: Any) -> Game:
+    """Return the :class:`Game` (the rules) behind ``env``, which need not be reset yet.
+
+    Accepts what :func:`game_and_state` accepts. An agent needs only the rules to be built,
+    so ``AlphaZeroAgent(az_gym.make("connect_four"))`` works before ``reset()``.
+
+    Raises:
+        TypeError: not an env nor a ``(game, state)`` tuple.
+    """
+    if isinstance(env, tuple) and len(env) == 2 and isinstance(env[0], Game):
+        return env[0]
+    from az_gym.envs.aec import AzGymEnv
+    from az_gym.envs.gym_view import GymView
+
+    inner = getattr(env, "unwrapped", None)
+    if isinstance(inner, (AzGymEnv, GymView)):
+        return inner.game
+    return _foreign_game(env)
+
+
 def game_and_state(env: Any) -> tuple[Game, State]:
     """Return ``(game, state)`` for the position in ``env``, never mutating ``env``.
 
@@ -132,47 +156,101 @@ def game_and_state(env: Any) -> tuple[Game, State]:
 
     Raises:
         TypeError: anything else.
+        AssertionError: a PettingZoo env that was not ``reset()`` yet (PettingZoo's
+            convention for using an env before ``reset``).
     """
     if isinstance(env, tuple) and len(env) == 2 and isinstance(env[0], Game):
         return env[0], env[1]
-    from pettingzoo import AECEnv
-
     from az_gym.envs.aec import AzGymEnv
     from az_gym.envs.gym_view import GymView
 
     inner = getattr(env, "unwrapped", None)
     if isinstance(inner, (AzGymEnv, GymView)):
         return inner.game, inner.state
+    game = _foreign_game(env)
+    if _never_reset(env):
+        raise AssertionError("reset() needs to be called before the env has a position.")
+    return game, game.state_from_env(env)
+
+
+def _never_reset(env: Any) -> bool:
+    """A PettingZoo env without a position yet: its ``OrderEnforcingWrapper`` says so, or
+    the raw env lacks what ``reset()`` creates."""
+    from pettingzoo import AECEnv
+
+    if not isinstance(env, AECEnv):
+        return False
+    from az_gym.envs.adapter import wrapper_chain
+
+    if any(layer.__dict__.get("_has_reset") is False for layer in wrapper_chain(env)):
+        return True
+    return not hasattr(env.unwrapped, "terminations")
+
+
+def _foreign_game(env: Any) -> PettingZooGame | GymnasiumGame:
+    """The adapter of a foreign PettingZoo / Gymnasium env (one per env object, cached)."""
     import gymnasium
+    from pettingzoo import AECEnv
 
     single_player = isinstance(env, gymnasium.Env) and isinstance(
         getattr(env, "action_space", None), gymnasium.spaces.Discrete
     )
-    if isinstance(env, AECEnv) or single_player:
+    if not (isinstance(env, AECEnv) or single_player):
+        raise TypeError(
+            f"cannot get a game and state from {type(env).__name__}; expected an az_gym "
+            "AzGymEnv (possibly wrapped), a GymView (possibly wrapped), a PettingZoo AEC env "
+            "with action masks, a single-player gymnasium.Env with a Discrete action space, "
+            "or a (Game, state) tuple"
+        )
+    try:
+        adapter = _ADAPTERS.get(env)
+    except TypeError:  # not weak-referenceable: no cache
+        adapter = None
+    if adapter is None:
+        if isinstance(env, AECEnv):
+            from az_gym.envs.adapter import PettingZooGame
+
+            adapter = PettingZooGame(env)
+        else:
+            from az_gym.envs.gym_adapter import GymnasiumGame
+
+            adapter = GymnasiumGame(env)
         try:
-            adapter = _ADAPTERS.get(env)
-        except TypeError:  # not weak-referenceable: no cache
-            adapter = None
-        if adapter is None:
-            if isinstance(env, AECEnv):
-                from az_gym.envs.adapter import PettingZooGame
+            _ADAPTERS[env] = adapter
+        except TypeError:
+            pass
+    return adapter
 
-                adapter = PettingZooGame(env)
-            else:
-                from az_gym.envs.gym_adapter import GymnasiumGame
 
-                adapter = GymnasiumGame(env)
-            try:
-                _ADAPTERS[env] = adapter
-            except TypeError:
-                pass
-        return adapter, adapter.state_from_env(env)
-    raise TypeError(
-        f"cannot get a game and state from {type(env).__name__}; expected an az_gym "
-        "AzGymEnv (possibly wrapped), a GymView (possibly wrapped), a PettingZoo AEC env "
-        "with action masks, a single-player gymnasium.Env with a Discrete action space, "
-        "or a (Game, state) tuple"
-    )
+# ------------------------------------------------ pettingzoo.classic equivalents
+CLASSIC_EQUIVALENTS: dict[str, str] = {
+    "connect_four_v3": "connect_four",
+}
+"""``pettingzoo.classic`` envs (by ``metadata["name"]``) that ARE a native game: the same
+agents in the same order, observation planes, legal masks, action indices and rewards at
+every step (checked move by move over random games in ``tests/test_equivalent_envs.py``).
+An agent made for the native game plays them unchanged (:func:`canonical_game_id`).
+
+``tictactoe_v3`` is not listed: it numbers the cells column by column and indexes its
+planes ``[column, row]`` (the transpose of ours), so a native agent's moves would be wrong
+there (``tests/test_vs_pettingzoo.py`` shows the mapping)."""
+
+
+def canonical_game_id(game: Game) -> str:
+    """``game.game_id``, or the native game's id for a declared-equivalent classic env.
+
+    Agents compare this id, not ``game_id``, to decide whether they may play ``game``: the
+    shipped Connect Four agent plays ``pettingzoo.classic.connect_four_v3`` (through the
+    adapter) because that env is listed in :data:`CLASSIC_EQUIVALENTS`, and only such
+    listed envs get this treatment.
+    """
+    from az_gym.envs.adapter import PettingZooGame
+
+    if isinstance(game, PettingZooGame) and game.name in CLASSIC_EQUIVALENTS:
+        raw = game.initial_state().env.unwrapped
+        if type(raw).__module__.startswith("pettingzoo.classic."):
+            return CLASSIC_EQUIVALENTS[game.name]
+    return game.game_id
 
 
 def _entry(name: str) -> tuple[str, str, str]:

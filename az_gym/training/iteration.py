@@ -37,7 +37,7 @@ def run_iteration(tr: Trainer, iteration: int) -> dict[str, Any]:
     game = tr.game
 
     # --- self-play with the best network
-    bar = tr.progress(p.self_play.sim.num_games, f"[{iteration}] self-play")
+    bar = tr.progress(p.self_play.sim.num_games, f"[{iteration}] self-play", "games")
     with bar:
         samples, sp = run_self_play(
             tr.game_spec, game, tr.net_spec, net_weights(tr.best_net), p.self_play, tr.pool(),
@@ -62,7 +62,7 @@ def run_iteration(tr: Trainer, iteration: int) -> dict[str, Any]:
             tr.best_net.load_state_dict(copy.deepcopy(tr.current_net.state_dict()))
             promoted = True
             return
-        abar = tr.progress(p.arena.sim.num_games, f"[{iteration}] arena {index + 1}")
+        abar = tr.progress(p.arena.sim.num_games, f"[{iteration}] arena {index + 1}", "games")
         with abar:
             rep = run_arena(
                 tr.game_spec, game.num_players, tr.net_spec, net_weights(tr.current_net),
@@ -76,7 +76,7 @@ def run_iteration(tr: Trainer, iteration: int) -> dict[str, Any]:
             promoted = True
 
     total = p.learning.batches_per_checkpoint(len(data)) * p.learning.num_checkpoints
-    lbar = tr.progress(total, f"[{iteration}] learning")
+    lbar = tr.progress(total, f"[{iteration}] learning", "batches")
     with lbar:
         learning = tr.learner.train(
             data, iteration, tr.rng,
@@ -138,6 +138,8 @@ def run_iteration(tr: Trainer, iteration: int) -> dict[str, Any]:
             "score": last_arena.score if last_arena else None,
             "runs": [a.to_dict() for a in arenas],
             "seconds": arena_seconds,
+            "update_threshold": p.arena.update_threshold if p.arena else None,
+            "num_players": game.num_players,
         },
         "memory_analysis": stages,
         "benchmark": benchmark,

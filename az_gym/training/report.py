@@ -3,12 +3,13 @@ PNG plots. Every file is written atomically (temporary file + ``os.replace``).
 
 A record is a plain nested dict (see :class:`~az_gym.training.trainer.Trainer` for the
 fields); numeric leaves become TensorBoard scalars named by their path
-(``learning/loss_after/total``).
+(``learning/loss_after/total``), plus ``arena/evaluate_score`` (the arena in ``evaluate``'s
+``[0, 1]`` units). TensorBoard also gets the run's ``params.toml`` as text ("params") and as
+hparams. The PNG plots are drawn by :mod:`az_gym.training.plots`.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
@@ -89,6 +90,8 @@ class ReportWriter:
         if self.tensorboard and records:
             self._write_tensorboard(records[-1])
         if self.plots:
+            from az_gym.training.plots import plot_reports
+
             plot_reports(records, self.run_dir / "plots")
 
     def _write_tensorboard(self, rec: Mapping[str, Any]) -> None:
@@ -99,11 +102,39 @@ class ReportWriter:
             return
         if self._tb is None:
             self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+            self._write_params()
         step = int(rec.get("iteration", 0))
         for name, value in flatten(rec):
             if name != "iteration":
                 self._tb.add_scalar(name, value, step)
+        from az_gym.training.plots import arena_points
+
+        points = arena_points(rec)
+        if points:  # in evaluate's units, as arena.png
+            self._tb.add_scalar(ARENA_TAG, points[-1][1], step)
         self._tb.flush()
+
+    def _write_params(self) -> None:
+        """The run's ``params.toml`` as TensorBoard text, and its leaves as hparams (once per
+        writer, i.e. per start or resume of the run)."""
+        path = self.run_dir / "params.toml"
+        if not path.exists():
+            return
+        text = path.read_text(encoding="utf-8")
+        # four-space indent: TensorBoard renders text as markdown, this keeps it verbatim
+        self._tb.add_text("params", "\n".join("    " + ln for ln in text.splitlines()), 0)
+        from torch.utils.tensorboard.summary import hparams
+
+        from az_gym.training.params_io import tomllib
+
+        try:
+            flat = dict(_flatten_params(tomllib.loads(text)))
+        except tomllib.TOMLDecodeError:
+            return
+        metrics = {ARENA_TAG: 0.0, "learning/loss_after/total": 0.0}
+        writer = self._tb._get_file_writer()
+        for summary in hparams(flat, metrics):
+            writer.add_summary(summary)
 
     def close(self) -> None:
         """Close the TensorBoard writer."""
@@ -115,6 +146,23 @@ class ReportWriter:
 def write_reports(path: str | Path, records: Sequence[Mapping[str, Any]]) -> None:
     """Write ``records`` (JSON data) as a ``report.jsonl`` file, atomically."""
     atomic_write_text(Path(path), "".join(json.dumps(r) + "\n" for r in records))
+
+
+ARENA_TAG = "arena/evaluate_score"
+"""TensorBoard tag of the arena score in ``evaluate``'s units (:func:`arena_points`);
+``arena/score`` keeps the record's value (two players: the candidate's mean reward)."""
+
+
+def _flatten_params(tree: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """``("self_play.mcts.cpuct", 2.0)`` per leaf; lists and tables in lists as text."""
+    for k, v in tree.items():
+        name = f"{prefix}.{k}" if prefix else str(k)
+        if isinstance(v, Mapping):
+            yield from _flatten_params(v, name)
+        elif isinstance(v, (bool, int, float, str)):
+            yield name, v
+        else:
+            yield name, json.dumps(v)
 
 
 def load_reports(run_dir: str | Path) -> list[dict[str, Any]]:
@@ -129,73 +177,3 @@ def load_reports(run_dir: str | Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             break
     return out
-
-
-def _series(records: Sequence[Mapping[str, Any]], path: str) -> tuple[list[int], list[float]]:
-    xs, ys = [], []
-    for r in records:
-        node: Any = r
-        for part in path.split("/"):
-            node = node.get(part) if isinstance(node, Mapping) else None
-        if isinstance(node, (int, float)) and not isinstance(node, bool) and node is not None:
-            xs.append(int(r.get("iteration", len(xs) + 1)))
-            ys.append(float(node))
-    return xs, ys
-
-
-def _leaves(records: Sequence[Mapping[str, Any]], prefix: str) -> list[str]:
-    names: list[str] = []
-    for r in records:
-        for name, _ in flatten(r):
-            if name.startswith(prefix + "/") and name not in names:
-                names.append(name)
-    return names
-
-
-def plot_reports(records: Sequence[Mapping[str, Any]], plots_dir: str | Path) -> list[Path]:
-    """Draw the standard plots as PNG files (matplotlib Agg); returns the paths written.
-
-    Plots: loss terms (after learning), arena score, benchmark scores, buffer size,
-    per-stage losses.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plots_dir = Path(plots_dir)
-    plots_dir.mkdir(parents=True, exist_ok=True)
-    charts = {
-        "losses": ("loss terms after learning", _leaves(records, "learning/loss_after")),
-        "arena": ("arena score of the candidate", ["arena/score"]),
-        "benchmark": (
-            "benchmark scores",
-            [n for n in _leaves(records, "benchmark") if n.endswith("/score")],
-        ),
-        "buffer": ("memory buffer size (samples)", ["memory/size"]),
-        "stages": ("loss by game stage", _leaves(records, "memory_analysis")),
-        "selfplay": ("self-play samples per second", ["self_play/samples_per_second"]),
-    }
-    written = []
-    for name, (title, paths) in charts.items():
-        series = [(p, *_series(records, p)) for p in paths]
-        series = [s for s in series if s[1]]
-        if not series:
-            continue
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for p, xs, ys in series:
-            ax.plot(xs, ys, marker="o", label=p.split("/", 1)[-1])
-        ax.set_title(title)
-        ax.set_xlabel("iteration")
-        if len(series) > 1:
-            ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-        path = plots_dir / f"{name}.png"
-        buf = io.BytesIO()
-        try:
-            fig.savefig(buf, format="png", dpi=80)
-        finally:
-            plt.close(fig)
-        atomic_write_bytes(path, buf.getvalue())
-        written.append(path)
-    return written

@@ -466,9 +466,9 @@ class Trainer:
         if not self.quiet:
             print(text, file=sys.stderr, flush=True)
 
-    def progress(self, total: int, desc: str) -> Any:
-        """A tqdm bar with ETA (disabled when quiet or stderr is not a terminal)."""
-        from tqdm.auto import tqdm
+    def progress(self, total: int, desc: str, unit: str = "") -> Any:
+        """A tqdm bar on a terminal, periodic log lines otherwise, nothing when quiet
+        (:func:`az_gym.progress.progress`)."""
+        from az_gym.progress import progress
 
-        disable = self.quiet or not sys.stderr.isatty()
-        return tqdm(total=total, desc=desc, disable=disable, leave=False, dynamic_ncols=True)
+        return progress(total, desc, unit=unit, enabled=not self.quiet)

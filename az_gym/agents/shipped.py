@@ -1,0 +1,89 @@
+"""The AlphaZero agents shipped inside the package (``az_gym/pretrained/<game>.pt``).
+
+::
+
+    import az_gym
+    agent = az_gym.pretrained("connect_four")          # 400 simulations per move
+    agent = az_gym.pretrained("othello", simulations=50)  # the 6x6 board it was trained on
+
+One file per native game, each an :meth:`AlphaZeroAgent.save` checkpoint (tensors and plain
+values only, read with ``weights_only=True``) that records the game id it was trained on,
+search parameters included. Their measured strength is in the README's Results table.
+A shipped agent also plays the ``pettingzoo.classic`` envs declared identical to its game
+(:data:`~az_gym.envs.registry.CLASSIC_EQUIVALENTS`): ``agent.act(connect_four_v3.env())``
+on a reset env.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from az_gym.agents.alphazero import AlphaZeroAgent, read_checkpoint
+
+
+def _directory() -> Path:
+    return Path(str(resources.files("az_gym") / "pretrained"))
+
+
+def available_pretrained() -> list[str]:
+    """The names of the games a shipped agent exists for, sorted (``["connect_four", ...]``)."""
+    return sorted(p.stem for p in _directory().glob("*.pt"))
+
+
+def pretrained_path(name: str) -> Path:
+    """The file of the agent shipped for game ``name``.
+
+    Raises:
+        ValueError: no agent ships for ``name`` (the message lists those that do).
+    """
+    path = _directory() / f"{name}.pt"
+    if not isinstance(name, str) or "/" in name or not path.is_file():
+        raise ValueError(
+            f"no pre-trained agent ships for {name!r}; available: {available_pretrained()}"
+        )
+    return path
+
+
+def pretrained(
+    name: str,
+    *,
+    simulations: int | None = None,
+    env_or_game: Any = None,
+    seed: int | None = None,
+    use_gpu: bool = False,
+    **game_options: Any,
+) -> AlphaZeroAgent:
+    """Load the agent shipped for game ``name``.
+
+    Args:
+        name: a native game name, one of :func:`available_pretrained`.
+        simulations: MCTS simulations per move (default: the number stored with the agent,
+            the one its README figure was measured with).
+        env_or_game: the game or env to play (default: the game the agent was trained on,
+            rebuilt from its stored id, e.g. ``othello(size=6)``). A declared-equivalent
+            ``pettingzoo.classic`` env is accepted.
+        seed: seeds move sampling (the agent plays greedily by default, so this only
+            matters with a temperature).
+        use_gpu: run the network on CUDA when available.
+        **game_options: options of the game (``size=6``); they must be those the agent was
+            trained with (the error says which those are), so they only check.
+
+    Raises:
+        ValueError: no agent ships for ``name``, the options or the env are for another
+            game, or ``simulations`` is not an integer ``>= 1``.
+    """
+    path = pretrained_path(name)
+    if game_options:
+        if env_or_game is not None:
+            raise ValueError("pass either env_or_game or game options, not both")
+        from az_gym.envs.registry import make_game
+
+        env_or_game = make_game(name, **game_options)
+    try:
+        agent = AlphaZeroAgent.load(path, env_or_game, seed=seed, use_gpu=use_gpu)
+    except ValueError as e:
+        trained = read_checkpoint(path)["game_id"]
+        raise ValueError(f"the shipped {name} agent plays {trained!r} only: {e}") from None
+    return agent if simulations is None else agent.with_simulations(simulations)
