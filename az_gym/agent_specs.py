@@ -9,7 +9,6 @@ nothing below imports it.
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -51,18 +50,21 @@ AGENT_HELP = "agent spec: " + " | ".join(s.syntax for s in AGENT_SPECS) + " (see
 
 def shipped_agents() -> list[str]:
     """The games that ship a pre-trained agent in the package (``pretrained`` spec)."""
-    folder = resources.files("az_gym") / "pretrained"
-    return sorted(p.name.removesuffix(".pt") for p in folder.iterdir() if p.name.endswith(".pt"))
+    from az_gym.agents.shipped import available_pretrained
+
+    return available_pretrained()
 
 
 def _pretrained_path(game_name: str) -> Path:
-    path = Path(str(resources.files("az_gym") / "pretrained" / f"{game_name}.pt"))
-    if not path.exists():
+    from az_gym.agents.shipped import pretrained_path
+
+    try:
+        return pretrained_path(game_name)
+    except ValueError:
         raise SpecError(
             f"no pre-trained agent ships for {game_name} "
             f"(games with one: {', '.join(shipped_agents())}); pass a run directory or a .pt file"
-        )
-    return path
+        ) from None
 
 
 def _checkpoint_in_run(run_dir: Path) -> Path:

@@ -91,6 +91,7 @@ def test_every_native_game_ships_an_agent_loaded_by_name() -> None:
         agent = az_gym.pretrained(name, simulations=8)
         assert agent.game.name == name and agent.params.num_iters_per_turn == 8
     assert az_gym.pretrained("connect_four").params.num_iters_per_turn == 400
+    assert az_gym.pretrained("othello").game.game_id == "othello(size=6)"  # trained on 6x6
     assert "pretrained" in az_gym.__all__ and "pretrained" in dir(az_gym)
 
 

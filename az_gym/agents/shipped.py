@@ -11,16 +11,17 @@ values only, read with ``weights_only=True``) that records the game id it was tr
 search parameters included. Their measured strength is in the README's Results table.
 A shipped agent also plays the ``pettingzoo.classic`` envs declared identical to its game
 (:data:`~az_gym.envs.registry.CLASSIC_EQUIVALENTS`): ``agent.act(connect_four_v3.env())``
-on a reset env.
+on a reset env. Listing and finding the files does not import torch.
 """
 
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from az_gym.agents.alphazero import AlphaZeroAgent, read_checkpoint
+if TYPE_CHECKING:
+    from az_gym.agents.alphazero import AlphaZeroAgent
 
 
 def _directory() -> Path:
@@ -74,6 +75,8 @@ def pretrained(
         ValueError: no agent ships for ``name``, the options or the env are for another
             game, or ``simulations`` is not an integer ``>= 1``.
     """
+    from az_gym.agents.alphazero import AlphaZeroAgent, read_checkpoint  # torch: only here
+
     path = pretrained_path(name)
     if game_options:
         if env_or_game is not None:
