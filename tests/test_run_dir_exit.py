@@ -54,3 +54,19 @@ def test_run_dir_and_config_of_the_wrong_kind(tmp_path):
     proc = cli("train", "tictactoe", "--config", tmp_path, "--run-dir", tmp_path / "r")
     assert_one_line_error(proc, "is a directory, not a parameter file")
     assert not (tmp_path / "r").exists()
+
+
+def test_ctrl_c_before_the_first_commit_keeps_nothing(tmp_path, capsys):
+    from test_trainer import tiny_params
+
+    from az_gym.training.trainer import Trainer
+
+    def interrupt(_report):
+        raise KeyboardInterrupt
+
+    trainer = Trainer("tictactoe", tiny_params(), tmp_path / "run",
+                      callbacks={"on_self_play_end": interrupt})  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train()
+    assert "keeps nothing" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # so a later start is not refused
