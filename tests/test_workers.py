@@ -174,3 +174,19 @@ def test_an_unguarded_script_with_its_own_factory_gets_one_clear_error(tmp_path)
     assert done.returncode != 0
     assert done.stderr.count("Traceback") == 1, done.stderr  # the trainer's, not the workers'
     assert "WorkerError" in done.stderr and 'if __name__ == "__main__":' in done.stderr
+
+
+def test_evaluation_workers_start_from_stdin() -> None:
+    # Before: every worker failed to re-run '<stdin>' and multiprocessing.Pool replaced it
+    # for ever (a hang). Now the workers start without __main__.
+    script = (
+        "from az_gym import evaluate, make_game\n"
+        "from az_gym.agents import OneStepLookaheadAgent, RandomAgent\n"
+        "game = make_game('tictactoe')\n"
+        "a, b = OneStepLookaheadAgent(seed=0), RandomAgent(seed=1)\n"
+        "r = evaluate(a, b, game, 8, seed=0, num_processes=2)\n"
+        "print('GAMES', r.num_games)\n"
+    )
+    done = _run([sys.executable, "-"], "eval", input=script)
+    assert done.returncode == 0 and "GAMES 8" in done.stdout, done.stderr
+    assert "Traceback" not in done.stderr
