@@ -176,6 +176,21 @@ def test_corrupt_and_foreign_files_are_refused(tmp_path: Path) -> None:
         AlphaZeroAgent.load(tmp_path / "missing.pt")
 
 
+def test_flipped_bytes_in_an_agent_file_are_refused(tmp_path: Path) -> None:
+    """AlphaZeroAgent.load uses the trainer's loader (one checkpoint module): weights with
+    a flipped byte fail their CRC-32 instead of loading as other numbers."""
+    path = tmp_path / "a.pt"
+    agent = AlphaZeroAgent(TicTacToe(), TINY_MLP, FEW, seed=0)
+    agent.save(path)
+    data = bytearray(path.read_bytes())
+    weight = next(iter(agent.network.state_dict().values())).numpy().tobytes()
+    at = bytes(data).index(weight)
+    data[at + 2] ^= 0xFF
+    (tmp_path / "flipped.pt").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="CRC-32"):
+        AlphaZeroAgent.load(tmp_path / "flipped.pt")
+
+
 def test_network_shape_mismatch() -> None:
     with pytest.raises(ValueError, match="tictactoe"):
         AlphaZeroAgent(TicTacToe(), PolicyValueNet((6, 7, 2), 7, TINY_RES))

@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from az_gym.agents.dqn import DQNAgent, DQNConfig, DQNProgress
-from az_gym.agents.dqn_replay import Batch, QNetwork, ReplayBuffer, masked_max, td_target
+from az_gym.agents.dqn_network import QNetwork
+from az_gym.agents.dqn_replay import Batch, ReplayBuffer, masked_max, td_target
 from az_gym.envs.tictactoe import TicTacToe
 from az_gym.game import GameOverError
 

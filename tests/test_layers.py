@@ -42,3 +42,25 @@ def test_import_az_gym_does_not_load_torch() -> None:
         "import az_gym.mcts; assert 'torch' not in sys.modules, 'torch was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_no_training_module_imports_the_trainer_back() -> None:
+    """The trainer's phases are its methods or take explicit arguments (issue 13): nothing
+    it imports imports it back, not even for type hints."""
+    users = [
+        p.name
+        for p in sorted((ROOT / "training").glob("*.py"))
+        if p.name not in ("__init__.py", "trainer.py")
+        and "az_gym.training.trainer" in _imports(p)
+    ]
+    assert not users, f"import circle: {users} import az_gym.training.trainer"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [ROOT / "checkpoint_format.py", *sorted((ROOT / "agents").glob("*.py"))],
+    ids=lambda p: p.name,
+)
+def test_agents_and_the_checkpoint_format_do_not_import_training(path: pathlib.Path) -> None:
+    bad = {n for n in _imports(path) if n == "az_gym.training" or n.startswith("az_gym.training.")}
+    assert not bad, f"{path.relative_to(ROOT.parent)} imports {sorted(bad)}"

@@ -11,10 +11,12 @@ fixes another ``tau``; ``temperature="schedule"`` uses the MCTS temperature sche
 game's ``move_number(state)`` (self-play style; for games that expose a move number).
 Self-play and the arena apply the schedule themselves (:mod:`az_gym.training.simulation`).
 
-Checkpoints (:meth:`AlphaZeroAgent.save`) are one ``torch.save`` file holding only tensors
-and plain Python values, read back with ``torch.load(weights_only=True)``, so loading never
-runs code from the file. :meth:`AlphaZeroAgent.export_onnx` writes the policy-value network
-alone as an ONNX model (the ``onnx`` extra).
+Checkpoints (:meth:`AlphaZeroAgent.save`) are the trainer's format
+(:mod:`az_gym.checkpoint_format`): one ``torch.save`` file of tensors and plain values, read
+back by its one safe loader (zip and CRC-32 checks, ``weights_only=True``, weights checked
+against the described network before it is built), so loading never runs code from the file.
+:meth:`AlphaZeroAgent.export_onnx` writes the policy-value network alone as an ONNX model
+(the ``onnx`` extra).
 """
 
 from __future__ import annotations
@@ -22,9 +24,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import importlib.util
-import pickle
 import warnings
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,13 +34,11 @@ import torch
 
 from az_gym.agents.analysis import Analysis, analyse_with
 from az_gym.agents.base import Agent
+from az_gym.checkpoint_format import make_checkpoint, network_from_checkpoint, read_checkpoint
 from az_gym.game import Game, GameOverError, State
 from az_gym.mcts import BatchedMcts, MctsParams, visits_to_policy
 from az_gym.networks import NetworkConfig, NetworkEvaluator, PolicyValueNet, resolve_device
 from az_gym.schedules import Schedule
-
-CHECKPOINT_FORMAT = "az_gym.alphazero/1"
-"""Tag stored in every checkpoint of this agent."""
 
 
 def as_game(env_or_game: Any) -> Game:
@@ -259,15 +257,7 @@ class AlphaZeroAgent(Agent):
 
     def save(self, path: str | Path) -> None:
         """Write weights, network config, game id and search parameters to one file."""
-        ckpt = {
-            "format": CHECKPOINT_FORMAT,
-            "weights": {k: v.detach().cpu() for k, v in self.network.state_dict().items()},
-            "network_config": self.network.config.to_dict(),
-            "game_id": self.game.game_id,
-            "observation_shape": list(self.network.observation_shape),
-            "num_actions": self.network.num_actions,
-            "mcts": self.params.to_dict(),
-        }
+        ckpt = make_checkpoint(self.network, self.game.game_id, self.params)
         torch.save(ckpt, Path(path))
 
     @classmethod
@@ -301,29 +291,7 @@ class AlphaZeroAgent(Agent):
                 f"actions are not the game's {list(game.observation_shape)} and "
                 f"{game.num_actions}"
             )
-        # A crafted file may describe a huge network: check the weights it holds against
-        # the network's shapes, built on the meta device (no memory), before building it.
-        try:
-            config = NetworkConfig.from_dict(ckpt["network_config"])
-            with torch.device("meta"):
-                probe = PolicyValueNet(tuple(shape), int(num_actions), config)
-        except (TypeError, ValueError, RuntimeError) as e:
-            raise ValueError(f"checkpoint {str(path)!r}: bad network_config: {e}") from None
-        weights = ckpt["weights"]
-        want = {k: tuple(v.shape) for k, v in probe.state_dict().items()}
-        have = {k: tuple(getattr(v, "shape", ())) for k, v in dict(weights).items()}
-        if want != have:
-            raise ValueError(
-                f"checkpoint {str(path)!r}: its weights do not have the shapes of the network "
-                "it describes (a damaged or crafted file)"
-            )
-        net = PolicyValueNet(tuple(shape), int(num_actions), config)
-        try:
-            net.load_state_dict(weights)
-        except RuntimeError as e:
-            raise ValueError(
-                f"checkpoint {str(path)!r}: weights do not fit the network: {e}"
-            ) from None
+        net = network_from_checkpoint(ckpt, path)
         return cls(game, net, MctsParams.from_dict(ckpt["mcts"]), **kwargs)
 
 
@@ -372,37 +340,3 @@ def export_onnx(net: PolicyValueNet, path: str | Path) -> None:
             )
     finally:
         net.train(was_training)
-
-
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint dict safely (``weights_only=True``) and check its keys.
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: unsafe pickle, corrupt/truncated file, or not an az_gym checkpoint.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {str(path)!r}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        del e  # torch's text is the same for junk and for code: it would only mislead
-        raise ValueError(
-            f"{str(path)!r} is not a safe az_gym checkpoint (not a torch.save file, or it holds "
-            "objects that would run code when loaded): refused"
-        ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
-        raise ValueError(
-            f"{str(path)!r} is corrupt or truncated, not a readable checkpoint ({e})"
-        ) from None
-    needed = {"format", "weights", "network_config", "game_id", "observation_shape",
-              "num_actions", "mcts"}  # fmt: skip
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(
-            f"{str(path)!r} is not an az_gym AlphaZero checkpoint ({CHECKPOINT_FORMAT})"
-        )
-    missing = needed - set(ckpt)
-    if missing:
-        raise ValueError(f"checkpoint {str(path)!r} lacks the fields {sorted(missing)}")
-    return ckpt

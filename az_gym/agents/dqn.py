@@ -40,18 +40,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from az_gym.agents.base import Agent
-from az_gym.agents.dqn_replay import (
-    Batch,
-    FrozenQPolicy,
-    QNetwork,
-    ReplayBuffer,
-    choose_action,
-    env_legal_mask,
-    env_spaces,
-    resolve_device,
-    td_target,
-)
+from az_gym.agents.dqn_network import FrozenQPolicy, QNetwork, choose_action
+from az_gym.agents.dqn_replay import Batch, ReplayBuffer, env_legal_mask, env_spaces, td_target
 from az_gym.game import Game, State
+from az_gym.networks import resolve_device
 from az_gym.schedules import ConstSchedule, PLSchedule, Schedule
 
 _FORMAT = "az_gym.dqn"

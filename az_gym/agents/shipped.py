@@ -75,7 +75,8 @@ def pretrained(
         ValueError: no agent ships for ``name``, the options or the env are for another
             game, or ``simulations`` is not an integer ``>= 1``.
     """
-    from az_gym.agents.alphazero import AlphaZeroAgent, read_checkpoint  # torch: only here
+    from az_gym.agents.alphazero import AlphaZeroAgent  # torch: only here
+    from az_gym.checkpoint_format import read_checkpoint
 
     path = pretrained_path(name)
     if game_options:

@@ -1,13 +1,14 @@
-"""Crash-safe file writes and safe checkpoint loads.
+"""Crash-safe file writes (and the fallback load over a list of checkpoints).
 
 Writes go to a temporary file in the target's directory (named ``.<name>.tmp-<pid>-<rand>``),
 are flushed and fsync'ed, then renamed over the target with :func:`os.replace`, so a reader
 sees the old file or the new one, never half of one. A crash leaves at most a stray temp
 file, which loaders never read (:func:`remove_stale_temp_files` cleans them).
 
-Loads use ``torch.load(weights_only=True)``: a checkpoint can only hold tensors, numbers,
-strings, lists, tuples and dicts, and a malicious pickle is refused instead of executed.
-torch is imported lazily so that this module stays light.
+Loads go through :func:`az_gym.checkpoint_format.safe_torch_load` (zip and CRC-32 checks,
+``torch.load(weights_only=True)``), the one loader that agent files use too; it and
+:class:`CheckpointError` are re-exported here. torch is imported lazily so that this module
+stays light.
 """
 
 from __future__ import annotations
@@ -19,11 +20,22 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from az_gym.checkpoint_format import CheckpointError, safe_torch_load
+
+__all__ = [
+    "CheckpointError",
+    "atomic_link",
+    "atomic_torch_save",
+    "atomic_write",
+    "atomic_write_bytes",
+    "fsync_dir",
+    "is_temp_file",
+    "load_latest_good",
+    "remove_stale_temp_files",
+    "safe_torch_load",
+]
+
 TEMP_MARKER = ".tmp-"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be read: missing, truncated, corrupt or unsafe."""
 
 
 def fsync_dir(directory: str | Path) -> None:
@@ -102,74 +114,6 @@ def atomic_torch_save(obj: Any, path: str | Path) -> None:
     import torch
 
     atomic_write(path, lambda f: torch.save(obj, f))
-
-
-def safe_torch_load(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
-    """Load a checkpoint dict written by :func:`atomic_torch_save`, never executing code.
-
-    Raises:
-        CheckpointError: the file is missing, truncated, corrupt, holds a pickle that
-            needs arbitrary code (refused by ``weights_only=True``), or is not a dict. The
-            message names the file and the reason.
-    """
-    import pickle
-
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"checkpoint {path} is empty (0 bytes)")
-    _check_archive(path)
-    try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(
-            f"checkpoint {path} was refused as unsafe or corrupt (weights_only load): {first}"
-        ) from None
-    except (
-        RuntimeError,
-        EOFError,
-        ValueError,
-        OSError,
-        KeyError,
-        AttributeError,
-        IndexError,
-        TypeError,
-        UnicodeDecodeError,
-    ) as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"checkpoint {path} is truncated or corrupt: {msg}") from None
-    if not isinstance(obj, dict):
-        raise CheckpointError(f"checkpoint {path} holds a {type(obj).__name__}, not a dict")
-    return obj
-
-
-def _check_archive(path: Path) -> None:
-    """Refuse what ``torch.save`` never writes before ``torch.load`` reads it: a file that is
-    not a zip archive (the legacy format takes storage sizes from the file and allocates
-    them), members larger than the file, or a member whose CRC-32 does not match (flipped
-    bytes in the weights, which would otherwise load as other numbers)."""
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-            if sum(i.file_size for i in infos) > path.stat().st_size:
-                raise CheckpointError(f"checkpoint {path} is corrupt: its members exceed the file")
-            bad = zf.testzip()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as e:
-        if isinstance(e, CheckpointError):
-            raise
-        raise CheckpointError(
-            f"checkpoint {path} is not a readable torch.save archive: {e}"
-        ) from None
-    except Exception as e:  # zlib or struct errors from a damaged archive
-        raise CheckpointError(f"checkpoint {path} is corrupt: {type(e).__name__}: {e}") from None
-    if bad is not None:
-        raise CheckpointError(f"checkpoint {path} is corrupt: bad CRC-32 in {bad}")
 
 
 def load_latest_good(

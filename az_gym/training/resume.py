@@ -1,15 +1,16 @@
 """What a trainer reads back from a run directory, and what it trusts there.
 
-Loading (:func:`load_committed`) fills a :class:`~az_gym.training.trainer.Trainer`'s
-objects from one commit of ``state.json``, every file checked before use: a checkpoint must
-hold finite weights of exactly the shapes of the run's network, for its game; an optimiser
-state must survive a trial step of the run's optimiser on a copy of the network (so
-``--set learning.optimiser.kind=sgd`` on an Adam run starts SGD afresh instead of failing
-after self-play); a memory file must hold samples of the game's shapes. A file that fails
-is treated as corrupt: the previous iteration's copy is used, with a warning naming both
-(see :meth:`~az_gym.training.run_dir.RunDir.load_artifact`). The networks are needed: when
-no copy is usable that is a one-line error. The optimiser state, the memory and the rng
-can be rebuilt, so their loss is a warning and a fresh start of that part.
+Loading (:func:`load_committed`) fills a trainer's objects
+(:class:`~az_gym.training.trainer_state.TrainerState`) from one commit of ``state.json``,
+every file checked before use: a checkpoint must hold finite weights of exactly the shapes
+of the run's network, for its game; an optimiser state must survive a trial step of the
+run's optimiser on a copy of the network (so ``--set learning.optimiser.kind=sgd`` on an
+Adam run starts SGD afresh instead of failing after self-play); a memory file must hold
+samples of the game's shapes. A file that fails is treated as corrupt: the previous
+iteration's copy is used, with a warning naming both (see
+:meth:`~az_gym.training.run_dir.RunDir.load_artifact`). The networks are needed: when no
+copy is usable that is a one-line error. The optimiser state, the memory and the rng can be
+rebuilt, so their loss is a warning and a fresh start of that part.
 
 Trust (:func:`resume_params`): ``params.toml`` of a run directory is the run's, not the
 user's, so a resume never connects to the Ray cluster it names unless the user asks again
@@ -31,14 +32,14 @@ from az_gym.training.checkpoint import CheckpointError, safe_torch_load
 from az_gym.training.run_state import RunDirError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from az_gym.training.trainer import Trainer
+    from az_gym.training.trainer_state import TrainerState
 
 
 def _warn(message: str) -> None:
     warnings.warn(message, RuntimeWarning, stacklevel=4)
 
 
-def checkpoint_validator(tr: Trainer) -> Callable[[Path], dict[str, Any]]:
+def checkpoint_validator(tr: TrainerState) -> Callable[[Path], dict[str, Any]]:
     """A loader of ``current.pt``/``best.pt`` that refuses (``ValueError``) a checkpoint of
     another game or network, or with weights of other shapes or non-finite values."""
     expected = {k: (tuple(v.shape), v.dtype) for k, v in tr.current_net.state_dict().items()}
@@ -63,7 +64,7 @@ def checkpoint_validator(tr: Trainer) -> Callable[[Path], dict[str, Any]]:
     return load
 
 
-def optimiser_validator(tr: Trainer) -> Callable[[Path], dict[str, Any]]:
+def optimiser_validator(tr: TrainerState) -> Callable[[Path], dict[str, Any]]:
     """A loader of ``optimiser.pt`` that refuses (``ValueError``) a state the run's
     optimiser cannot use: it is loaded into a fresh optimiser over a copy of the network,
     which then takes one step (the copies are thrown away)."""
@@ -88,7 +89,7 @@ def optimiser_validator(tr: Trainer) -> Callable[[Path], dict[str, Any]]:
     return load
 
 
-def memory_validator(tr: Trainer) -> Callable[[Path], Any]:
+def memory_validator(tr: TrainerState) -> Callable[[Path], Any]:
     """A loader of ``memory.npz`` that refuses (``ValueError``) samples of other shapes
     than the game's."""
     from az_gym.training.memory import MemoryBuffer
@@ -109,7 +110,7 @@ def memory_validator(tr: Trainer) -> Callable[[Path], Any]:
     return load
 
 
-def load_committed(tr: Trainer, state: dict[str, Any]) -> None:
+def load_committed(tr: TrainerState, state: dict[str, Any]) -> None:
     """Fill ``tr``'s networks, optimiser, memory and rng from the commit ``state`` (fresh
     ones at iteration 0; see the module docstring for the checks and fallbacks).
 
@@ -141,6 +142,47 @@ def load_committed(tr: Trainer, state: dict[str, Any]) -> None:
         except (TypeError, ValueError, KeyError) as e:
             _warn(f"{tr.run.state_path}: rng state not restored ({e}); reseeding")
             tr.rng = np.random.default_rng([tr.params.seed, n])
+
+
+def resume_setup(
+    run_dir: Path,
+    env_or_name: Any,
+    game_options: dict[str, Any] | None,
+    params: Any,
+    overrides: Sequence[str],
+) -> tuple[Any, Any, list[str]]:
+    """What :meth:`Trainer.from_run_dir <az_gym.training.trainer.Trainer.from_run_dir>`
+    builds its trainer from: ``(game spec, the run's params, overrides)`` (see its
+    docstring for the checks).
+
+    Raises:
+        RunDirError: no run there, another game or options, or ``params`` that differ
+            from the run's.
+    """
+    from az_gym.training.params import Params, load_params
+    from az_gym.training.run_dir import RunDir, resolve_game
+    from az_gym.training.run_game import check_same_game, game_from_state
+
+    run = RunDir(run_dir)
+    state = run.read_state()
+    missing = [p.name for p in (run.state_path, run.params_path) if not p.is_file()]
+    if missing or state is None:
+        raise RunDirError(
+            f"{run_dir} holds no run ({' and '.join(missing)} missing); restore the files "
+            f"from a backup, or start a run there with az-gym train GAME --run-dir {run_dir}"
+        )
+    recorded = load_params(run.params_path)
+    if env_or_name is None:
+        if game_options:
+            raise ValueError("from_run_dir: game_options need env_or_name (a game name)")
+        spec = game_from_state(state, run.state_path)
+    else:
+        spec, game = resolve_game(env_or_name, game_options or {})
+        check_same_game(state, spec, game, run.path)
+    if params is not None and not isinstance(params, Params):
+        params = load_params(params)
+    overrides = resume_params(run.path, recorded, list(overrides), params)
+    return spec, recorded, overrides
 
 
 # ---------------------------------------------------------------------------- trust

@@ -1,38 +1,14 @@
-"""The training loop: self-play -> memory -> learning -> arena -> analysis -> report -> save.
+"""The training loop, shaped like AlphaZero.jl's ``train!``: each iteration is
+self-play -> memory update -> learning (an arena after each checkpoint) -> memory analysis
+-> benchmark -> record and commit.
 
-:class:`Trainer` wires the pieces together around a *run directory*::
-
-    params.toml       the parameters of the run (written at the start, and at the first
-                      commit of a resume that changed them with overrides)
-    state.json        last completed iteration, its directory, rng state, game id (the
-                      commit point: written LAST each iteration; see run_state.py)
-    lock              the writer's lock: pid, host and start time of the trainer
-    iter-NNNNNN/      the files of the iteration that state.json names:
-        current.pt    the network being trained
-        best.pt       the network that generates data
-        optimiser.pt  the optimiser's state
-        memory.npz    the memory buffer
-        report.jsonl  the records of iterations 1..N
-    iter-MMMMMM/      the same files of the previous iteration (M = N - 1), the fallback
-                      for a corrupt file; older directories are deleted after each commit
-    current.pt, best.pt, report.jsonl   hard links to (or copies of) the committed files
-    tensorboard/      scalars;  plots/*.png: loss terms, arena, benchmark, buffer, stages
-    (state.json also describes the game: registry name and options, or the factory's
-    module:qualname, which is compared with the one passed on resume, never imported)
-
-One trainer writes a run directory at a time (``lock``); reading it (``from_run_dir``,
-``best_agent``, ``AlphaZeroAgent.load("runs/x/best.pt")``, ``az-gym evaluate``) never
-writes, works on a read-only copy and is safe while the run trains.
-
-Every write is atomic (temporary file + ``os.replace``). An iteration writes its files into
-a fresh ``iter-NNNNNN/`` and then ``state.json``, which names it; resume reads only the
-directory that ``state.json`` names, so a ``kill -9`` at any point loses at most the
-iteration in progress and never mixes its files with the committed ones. On resume a
-missing or corrupt file is reported and the previous iteration's copy is used. Runs of the
-older flat layout (``current.pt`` + ``current.prev.pt``, ``optimiser.pt``, ``memory.npz``)
-still resume and move to this layout at their next commit.
-Checkpoints use :class:`~az_gym.agents.alphazero.AlphaZeroAgent`'s file format, so
-``AlphaZeroAgent.load("runs/x/best.pt")`` works.
+:class:`Trainer` holds one named method per phase (:meth:`Trainer.self_play`,
+:meth:`~Trainer.update_memory`, :meth:`~Trainer.learn` with :meth:`~Trainer.arena`,
+:meth:`~Trainer.memory_analysis`, :meth:`~Trainer.benchmark`) and the loop that calls them
+(:meth:`~Trainer.run_iteration`, ``_loop``). What it keeps between iterations and how that
+reaches the run directory (its layout, atomic commits, fallbacks) is
+:class:`~az_gym.training.trainer_state.TrainerState`; the phases' pure pieces (the record,
+stage losses, benchmark duels) are :mod:`az_gym.training.iteration`.
 """
 
 from __future__ import annotations
@@ -44,26 +20,26 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from az_gym._procs import exit_if_rerunning_main
+from az_gym.training.arena import ArenaReport, run_arena
 from az_gym.training.events import (
     Callbacks,
     IterationReport,
     StopTraining,
     interrupt_guard,
 )
-from az_gym.training.report import ReportWriter, to_jsonable, write_reports
+from az_gym.training.iteration import draw_seed, iteration_record, memory_stages, run_benchmark
+from az_gym.training.report import ReportWriter, write_reports
 from az_gym.training.run_dir import RunDir, RunDirError, resolve_game
-from az_gym.training.selfplay import NetSpec
+from az_gym.training.selfplay import NetSpec, SelfPlayReport, net_weights, run_self_play
+from az_gym.training.trainer_state import TrainerState
 
 __all__ = ["IterationReport", "RunDirError", "StopTraining", "Trainer"]
 
-CHECKPOINT_FORMAT = "az_gym.alphazero/1"
 
-
-class Trainer:
+class Trainer(TrainerState):
     """AlphaZero training of one game in one run directory.
 
     Args:
@@ -190,29 +166,11 @@ class Trainer:
             RunDirError: no run there, another game or options, or ``params`` that differ
                 from the run's (the message names both).
         """
-        from az_gym.training.params import Params, load_params
-        from az_gym.training.resume import resume_params
-        from az_gym.training.run_game import check_same_game, game_from_state
+        from az_gym.training.resume import resume_setup
 
-        run = RunDir(Path(run_dir))
-        state = run.read_state()
-        missing = [p.name for p in (run.state_path, run.params_path) if not p.is_file()]
-        if missing or state is None:
-            raise RunDirError(
-                f"{run_dir} holds no run ({' and '.join(missing)} missing); restore the files "
-                f"from a backup, or start a run there with az-gym train GAME --run-dir {run_dir}"
-            )
-        recorded = load_params(run.params_path)
-        if env_or_name is None:
-            if game_options:
-                raise ValueError("from_run_dir: game_options need env_or_name (a game name)")
-            spec = game_from_state(state, run.state_path)
-        else:
-            spec, game = resolve_game(env_or_name, game_options or {})
-            check_same_game(state, spec, game, run.path)
-        if params is not None and not isinstance(params, Params):
-            params = load_params(params)
-        overrides = resume_params(run.path, recorded, list(overrides), params)
+        spec, recorded, overrides = resume_setup(
+            Path(run_dir), env_or_name, game_options, params, overrides
+        )
         return cls(spec, recorded, run_dir, overrides=overrides, quiet=quiet,
                    callbacks=callbacks)  # fmt: skip
 
@@ -277,113 +235,102 @@ class Trainer:
         """The best agent (see :meth:`best_agent`)."""
         return self.best_agent()
 
-    @staticmethod
-    def export_best_agent(run_dir: str | Path, path: str | Path | None = None) -> Path:
-        """Write the run's best network as an agent file (default ``run_dir/best_agent.pt``)
-        that ``AlphaZeroAgent.load`` reads; returns its path."""
-        from az_gym.training.checkpoint import atomic_torch_save, safe_torch_load
+    # ------------------------------------------------------------------ one iteration
+    def run_iteration(self, iteration: int) -> dict[str, Any]:
+        """Run iteration ``iteration`` (1-based) in memory and return its report record.
 
-        run = RunDir(Path(run_dir))
-        state = run.read_state()
-        if state is None:
-            raise RunDirError(f"{run_dir} holds no run (no state.json)")
-        ckpt = run.load_artifact("best.pt", safe_torch_load, state)
-        out = Path(path) if path is not None else run.path / "best_agent.pt"
-        atomic_torch_save(ckpt, out)
-        return out
+        Mutates the networks, the memory, the learner and ``rng``; writes no file (the loop
+        commits the record with :meth:`_save`).
+        """
+        samples, sp = self.self_play(iteration)
+        data = self.update_memory(iteration, samples, sp)
+        learning, arenas, promoted = self.learn(iteration, data)
+        stages = self.memory_analysis()
+        benchmark = self.benchmark()
+        return iteration_record(iteration, self.params, self.game.num_players, sp, self.memory,
+                                data, learning, arenas, promoted, stages, benchmark)  # fmt: skip
 
-    def close(self) -> None:
-        """Stop the worker processes (done at the end of :meth:`train` too)."""
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+    def self_play(self, iteration: int) -> tuple[Any, SelfPlayReport]:
+        """Play ``self_play.sim.num_games`` games with the best network on the pool;
+        returns the games' samples and the phase's report."""
+        sp = self.params.self_play
+        bar = self.progress(sp.sim.num_games, f"[{iteration}] self-play", "games")
+        with bar:
+            samples, report = run_self_play(
+                self.game_spec, self.game, self.net_spec, net_weights(self.best_net), sp,
+                self.pool(), seed=draw_seed(self.rng), on_game_end=lambda _n: bar.update(1),
+            )  # fmt: skip
+        self.callbacks.fire("on_self_play_end", report)
+        return samples, report
 
-    # ------------------------------------------------------------------ state
-    def _new_net(self) -> Any:
-        return self.net_spec.build().to(self.device)
+    def update_memory(self, iteration: int, samples: Any, sp: SelfPlayReport) -> Any:
+        """Add self-play's samples to the memory (its capacity from ``mem_buffer_size`` at
+        this iteration) and return the learning set (position averaging, sample weights,
+        symmetry augmentation)."""
+        p = self.params
+        capacity = int(p.mem_buffer_size[iteration])
+        self.memory.add(samples, num_games=sp.num_games, capacity=capacity)
+        symmetries = self.game.symmetries()[1:] if p.use_symmetries else None
+        return self.memory.training_data(
+            p.learning.use_position_averaging, p.learning.samples_weighing_policy, symmetries
+        )
 
-    def _fresh_state(self) -> None:
-        from az_gym.training.learning import Learner
-        from az_gym.training.memory import MemoryBuffer
+    def learn(self, iteration: int, data: Any) -> tuple[Any, list[ArenaReport], bool]:
+        """Train the current network on ``data``; after each of its checkpoints,
+        :meth:`arena` decides whether it becomes the best network.
 
-        torch.manual_seed(self.params.seed)
-        self.rng = np.random.default_rng(self.params.seed)
-        self.current_net = self._new_net()
-        self.best_net = copy.deepcopy(self.current_net)
-        self.memory = MemoryBuffer(int(self.params.mem_buffer_size[1]))
-        self.learner = Learner(self.current_net, self.params.learning, self.device)
-        self.iteration = 0
-        self._reports = []
-        self._loaded = True
+        Returns:
+            ``(learning report, arena reports, promoted)``: ``promoted`` when any checkpoint
+            replaced the best network.
+        """
+        lp = self.params.learning
+        checks: list[ArenaReport | None] = []
+        bar = self.progress(lp.batches_per_checkpoint(len(data)) * lp.num_checkpoints,
+                            f"[{iteration}] learning", "batches")  # fmt: skip
+        with bar:
+            learning = self.learner.train(
+                data, iteration, self.rng, on_progress=lambda *_a: bar.update(1),
+                on_checkpoint=lambda index, _r: checks.append(self.arena(iteration, index)),
+            )  # fmt: skip
+        self.current_net.eval()
+        self.callbacks.fire("on_learning_end", learning)
+        arenas = [a for a in checks if a is not None]
+        promoted = bool(checks) and (self.params.arena is None or any(a.promoted for a in arenas))
+        return learning, arenas, promoted
 
-    def _load_state(self, state: dict[str, Any] | None = None) -> None:
-        """Load a commit (default: the one ``state.json`` holds now; see
-        :func:`~az_gym.training.resume.load_committed`). A reader retries when the run
-        committed again while it read (the files it wanted may be pruned)."""
-        from az_gym.training.checkpoint import CheckpointError
-        from az_gym.training.resume import load_committed
+    def arena(self, iteration: int, index: int) -> ArenaReport | None:
+        """Play the current network (candidate) against the best one and promote it when it
+        reaches ``arena.update_threshold``; without an arena it is always promoted (and
+        ``None`` returned)."""
+        a = self.params.arena
+        report = None
+        if a is not None:
+            bar = self.progress(a.sim.num_games, f"[{iteration}] arena {index + 1}", "games")
+            with bar:
+                report = run_arena(
+                    self.game_spec, self.game.num_players, self.net_spec,
+                    net_weights(self.current_net), net_weights(self.best_net), a, self.pool(),
+                    seed=draw_seed(self.rng), use_gpu=a.sim.use_gpu,
+                    on_game_end=lambda _n: bar.update(1),
+                )  # fmt: skip
+            self.callbacks.fire("on_arena_end", report)
+        if report is None or report.promoted:
+            self.best_net.load_state_dict(copy.deepcopy(self.current_net.state_dict()))
+        return report
 
-        for attempt in range(3):
-            current = state if state is not None else self.run.read_state() or {"iteration": 0}
-            try:
-                load_committed(self, current)
-            except CheckpointError:
-                if state is not None or attempt == 2 or self.run.read_state() == current:
-                    raise
-                continue
-            self._reports = self.run.load_reports(current)
-            self._loaded = True
-            return
+    def memory_analysis(self) -> dict[str, Any]:
+        """The current network's losses on the memory by game stage
+        (``params.memory_analysis``; ``{}`` when off)."""
+        if self.params.memory_analysis is None:
+            return {}
+        return memory_stages(self.current_net, self.memory, self.params, self.device)
 
-    def _ensure_loaded(self) -> None:
-        if not self._loaded:
-            self._load_state()
-
-    def _checkpoint(self, net: Any) -> dict[str, Any]:
-        mcts = self.params.arena.mcts if self.params.arena else self.params.self_play.mcts
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "weights": {k: v.detach().cpu() for k, v in net.state_dict().items()},
-            "network_config": self.params.network.to_dict(),
-            "game_id": self.game.game_id,
-            "observation_shape": list(self.game.observation_shape),
-            "num_actions": int(self.game.num_actions),
-            "mcts": mcts.to_dict(),
-            "iteration": self.iteration,
-        }
-
-    def _save(self, record: dict[str, Any], writer: ReportWriter) -> None:
-        """Write the iteration's files (and the report so far) into a fresh
-        ``iter-NNNNNN/``, then ``state.json`` last (the commit point; see
-        :meth:`RunDir.commit`); TensorBoard and plots follow the commit."""
-        from az_gym.training.checkpoint import atomic_torch_save
-        from az_gym.training.params import save_params
-
-        records = [*self._reports, to_jsonable(record)]
-        try:
-            directory = self.run.begin_iteration(self.iteration)
-            atomic_torch_save(self._checkpoint(self.current_net), directory / "current.pt")
-            atomic_torch_save(self._checkpoint(self.best_net), directory / "best.pt")
-            atomic_torch_save({**self.learner.state_dict(), "iteration": self.iteration},
-                              directory / "optimiser.pt")  # fmt: skip
-            self.memory.save(directory / "memory.npz")
-            write_reports(directory / "report.jsonl", records)
-            if not self._params_saved:  # a resume's overrides, now that they have run
-                save_params(self.params, self.run.params_path)
-                self._params_saved = True
-            self.run.commit(self.iteration, rng=to_jsonable(self.rng.bit_generator.state))
-        except OSError as e:
-            raise RunDirError(
-                f"cannot save iteration {self.iteration} in the run directory "
-                f"{self.run.path}: {e.strerror or e}"
-            ) from None
-        self._reports = records
-        writer.show(records)
+    def benchmark(self) -> dict[str, Any]:
+        """``params.benchmark``'s duels of the best network against baselines."""
+        return run_benchmark(self.game, self.best_net, self.params, self.rng)
 
     # ------------------------------------------------------------------ the loop
     def _loop(self) -> list[IterationReport]:
-        from az_gym.training.iteration import run_iteration
-
         writer = ReportWriter(self.run.path)
         reports: list[IterationReport] = []
         self._say(f"{self.game.game_id}: {self.iteration} of {self.params.num_iters} "
@@ -391,11 +338,10 @@ class Trainer:
         try:
             while self.iteration < self.params.num_iters:
                 start = time.perf_counter()
-                snapshot = self._snapshot()
                 try:
-                    record = run_iteration(self, self.iteration + 1)
+                    record = self.run_iteration(self.iteration + 1)
                 except (KeyboardInterrupt, StopTraining):
-                    self._restore(snapshot)
+                    self._restore()
                     raise
                 with interrupt_guard():
                     self.iteration += 1
@@ -423,44 +369,6 @@ class Trainer:
             self.close()
             writer.close()
         return reports
-
-    def _snapshot(self) -> Any:
-        """Cheap handles to restore the in-memory state if an iteration is interrupted."""
-        return self.run.last_iteration()
-
-    def _restore(self, saved_iteration: Any) -> None:
-        # The files on disk are the truth: reload them so that the trainer object stays
-        # consistent with state.json after an interrupted iteration.
-        if saved_iteration > 0:
-            self._load_state()
-        else:
-            self._fresh_state()
-
-    def pool(self) -> Any:
-        """The self-play backend (created on first use, kept across iterations)."""
-        if self._pool is None:
-            sim = self.params.self_play.sim
-            if sim.backend == "ray":
-                from az_gym.training.ray_backend import RayPool
-
-                self._pool = RayPool(sim.num_processes, address=sim.ray_address)
-            else:
-                from az_gym.training.selfplay import LocalPool
-
-                n = sim.num_processes
-                if (n is None or n > 1) and not self.game_spec.picklable():
-                    import warnings
-
-                    warnings.warn(
-                        f"{self.game.game_id}: the game cannot be pickled, so self-play runs "
-                        "in this process; pass a zero-argument factory (e.g. the PettingZoo "
-                        "module's env function) to use worker processes",
-                        RuntimeWarning,
-                        stacklevel=2,
-                    )
-                    n = 1
-                self._pool = LocalPool(n)
-        return self._pool
 
     def _say(self, text: str) -> None:
         if not self.quiet:
