@@ -50,8 +50,7 @@ def test_no_training_module_imports_the_trainer_back() -> None:
     users = [
         p.name
         for p in sorted((ROOT / "training").glob("*.py"))
-        if p.name not in ("__init__.py", "trainer.py")
-        and "az_gym.training.trainer" in _imports(p)
+        if p.name not in ("__init__.py", "trainer.py") and "az_gym.training.trainer" in _imports(p)
     ]
     assert not users, f"import circle: {users} import az_gym.training.trainer"
 

@@ -1,6 +1,6 @@
 """The run directory of a training run: its files, compatibility checks, safe checkpoints.
 
-See :mod:`az_gym.training.trainer` for the layout. Each iteration's files (networks,
+See :mod:`az_gym.training.trainer_state` for the layout. Each iteration's files (networks,
 optimiser, memory, the report so far) go to a fresh directory ``iter-NNNNNN/``;
 ``state.json``, written last and atomically, names it (the commit). Loads read only the
 committed directory, so files of an iteration that died before its commit are never used; a
