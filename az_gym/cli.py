@@ -37,23 +37,11 @@ def _options(options: Sequence[str]) -> dict[str, Any]:
 
 
 def _game_from_args(name: str, options: Sequence[str]) -> Any:
-    """The game ``name`` with the ``-o KEY=VALUE`` options; a bad option is one line."""
-    import inspect
+    """The game ``name`` with the ``-o KEY=VALUE`` options (:func:`as_game`: a bad option is
+    a one-line ``ValueError`` naming the game's options)."""
+    from az_gym.envs.registry import as_game
 
-    from az_gym.envs.registry import make_game
-
-    kwargs = _options(options)
-    try:
-        return make_game(name, **kwargs)
-    except TypeError as exc:
-        known = list(inspect.signature(type(make_game(name))).parameters)
-        unknown = sorted(set(kwargs) - set(known))
-        if not unknown:  # a value of the wrong kind
-            raise CliError(f"{name}: bad option value ({exc})") from None
-        raise CliError(
-            f"{name} takes no option {', '.join(unknown)} "
-            f"(its options: {', '.join(known) if known else 'none'})"
-        ) from None
+    return as_game(name, **_options(options))
 
 
 # ---------------------------------------------------------------------------- commands

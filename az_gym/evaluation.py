@@ -40,6 +40,7 @@ from az_gym._procs import (
 )
 from az_gym.agents.base import Agent
 from az_gym.elo import TournamentResult, fit_bradley_terry
+from az_gym.envs.registry import as_game
 from az_gym.game import Game, State
 
 __all__ = [
@@ -51,7 +52,6 @@ __all__ = [
     "fit_bradley_terry",
     "necessary_samples",
     "play_game",
-    "resolve_game",
     "tournament",
     "wilson_interval",
 ]
@@ -103,37 +103,6 @@ class GameRecord(NamedTuple):
 
     returns: np.ndarray
     moves: list[int]
-
-
-def resolve_game(env: Any) -> Game:
-    """The rules behind ``env``: a registry name, a :class:`Game`, a ``(game, state)`` pair,
-    an az_gym env (AEC or Gymnasium view, possibly wrapped) or a foreign PettingZoo AEC env
-    with action masks (wrapped in :class:`~az_gym.envs.adapter.PettingZooGame`).
-
-    Raises:
-        TypeError: anything else.
-    """
-    if isinstance(env, str):
-        from az_gym.envs.registry import make_game
-
-        return make_game(env)
-    if isinstance(env, Game):
-        return env
-    if isinstance(env, tuple) and len(env) == 2 and isinstance(env[0], Game):
-        return env[0]
-    inner_game = getattr(getattr(env, "unwrapped", None), "game", None)
-    if isinstance(inner_game, Game):
-        return inner_game
-    from pettingzoo import AECEnv
-
-    if isinstance(env, AECEnv):
-        from az_gym.envs.adapter import PettingZooGame
-
-        return PettingZooGame(env)
-    raise TypeError(
-        f"env must be a game name, a Game, an az_gym env or a PettingZoo AEC env; "
-        f"got {type(env).__name__}"
-    )
 
 
 def play_game(
@@ -373,7 +342,7 @@ def evaluate(
 
     Args:
         agent_a, agent_b: the players (the same object may play both sides).
-        env: the game, in any form :func:`resolve_game` accepts.
+        env: the game, in any form :func:`~az_gym.envs.registry.as_game` accepts.
         num_games: games to play (>= 1).
         alternate_colors: A is player 0 in even games and player 1 in odd ones; else
             A is always player 0.
@@ -388,7 +357,7 @@ def evaluate(
     """
     if isinstance(num_games, bool) or not isinstance(num_games, int) or num_games < 1:
         raise ValueError(f"num_games={num_games!r} must be an int >= 1")
-    game = resolve_game(env)
+    game = as_game(env)
     _check_agents(game, [agent_a, agent_b])
     a_players = [i % 2 if alternate_colors else 0 for i in range(num_games)]
     seeds = _seed_sequence(seed).spawn(num_games)
@@ -426,7 +395,7 @@ def tournament(
 
     Args:
         agents: ``{name: agent}`` or a list (named by ``agent.name``); at least 2.
-        env: the game, in any form :func:`resolve_game` accepts.
+        env: the game, in any form :func:`~az_gym.envs.registry.as_game` accepts.
         games_per_pair: games per pair (>= 1).
         seed: root of every game's seed.
         num_processes: worker processes for all the games (one pool).
@@ -450,7 +419,7 @@ def tournament(
         raise ValueError(f"games_per_pair={games_per_pair!r} must be an int >= 1")
     if anchor is not None and anchor not in names:
         raise ValueError(f"anchor={anchor!r} is not one of the agents {names}")
-    game = resolve_game(env)
+    game = as_game(env)
     _check_agents(game, players)
     pairs = [(i, j) for i in range(len(players)) for j in range(i + 1, len(players))]
     pair_seeds = _seed_sequence(seed).spawn(len(pairs))

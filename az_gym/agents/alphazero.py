@@ -35,24 +35,11 @@ import torch
 from az_gym.agents.analysis import Analysis, analyse_with
 from az_gym.agents.base import Agent
 from az_gym.checkpoint_format import make_checkpoint, network_from_checkpoint, read_checkpoint
+from az_gym.envs.registry import as_game
 from az_gym.game import Game, GameOverError, State
 from az_gym.mcts import BatchedMcts, MctsParams, visits_to_policy
 from az_gym.networks import NetworkConfig, NetworkEvaluator, PolicyValueNet, resolve_device
 from az_gym.schedules import Schedule
-
-
-def as_game(env_or_game: Any) -> Game:
-    """The :class:`Game` behind a game, a registry name, an env (reset or not), or a
-    ``(game, state)`` pair."""
-    if isinstance(env_or_game, Game):
-        return env_or_game
-    if isinstance(env_or_game, str):
-        from az_gym.envs.registry import make_game
-
-        return make_game(env_or_game)
-    from az_gym.envs.registry import game_of
-
-    return game_of(env_or_game)
 
 
 def game_from_id(game_id: str) -> Game:
@@ -84,7 +71,9 @@ class AlphaZeroAgent(Agent):
     """Batched MCTS + :class:`PolicyValueNet` player.
 
     Args:
-        env_or_game: the game (or an env / registry name it comes from).
+        env_or_game: the game, in any form :func:`~az_gym.envs.registry.as_game` accepts
+            (a registry name, a Game, an env of any kind, a ``(game, state)`` pair, a
+            factory).
         network: a network, a :class:`NetworkConfig` to build one, or ``None`` (default
             config). A fresh network is initialised from ``seed`` when given.
         mcts: search parameters (default :class:`MctsParams`).

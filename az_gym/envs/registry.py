@@ -14,6 +14,9 @@
 
   Both use string entry points, so nothing is imported until an env is made, and
   registering twice is a no-op.
+* :func:`as_game` is the one resolver of what a user calls "the game" (a name with
+  options, a :class:`~az_gym.game.Game`, an env of any kind, a ``(game, state)`` pair or a
+  factory): ``AlphaZeroAgent``, ``az_gym.evaluate``, ``Trainer`` and the CLI all use it.
 * :func:`game_and_state` turns whatever env an agent is handed into ``(game, state)``;
   :func:`game_of` into the rules alone (no ``reset()`` needed).
 * :data:`CLASSIC_EQUIVALENTS` declares the ``pettingzoo.classic`` envs that are exactly a
@@ -26,6 +29,7 @@ Game modules are imported lazily: a missing module only breaks the name that nee
 from __future__ import annotations
 
 import importlib
+import inspect
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +75,75 @@ def make_game(name: str, **kwargs: Any) -> Game:
     """
     module, cls, _ = _entry(name)
     return getattr(importlib.import_module(module), cls)(**kwargs)
+
+
+def as_game(env_or_game: Any, **options: Any) -> Game:
+    """The :class:`Game` (the rules) behind what a user calls "the game".
+
+    Accepts, everywhere a game is asked for:
+
+    * a registry name (``"othello"``) with its ``options`` (``size=6``);
+    * a :class:`Game`;
+    * a ``(game, state)`` pair (its game);
+    * an env instance, reset or not: an az_gym AEC env or Gymnasium view (possibly
+      wrapped), a foreign PettingZoo AEC env with action masks, or a single-player
+      ``gymnasium.Env`` with a ``Discrete`` action space (see :func:`game_of`);
+    * a zero-argument factory of a Game or of such an env (a function, class or
+      ``functools.partial``, e.g. ``pettingzoo.classic.tictactoe_v3.env``), or
+      ``(env_fn, kwargs)``: an env it makes goes to the adapter *as the factory*, so the
+      adapter can make fresh envs (and the factory can travel to worker processes).
+
+    Raises:
+        ValueError: an unknown name, options it does not take (naming them and the ones it
+            takes), or options with anything but a name.
+        TypeError: anything else.
+    """
+    if options and not isinstance(env_or_game, str):
+        raise ValueError("game options are only used with a registry name")
+    if isinstance(env_or_game, str):
+        return _make_with_options(env_or_game, options)
+    if isinstance(env_or_game, Game):
+        return env_or_game
+    if isinstance(env_or_game, tuple) and len(env_or_game) == 2:
+        first, second = env_or_game
+        if isinstance(first, Game):
+            return first
+        if callable(first) and isinstance(second, dict):
+            import functools
+
+            return as_game(functools.partial(first, **second))
+    if callable(env_or_game) and not hasattr(env_or_game, "agent_selection"):
+        return _from_factory(env_or_game)
+    return game_of(env_or_game)
+
+
+def _make_with_options(name: str, options: dict[str, Any]) -> Game:
+    try:
+        return make_game(name, **options)
+    except TypeError as e:  # the game's constructor refused an option
+        known = list(inspect.signature(type(make_game(name))).parameters)
+        unknown = sorted(set(options) - set(known))
+        if not unknown:  # a value of the wrong kind
+            raise ValueError(f"{name}: bad option value ({e})") from None
+        raise ValueError(
+            f"{name} takes no option {', '.join(unknown)} "
+            f"(its options: {', '.join(known) if known else 'none'})"
+        ) from None
+
+
+def _from_factory(factory: Any) -> Game:
+    made = factory()
+    if isinstance(made, Game):
+        return made
+    import gymnasium
+
+    if isinstance(made, gymnasium.Env):
+        from az_gym.envs.gym_adapter import GymnasiumGame
+
+        return GymnasiumGame(factory)
+    from az_gym.envs.adapter import PettingZooGame
+
+    return PettingZooGame(factory)
 
 
 def make(name: str, render_mode: str | None = None, **kwargs: Any) -> AzGymEnv:

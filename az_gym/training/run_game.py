@@ -27,35 +27,28 @@ from az_gym.training.selfplay import GameSpec
 def resolve_game(env_or_name: Any, options: dict[str, Any]) -> tuple[GameSpec, Game]:
     """Turn what the user gave into a picklable :class:`GameSpec` and its :class:`Game`.
 
-    Accepts a registry name, a :class:`Game`, ``(env_fn, kwargs)``, a zero-argument factory
-    (a function, class or ``functools.partial``), or an env instance (az_gym or PettingZoo).
+    Accepts what :func:`~az_gym.envs.registry.as_game` accepts (``options`` with a
+    registry name), and a :class:`GameSpec`. A name or a factory stays a recipe, so worker
+    processes rebuild the game; anything else travels as the game itself.
 
     Raises:
         ValueError: options without a registry name, or options the game does not take.
     """
-    if options and not isinstance(env_or_name, str):
-        raise ValueError("game_options are only used with a registry name")
+    from az_gym.envs.registry import as_game
+
+    game = None if isinstance(env_or_name, GameSpec) else as_game(env_or_name, **options)
     if isinstance(env_or_name, GameSpec):
         spec = env_or_name
     elif isinstance(env_or_name, str):
         spec = GameSpec(name=env_or_name, options=dict(options))
-    elif isinstance(env_or_name, Game):
-        spec = GameSpec(game=env_or_name)
     elif isinstance(env_or_name, tuple) and len(env_or_name) == 2 and callable(env_or_name[0]):
         spec = GameSpec(factory=functools.partial(env_or_name[0], **dict(env_or_name[1])))
     elif callable(env_or_name) and not hasattr(env_or_name, "agent_selection"):
         spec = GameSpec(factory=env_or_name)
     else:
-        from az_gym.envs.registry import game_and_state
-
-        game, _ = game_and_state(env_or_name)
+        assert game is not None
         spec = GameSpec(game=game)
-    try:
-        return spec, spec.build()
-    except TypeError as e:  # a registry game's constructor refused an option
-        if spec.name is None:
-            raise
-        raise ValueError(f"game {spec.name!r} does not take the options {options}: {e}") from None
+    return spec, game if game is not None else spec.build()
 
 
 def factory_recipe(factory: Callable[[], Any] | None) -> dict[str, Any] | None:

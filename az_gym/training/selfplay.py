@@ -71,26 +71,14 @@ class GameSpec:
             raise ValueError("GameSpec: give exactly one of name, game, factory")
 
     def build(self) -> Game:
-        """Return the game."""
+        """Return the game (:func:`~az_gym.envs.registry.as_game` of the recipe)."""
+        from az_gym.envs.registry import as_game
+
         if self.game is not None:
             return self.game
         if self.name is not None:
-            from az_gym.envs.registry import make_game
-
-            return make_game(self.name, **self.options)
-        assert self.factory is not None
-        made = self.factory()
-        if isinstance(made, Game):
-            return made
-        import gymnasium
-
-        if isinstance(made, gymnasium.Env):
-            from az_gym.envs.gym_adapter import GymnasiumGame
-
-            return GymnasiumGame(self.factory)
-        from az_gym.envs.adapter import PettingZooGame
-
-        return PettingZooGame(self.factory)
+            return as_game(self.name, **self.options)
+        return as_game(self.factory)
 
     def picklable(self) -> bool:
         """Whether the spec survives ``pickle`` (needed to reach worker processes)."""
