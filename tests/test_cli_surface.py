@@ -79,7 +79,9 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
         "junk checkpoint": ["evaluate", "tictactoe", f"{t}/junk.pt", "random"],
         "corrupt checkpoint in a run": ["analyse", "tictactoe", f"{t}/corrupt_run"],
         "network of a missing run": ["analyse", "tictactoe", f"network:{t}/missing"],
-        "pretrained for other options": ["play", "gomoku", "-o", "size=15", "--opponent", "pretrained"],
+        "pretrained for other options": [
+            "play", "gomoku", "-o", "size=15", "--opponent", "pretrained"
+        ],
         "unknown move": ["analyse", "tictactoe", "random", "b2", "zz"],
         "move by index": ["analyse", "tictactoe", "random", "4"],
         "illegal move": ["analyse", "tictactoe", "random", "b2", "b2"],
