@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import az_gym
-from az_gym.agents import AlphaZeroAgent
+from az_gym.agents import AlphaZeroAgent, NetworkOnlyAgent
 from az_gym.envs.registry import CLASSIC_EQUIVALENTS, canonical_game_id, game_and_state
 
 pytest.importorskip("pygame")  # pettingzoo.classic's board games import it
@@ -70,6 +70,8 @@ def test_the_shipped_agent_plays_the_classic_env_as_the_native_one(
         assert agent.act(twin) == a
         env.step(a)
         twin.step(a)
+    network_only = NetworkOnlyAgent(agent)  # its policy head alone: the same rule
+    assert network_only.act(env) == network_only.act(twin)
     # loading onto the classic env (not reset yet) works too
     assert AlphaZeroAgent.load(az_gym.agents.shipped.pretrained_path(native), classic_env(classic))
 

@@ -199,7 +199,12 @@ class NetworkOnlyAgent(SeededAgent):
         if not temperature >= 0.0:
             raise ValueError(f"temperature={temperature!r} must be >= 0")
         self.network = getattr(net_or_agent, "network", net_or_agent)
-        self.game_id: str | None = getattr(getattr(net_or_agent, "game", None), "game_id", None)
+        game = getattr(net_or_agent, "game", None)
+        self.game_id: str | None = None
+        if game is not None:
+            from az_gym.envs.registry import canonical_game_id
+
+            self.game_id = canonical_game_id(game)
         """The game of the AlphaZeroAgent the net came from (``None`` for a bare net)."""
         for attr in ("observation_shape", "num_actions", "eval"):
             if not hasattr(self.network, attr):
@@ -212,7 +217,9 @@ class NetworkOnlyAgent(SeededAgent):
     def check_game(self, game: Game) -> None:
         """Raise ``ValueError`` for a game whose id (when known), action count or observation
         shape differ from the network's."""
-        if self.game_id is not None and game.game_id != self.game_id:
+        from az_gym.envs.registry import canonical_game_id
+
+        if self.game_id is not None and canonical_game_id(game) != self.game_id:
             raise ValueError(
                 f"{self.name}: built for game {self.game_id!r}, asked to play {game.game_id!r}"
             )
