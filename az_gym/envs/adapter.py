@@ -19,13 +19,11 @@ A state (:class:`PettingZooState`) owns a private env that nobody steps:
 from the constructor arguments, so the copy silently holds an empty board (and a raw env
 copied that way has not even been reset). Two correct clones are offered:
 
-* ``clone="fast"`` (default), :func:`clone_env`: walk the wrapper chain (``wrapper.env``)
-  from the innermost env outwards; make each layer with ``cls.__new__`` (no ``__init__``,
-  no ``__setstate__``) and ``copy.deepcopy`` its ``__dict__`` with one shared memo in which
-  every inner layer already maps to its clone, so ``wrapper.env`` points at the cloned
-  layer. Gymnasium spaces (and dicts of them) are shared, not copied: they are
-  configuration, and copying their RNGs dominates the cost. Attributes that cannot be deep-
-  copied (pygame screens and clocks of envs made with ``render_mode="human"``) are shared.
+* ``clone="fast"`` (default), :func:`clone_env`: copy each wrapper layer's state, the
+  shared core of both adapters (:func:`az_gym.envs.env_clone.clone_wrapped`): spaces and
+  the attributes named in ``share`` are shared, and an attribute that cannot be deep-copied
+  is shared only when it is a pygame object (rendering), else it is a ``TypeError`` naming
+  it (the one rule, stated in :mod:`az_gym.envs.env_clone`).
 * ``clone="replay"``, :func:`replay_env`: build a fresh env (the factory, else a fast clone
   of the pristine reset env), reset it with the same seed, and step the action history.
   Always correct for deterministic envs; O(moves) per clone. States taken from a live env
@@ -51,7 +49,6 @@ sizes must not live in one process (a PettingZoo limitation).
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import types
 from collections.abc import Callable, Hashable, Sequence
@@ -61,51 +58,24 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import AECEnv
 
+from az_gym.envs.env_clone import clone_wrapped, pickle_layers, rebuild_wrapper_chain
 from az_gym.game import Game, Symmetry
 
 EnvFactory = Callable[..., AECEnv]
 
 
 # ----------------------------------------------------------------------- cloning
-def wrapper_chain(env: AECEnv) -> list[AECEnv]:
-    """Return ``[env, env.env, env.env.env, ...]`` down to the innermost env."""
-    chain = [env]
-    while isinstance(chain[-1].__dict__.get("env"), AECEnv):
-        chain.append(chain[-1].__dict__["env"])
-    return chain
+def clone_env(env: AECEnv, share: Sequence[str] = ()) -> AECEnv:
+    """Return an independent copy of ``env`` in its current position (see the module
+    docstring): :func:`~az_gym.envs.env_clone.clone_wrapped` over PettingZoo layers.
 
+    Stepping the copy never changes ``env`` and vice versa. Spaces and the attributes named
+    in ``share`` are shared.
 
-def _is_config(value: object) -> bool:
-    """Spaces (or a dict of them): immutable configuration shared between clones."""
-    if isinstance(value, spaces.Space):
-        return True
-    return (
-        isinstance(value, dict)
-        and bool(value)
-        and all(isinstance(v, spaces.Space) for v in value.values())
-    )
-
-
-def clone_env(env: AECEnv) -> AECEnv:
-    """Return an independent copy of ``env`` in its current position (see module docstring).
-
-    Stepping the copy never changes ``env`` and vice versa. Spaces are shared.
+    Raises:
+        TypeError: an attribute that cannot be deep-copied and is not a pygame object.
     """
-    chain = wrapper_chain(env)
-    memo: dict[int, Any] = {}
-    for layer in chain:
-        for value in layer.__dict__.values():
-            if _is_config(value):
-                memo[id(value)] = value
-    for layer in reversed(chain):  # innermost first, so outer layers find it in memo
-        new = object.__new__(type(layer))
-        memo[id(layer)] = new
-        for key, value in layer.__dict__.items():
-            try:
-                new.__dict__[key] = copy.deepcopy(value, memo)
-            except (TypeError, copy.Error, AttributeError):  # e.g. pygame surfaces
-                new.__dict__[key] = value
-    return memo[id(env)]
+    return clone_wrapped(env, AECEnv, share)
 
 
 def replay_env(fresh: AECEnv, actions: Sequence[int], seed: int | None) -> AECEnv:
@@ -138,28 +108,11 @@ class PettingZooState:
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle layer by layer, like :func:`clone_env` (plain pickling hits EzPickle)."""
-        layers = [
-            (type(layer), {k: v for k, v in layer.__dict__.items() if k != "env"})
-            for layer in wrapper_chain(self.env)
-        ]
-        return (_unpickle_state, (layers, self.history))
+        return (_unpickle_state, (pickle_layers(self.env, AECEnv), self.history))
 
     def __repr__(self) -> str:
         moves = "?" if self.history is None else len(self.history)
         return f"<PettingZooState {self.env} after {moves} moves>"
-
-
-def rebuild_wrapper_chain(layers: list[tuple[type, dict[str, Any]]]) -> Any:
-    """Rebuild an env from ``(class, attributes)`` per wrapper layer, outermost first,
-    without ``__init__`` or ``__setstate__`` (shared by both adapters' pickling)."""
-    inner = None
-    for cls, attrs in reversed(layers):
-        layer = object.__new__(cls)
-        layer.__dict__.update(attrs)
-        if inner is not None:
-            layer.__dict__["env"] = inner
-        inner = layer
-    return inner
 
 
 def _unpickle_state(
@@ -182,6 +135,8 @@ class PettingZooGame(Game):
         name: the game name (default: the env's ``metadata["name"]``).
         clone: ``"fast"`` (copy each wrapper layer) or ``"replay"`` (replay the history).
         seed: the seed passed to the env's ``reset``.
+        share: attribute names (on any wrapper layer) whose values fast clones share
+            instead of copying (values that never change, or that cannot be copied).
 
     Players: agent ``possible_agents[i]`` is player ``i``. Observations are
     ``float32`` copies of ``observe(agent)["observation"]`` (of ``observe(agent)`` itself
@@ -201,14 +156,16 @@ class PettingZooGame(Game):
         name: str | None = None,
         clone: str = "fast",
         seed: int | None = None,
+        share: Sequence[str] = (),
     ) -> None:
         if clone not in ("fast", "replay"):
             raise ValueError(f"clone={clone!r}; expected 'fast' or 'replay'")
+        self._share = tuple(share)
         if isinstance(env_or_fn, types.ModuleType):
             env_or_fn = env_or_fn.env  # type: ignore[attr-defined]
         if isinstance(env_or_fn, AECEnv):
             self._factory: EnvFactory | None = None
-            env = clone_env(env_or_fn)
+            env = clone_env(env_or_fn, self._share)
         elif callable(env_or_fn):
             self._factory = env_or_fn
             env = env_or_fn()
@@ -228,7 +185,7 @@ class PettingZooGame(Game):
             self._ansi = True
         env.reset(seed=seed)
         # for replay without a factory; a state, so that pickling the game stays correct
-        self._pristine = PettingZooState(clone_env(env), ())
+        self._pristine = PettingZooState(clone_env(env, self._share), ())
         self._validate(env, name)
         self._initial = PettingZooState(env, ())
         if symmetries is not None:
@@ -292,16 +249,20 @@ class PettingZooGame(Game):
 
     def state_from_env(self, env: AECEnv) -> PettingZooState:
         """Return a state holding a clone of ``env``'s current position (``env`` untouched)."""
-        return PettingZooState(clone_env(env), None)
+        return PettingZooState(clone_env(env, self._share), None)
 
     def clone(self, state: PettingZooState) -> AECEnv:
         """Return a fresh private env in ``state``'s position (by the ``clone`` method)."""
         if self._clone_mode == "replay" and state.history is not None:
-            fresh = self._factory() if self._factory is not None else clone_env(self._pristine.env)
+            fresh = (
+                self._factory()
+                if self._factory is not None
+                else clone_env(self._pristine.env, self._share)
+            )
             if self._ansi and fresh.unwrapped.render_mode is None:
                 fresh.unwrapped.render_mode = "ansi"
             return replay_env(fresh, state.history, self._seed)
-        return clone_env(state.env)
+        return clone_env(state.env, self._share)
 
     def next_state(self, state: PettingZooState, action: int) -> PettingZooState:
         """Clone ``state``'s env and step the clone with ``action`` (assumed legal)."""
@@ -383,7 +344,9 @@ class PettingZooGame(Game):
         mover's pieces in the classic envs), ``O`` where plane 1 is, ``.`` elsewhere.
         """
         if self._ansi:
-            text = clone_env(state.env).render()  # render may touch the env: use a copy
+            text = clone_env(
+                state.env, self._share
+            ).render()  # render may touch the env: use a copy
             if isinstance(text, str):
                 return text
         planes = np.asarray(self.observation(state))

@@ -41,7 +41,10 @@ observation, info, mask, return so far, step count and flags, so reading it step
   same future as the original when stepped identically (search sees the env determinised
   by its RNG state). Spaces and the attributes named in ``share`` (default
   :data:`SHARED_ATTRIBUTES`: the toy-text transition table ``P``, specs, metadata) are
-  configuration, shared rather than copied: copying ``P`` dominates the cost.
+  configuration, shared rather than copied: copying ``P`` dominates the cost. This is the
+  core both adapters share (:mod:`az_gym.envs.env_clone`), with its one rule for an
+  attribute that cannot be deep-copied: shared if it is a pygame object, else a
+  ``TypeError`` naming it.
 * ``clone="replay"``: a fresh env (the factory, else a clone of the pristine reset env),
   reset with ``seed``, then the action history stepped. Correct for any env that is
   deterministic given its seed; O(steps) per clone. States taken from a live env
@@ -68,7 +71,6 @@ CartPole-v1 (10 steps)         48-51          70          190-300    170-180
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 from collections.abc import Callable, Hashable, Sequence
@@ -78,6 +80,12 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
+from az_gym.envs.env_clone import (
+    clone_wrapped,
+    pickle_layers,
+    rebuild_wrapper_chain,
+    wrapper_chain,
+)
 from az_gym.game import Game, GameError, Symmetry
 
 EnvFactory = Callable[[], gymnasium.Env]
@@ -94,24 +102,9 @@ SHARED_ATTRIBUTES: tuple[str, ...] = (
 
 
 # ----------------------------------------------------------------------- cloning
-def wrapper_chain(env: gymnasium.Env) -> list[gymnasium.Env]:
-    """Return ``[env, env.env, env.env.env, ...]`` down to the innermost env."""
-    chain = [env]
-    while isinstance(chain[-1].__dict__.get("env"), gymnasium.Env):
-        chain.append(chain[-1].__dict__["env"])
-    return chain
-
-
-def _copy_generator(g: np.random.Generator) -> np.random.Generator:
-    """A copy of ``g`` in the same state (4x faster than ``copy.deepcopy``)."""
-    bg = g.bit_generator
-    new = type(bg)(0)
-    new.state = bg.state
-    return np.random.Generator(new)
-
-
 def clone_gym_env(env: gymnasium.Env, share: Sequence[str] = SHARED_ATTRIBUTES) -> gymnasium.Env:
-    """Return an independent copy of ``env`` in its current position (module docstring).
+    """Return an independent copy of ``env`` in its current position (module docstring):
+    :func:`~az_gym.envs.env_clone.clone_wrapped` over Gymnasium layers.
 
     Stepping the copy never changes ``env`` and vice versa. Spaces and the attributes named
     in ``share`` are shared; pygame objects (windows of ``render_mode="human"``) are shared.
@@ -119,32 +112,7 @@ def clone_gym_env(env: gymnasium.Env, share: Sequence[str] = SHARED_ATTRIBUTES) 
     Raises:
         TypeError: an attribute that cannot be deep-copied (the message names it).
     """
-    chain = wrapper_chain(env)
-    memo: dict[int, Any] = {}
-    for layer in chain:
-        for key, value in layer.__dict__.items():
-            if key in share or isinstance(value, spaces.Space):
-                memo[id(value)] = value
-    for layer in reversed(chain):  # innermost first, so outer layers find it in memo
-        new = object.__new__(type(layer))
-        memo[id(layer)] = new
-        for key, value in layer.__dict__.items():
-            if id(value) in memo:
-                new.__dict__[key] = memo[id(value)]
-            elif isinstance(value, np.random.Generator):
-                new.__dict__[key] = memo[id(value)] = _copy_generator(value)
-            else:
-                try:
-                    new.__dict__[key] = copy.deepcopy(value, memo)
-                except (TypeError, copy.Error, AttributeError) as e:
-                    if not type(value).__module__.startswith("pygame"):
-                        raise TypeError(
-                            f"cannot clone {type(layer).__name__}.{key} "
-                            f"({type(value).__name__}): {e}; use clone='replay' or add "
-                            f"{key!r} to share= if it never changes"
-                        ) from None
-                    new.__dict__[key] = value
-    return memo[id(env)]
+    return clone_wrapped(env, gymnasium.Env, share)
 
 
 # ------------------------------------------------------------------------- state
@@ -178,10 +146,7 @@ class GymnasiumState:
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle (and deep-copy) layer by layer, like :func:`clone_gym_env`: plain pickling
         of an ``EzPickle`` env rebuilds it from its constructor and loses the position."""
-        layers = [
-            (type(layer), {k: v for k, v in layer.__dict__.items() if k != "env"})
-            for layer in wrapper_chain(self.env)
-        ]
+        layers = pickle_layers(self.env, gymnasium.Env)
         fields = [getattr(self, f.name) for f in dataclasses.fields(self)[1:]]
         return (_unpickle_state, (layers, fields))
 
@@ -190,8 +155,6 @@ class GymnasiumState:
 
 
 def _unpickle_state(layers: list[tuple[type, dict[str, Any]]], fields: list[Any]) -> GymnasiumState:
-    from az_gym.envs.adapter import rebuild_wrapper_chain
-
     return GymnasiumState(rebuild_wrapper_chain(layers), *fields)  # type: ignore[arg-type]
 
 
@@ -532,7 +495,7 @@ class GymnasiumGame(Game):
 
 def _wrapper_attr(env: gymnasium.Env, name: str) -> Any:
     """``name`` from the outermost layer of ``env``'s wrapper chain that has it, else None."""
-    for layer in wrapper_chain(env):
+    for layer in wrapper_chain(env, gymnasium.Env):
         if name in layer.__dict__:
             return layer.__dict__[name]
         value = getattr(type(layer), name, None)

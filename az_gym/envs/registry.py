@@ -253,9 +253,9 @@ def _never_reset(env: Any) -> bool:
 
     if not isinstance(env, AECEnv):
         return False
-    from az_gym.envs.adapter import wrapper_chain
+    from az_gym.envs.env_clone import wrapper_chain
 
-    if any(layer.__dict__.get("_has_reset") is False for layer in wrapper_chain(env)):
+    if any(layer.__dict__.get("_has_reset") is False for layer in wrapper_chain(env, AECEnv)):
         return True
     return not hasattr(env.unwrapped, "terminations")
 
