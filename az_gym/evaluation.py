@@ -9,8 +9,9 @@
 * :func:`necessary_samples` is Hoeffding's bound on the games needed for a precision.
 
 Games always start from ``game.initial_state()``. With ``num_processes > 1`` games run in
-worker processes of the ``spawn`` context: the game and the agents are pickled once per
-worker, so they must be picklable (every az_gym agent is, except :class:`HumanAgent`
+worker processes of the ``spawn`` context, on the pool every phase uses
+(:class:`az_gym.workers.LocalPool`): the game and the agents are pickled with each of a few
+jobs per worker, so they must be picklable (every az_gym agent is, except :class:`HumanAgent`
 with the default ``input``); workers run torch on one thread (:mod:`az_gym.threads`) and
 start as :mod:`az_gym._procs` describes (an agent class defined in a notebook or on stdin
 makes the games run in this process, with a warning).
@@ -19,29 +20,20 @@ Results do not depend on ``num_processes``: game ``i`` always gets the same seed
 
 from __future__ import annotations
 
+import itertools
 import math
-import pickle
-import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from az_gym._procs import (
-    broken_pool_error,
-    dumps_for_workers,
-    main_reimportable,
-    main_unavailable_message,
-    spawn_executor,
-    spawning,
-    stop_executor,
-)
+from az_gym._procs import main_references
 from az_gym.agents.base import Agent
 from az_gym.elo import TournamentResult, fit_bradley_terry
 from az_gym.envs.registry import as_game
 from az_gym.game import Game, State
+from az_gym.workers import LocalPool
 
 __all__ = [
     "WDL",
@@ -157,24 +149,30 @@ def play_game(
 
 
 # --------------------------------------------------------- many games (pools)
-_WORKER: dict[str, Any] = {}
+@dataclass(frozen=True)
+class _DuelGames:
+    """A :class:`~az_gym.workers.Job` of evaluation: play each ``(seats, seed)`` task
+    (``seats[p]`` indexes ``agents``) in order. In a worker process the game and agents are
+    the job's unpickled copies; in this process they are the caller's objects."""
 
+    game: Game
+    agents: list[Agent]
+    tasks: list[tuple[tuple[int, ...], np.random.SeedSequence]]
 
-def _init_worker(game: Game, agents: list[Agent]) -> None:
-    _WORKER["game"], _WORKER["agents"] = game, agents
+    @property
+    def num_games(self) -> int:
+        return len(self.tasks)
 
+    def run(self, on_game_end: Callable[[int], None] | None = None) -> list[GameRecord]:
+        records = []
+        for seats, seed in self.tasks:
+            records.append(play_game(self.game, [self.agents[i] for i in seats], seed))
+            if on_game_end is not None:
+                on_game_end(1)
+        return records
 
-def _init_pool_worker(payload: bytes) -> None:
-    """Pool set-up in each worker, after :func:`az_gym._procs.init_worker` started watching
-    the parent: the game and agents, pickled by the parent (unpickling them imports torch,
-    so it comes after the watchdog)."""
-    _init_worker(*pickle.loads(payload))
-
-
-def _play_task(task: tuple[tuple[int, ...], np.random.SeedSequence]) -> GameRecord:
-    seats, seed = task
-    agents = _WORKER["agents"]
-    return play_game(_WORKER["game"], [agents[i] for i in seats], seed)
+    def main_references(self) -> list[str]:
+        return main_references((self.game, self.agents))
 
 
 def _run_games(
@@ -184,7 +182,9 @@ def _run_games(
     num_processes: int,
     progress: bool | None = False,
 ) -> list[GameRecord]:
-    """Play each ``(seats, seed)`` task (``seats[p]`` indexes ``agents``), in order.
+    """Play each ``(seats, seed)`` task (``seats[p]`` indexes ``agents``), in order, on a
+    :class:`~az_gym.workers.LocalPool` of ``num_processes`` (in this process for 1 or a
+    single task).
 
     ``progress``: ``False`` is silent; ``True`` or ``None`` report games on stderr, as a bar
     on a terminal and as periodic log lines otherwise (:mod:`az_gym.progress`).
@@ -193,42 +193,16 @@ def _run_games(
         raise ValueError(f"num_processes={num_processes!r} must be an int >= 1")
     from az_gym.progress import progress as progress_bar
 
+    procs = min(num_processes, len(tasks))
+    # A few jobs per process balance games of unequal length; each job carries its own
+    # copy of the game and agents (unpickled in the worker, after its watchdog started).
+    parts = 1 if procs <= 1 else min(len(tasks), 4 * procs)
+    bounds = [len(tasks) * i // parts for i in range(parts + 1)]
+    jobs = [_DuelGames(game, agents, tasks[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
     bar = progress_bar(len(tasks), "evaluate", unit="games", enabled=progress is not False)
-    with bar:
-        main_names: list[str] = []
-        if num_processes > 1 and len(tasks) > 1:
-            payload, main_names = dumps_for_workers((game, agents))
-            if main_names and not main_reimportable():
-                warnings.warn(
-                    main_unavailable_message(main_names, "evaluation"), RuntimeWarning, stacklevel=3
-                )
-                num_processes = 1
-        if num_processes == 1 or len(tasks) <= 1:
-            _init_worker(game, agents)
-            try:
-                return [_tick(bar, _play_task(t)) for t in tasks]
-            finally:
-                _WORKER.clear()
-        procs = min(num_processes, len(tasks))
-        chunk = max(1, min(4, len(tasks) // (4 * procs)))
-        pool = spawn_executor(procs, "az_gym.evaluation:_init_pool_worker", payload)
-        try:
-            with spawning(bool(main_names)):  # map() submits every chunk: starts the workers
-                results = pool.map(_play_task, tasks, chunksize=chunk)
-            records = [_tick(bar, r) for r in results]
-        except BrokenProcessPool:
-            stop_executor(pool)
-            raise broken_pool_error("evaluation", main_names) from None
-        except BaseException:
-            stop_executor(pool)  # Ctrl-C or a failed game: do not play the other games
-            raise
-        pool.shutdown()
-        return records
-
-
-def _tick(bar: Any, record: GameRecord) -> GameRecord:
-    bar.update(1)
-    return record
+    with bar, LocalPool(procs, what="evaluation") as pool:
+        outs = pool.run(jobs, on_game_end=lambda _n: bar.update(1))
+    return [record for out in outs for record in out]
 
 
 def _check_agents(game: Game, agents: Sequence[Agent]) -> None:

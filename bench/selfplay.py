@@ -23,14 +23,8 @@ from az_gym.envs.registry import make_game
 from az_gym.mcts import MctsParams
 from az_gym.networks import NetworkConfig
 from az_gym.training.params import SelfPlayParams, SimParams
-from az_gym.training.selfplay import (
-    GameSpec,
-    LocalPool,
-    NetSpec,
-    default_num_processes,
-    net_weights,
-    run_self_play,
-)
+from az_gym.training.selfplay import GameSpec, NetSpec, net_weights, run_self_play
+from az_gym.workers import LocalPool, default_num_processes
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,7 +18,6 @@ from az_gym.training.arena import run_arena
 from az_gym.training.params import ArenaParams, SelfPlayParams, SimParams
 from az_gym.training.selfplay import (
     GameSpec,
-    LocalPool,
     NetSpec,
     WorkerJob,
     net_weights,
@@ -27,6 +26,7 @@ from az_gym.training.selfplay import (
     split_games,
 )
 from az_gym.training.simulation import MctsPlayer, simulate
+from az_gym.workers import LocalPool
 
 torch.set_num_threads(1)
 TINY = NetworkConfig(kind="mlp", hidden=(16,))
@@ -276,7 +276,7 @@ def test_pool_workers_exit_when_their_parent_is_killed(tmp_path) -> None:
     script = tmp_path / "parent.py"
     script.write_text(
         "import os, sys, time\n"
-        "from az_gym.training.selfplay import LocalPool\n"
+        "from az_gym.workers import LocalPool\n"
         "if __name__ == '__main__':\n"
         "    pool = LocalPool(num_processes=2)\n"
         "    ex = pool._ensure(False)\n"

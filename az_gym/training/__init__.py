@@ -29,7 +29,7 @@ _EXPORTS = {
     "simulate": "az_gym.training.simulation",
     "TrainingData": "az_gym.training.memory",
     "GameSpec": "az_gym.training.selfplay",
-    "LocalPool": "az_gym.training.selfplay",
+    "LocalPool": "az_gym.workers",
     "SelfPlayReport": "az_gym.training.selfplay",
     "run_self_play": "az_gym.training.selfplay",
     "ArenaReport": "az_gym.training.arena",

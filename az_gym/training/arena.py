@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from az_gym.training.selfplay import GameSpec, NetSpec, Weights, WorkerJob, split_games
+from az_gym.workers import WorkerPool
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def run_arena(
     candidate: Weights,
     best: Weights,
     arena: Any,
-    pool: Any,
+    pool: WorkerPool,
     *,
     seed: int,
     use_gpu: bool = False,
@@ -95,8 +96,8 @@ def run_arena(
         net_spec: how to rebuild both networks.
         candidate, best: the two weight sets.
         arena: ``ArenaParams`` (``mcts``, ``sim``, ``update_threshold``).
-        pool: a backend with ``parallelism`` and ``run(jobs, on_game_end)`` (the
-            self-play workers); at most ``arena.sim.num_processes`` of them get a job.
+        pool: the :class:`~az_gym.workers.WorkerPool` of the self-play workers; at most
+            ``arena.sim.num_processes`` of them get a job.
         seed: seeds the jobs.
         use_gpu: network device in the workers.
         on_game_end: progress callback (games finished so far).

@@ -87,7 +87,8 @@ def _no_cluster_message(address: str | None) -> str:
 
 
 class RayPool:
-    """The Ray counterpart of :class:`~az_gym.training.selfplay.LocalPool`.
+    """The Ray counterpart of :class:`~az_gym.workers.LocalPool`: a
+    :class:`~az_gym.workers.WorkerPool` of self-play and arena jobs.
 
     Args:
         num_actors: actors to start (``None``: one per CPU the cluster offers).

@@ -1,4 +1,4 @@
-"""Self-play and duel workers: the jobs, how a process runs one, and the local process pool.
+"""Self-play and duel workers: the jobs, how a process runs one, and the self-play phase.
 
 A :class:`WorkerJob` is everything a worker needs, all picklable: the game (a
 :class:`GameSpec`), how to rebuild the network (:class:`NetSpec`), the weights as numpy
@@ -6,42 +6,29 @@ arrays (sent once per job, i.e. once per process per iteration, never a pickled 
 the search and simulation parameters, how many games, a seed. :func:`run_job` plays them
 with :func:`~az_gym.training.simulation.simulate` and returns numpy arrays.
 
-:class:`LocalPool` keeps ``num_processes`` spawn-context worker processes alive across
-iterations (each runs torch on one thread, :mod:`az_gym.threads`, and starts as
-:mod:`az_gym._procs` describes); ``num_processes`` 0 or 1 runs jobs in the calling process
-(tests, debugging).
+Jobs run on a pool of :mod:`az_gym.workers` (the one pool abstraction of self-play, the
+arena and evaluation): :class:`~az_gym.workers.LocalPool` (processes on this machine) or
+:class:`~az_gym.training.ray_backend.RayPool`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import multiprocessing as mp
-import os
 import pickle
-import queue as queue_mod
 import time
-import warnings
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from az_gym._procs import (
-    broken_pool_error,
     main_references,
-    main_reimportable,
-    main_unavailable_message,
-    spawn_executor,
-    spawning,
-    stop_executor,
 )
 from az_gym.game import Game
 from az_gym.mcts import MctsParams
 from az_gym.training.memory import TrainingData
 from az_gym.training.simulation import MctsPlayer, simulate
+from az_gym.workers import WorkerPool
 
 Weights = dict[str, np.ndarray]
 """A network's ``state_dict`` as numpy arrays (cheap to pickle, no torch objects)."""
@@ -133,7 +120,6 @@ class WorkerJob:
         alternate_colors, flip_probability: see :func:`simulate`.
         use_gpu: run the network on the GPU when present.
         batch_size: most leaves per network call (``None``: no limit).
-        progress_token: tags this job's progress messages (set by the pool).
     """
 
     game: GameSpec
@@ -149,7 +135,15 @@ class WorkerJob:
     flip_probability: float = 0.0
     use_gpu: bool = False
     batch_size: int | None = None
-    progress_token: int = 0
+
+    def run(self, on_game_end: Callable[[int], None] | None = None) -> WorkerOutput:
+        """Play the job's games (:func:`run_job`); the :class:`~az_gym.workers.Job`
+        protocol."""
+        return run_job(self, on_game_end)
+
+    def main_references(self) -> list[str]:
+        """Objects of ``__main__`` the recipes refer to (the weights cannot)."""
+        return main_references((self.game, self.net, self.mcts))
 
 
 @dataclass(frozen=True)
@@ -201,32 +195,11 @@ class TimedEvaluator:
             self.seconds += time.perf_counter() - t
 
 
-_PROGRESS: Any = None  # the queue a pool worker reports finished games to
-
-
-def _init_worker(threads: int | None, progress: Any) -> None:
-    """Pool set-up in each worker, after :func:`az_gym._procs.init_worker` started watching
-    the trainer: torch threads for this process (``None``: the inference rule of
-    :mod:`az_gym.threads`) and the progress queue."""
-    global _PROGRESS
-    from az_gym.threads import set_inference_threads, use_inference_threads
-
-    set_inference_threads(threads)
-    use_inference_threads()
-    _PROGRESS = progress
-
-
 def run_job(job: WorkerJob, on_game_end: Callable[[int], None] | None = None) -> WorkerOutput:
     """Play a job's games and return the samples and returns (runs in any process)."""
     import torch
 
     from az_gym.networks import NetworkEvaluator, resolve_device
-
-    if on_game_end is None and _PROGRESS is not None:
-        progress, token = _PROGRESS, job.progress_token
-
-        def on_game_end(_: int) -> None:
-            progress.put(token)
 
     game = job.game.build()
     rng = np.random.default_rng(job.seed)
@@ -267,144 +240,6 @@ def split_games(num_games: int, parts: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(parts) if base + (i < extra) > 0]
 
 
-def default_num_processes() -> int:
-    """One process per core."""
-    return os.cpu_count() or 1
-
-
-class LocalPool:
-    """Worker processes on this machine, kept across iterations.
-
-    Workers start as :mod:`az_gym._procs` describes: they watch the trainer before importing
-    torch (and exit when it dies), ignore Ctrl-C, and start without the caller's
-    ``__main__`` unless a job refers to something defined there; when such a job cannot
-    reach its workers (``__main__`` read from stdin, ``python -c`` or a notebook), the jobs
-    run in this process with a warning.
-
-    Args:
-        num_processes: worker processes (``None``: one per core; 0 or 1: in-process).
-        threads_per_process: torch threads in each worker (``None``: the inference rule of
-            :mod:`az_gym.threads`, one thread unless ``AZ_GYM_NUM_THREADS`` says otherwise).
-    """
-
-    def __init__(
-        self, num_processes: int | None = None, threads_per_process: int | None = None
-    ) -> None:
-        n = default_num_processes() if num_processes is None else num_processes
-        if n < 0:
-            raise ValueError(f"num_processes = {num_processes}; must be >= 0 or None")
-        self.num_processes = n
-        self.threads_per_process = threads_per_process
-        self._executor: ProcessPoolExecutor | None = None
-        self._needs_main = False
-        self._warned = False
-        self._progress: Any = None
-        self._token = 0
-
-    @property
-    def parallelism(self) -> int:
-        """How many jobs run at once."""
-        return max(1, self.num_processes)
-
-    def _ensure(self, needs_main: bool) -> ProcessPoolExecutor:
-        if self._executor is not None and needs_main and not self._needs_main:
-            self.close()  # its workers started without the __main__ this job needs
-        if self._executor is None:
-            self._progress = mp.get_context("spawn").Queue()
-            self._executor = spawn_executor(
-                self.num_processes,
-                "az_gym.training.selfplay:_init_worker",
-                self.threads_per_process,
-                self._progress,
-            )
-            self._needs_main = needs_main
-        return self._executor
-
-    def run(
-        self, jobs: Sequence[WorkerJob], on_game_end: Callable[[int], None] | None = None
-    ) -> list[WorkerOutput]:
-        """Run the jobs (in parallel when there are processes); results in job order.
-
-        ``on_game_end(n)`` is called in this process with the number of games finished.
-
-        Raises:
-            WorkerError: a worker process died (the message says what to do).
-        """
-        done_games = 0
-
-        def tick(_: int = 0) -> None:
-            nonlocal done_games
-            done_games += 1
-            if on_game_end is not None:
-                on_game_end(done_games)
-
-        if self.num_processes <= 1:
-            return [run_job(job, tick) for job in jobs]
-        # The weights cannot refer to __main__: only the recipes are checked.
-        main_names = sorted({n for j in jobs for n in main_references((j.game, j.net, j.mcts))})
-        if main_names and not main_reimportable():
-            if not self._warned:
-                self._warned = True
-                warnings.warn(main_unavailable_message(main_names, "self-play"), RuntimeWarning, 2)
-            return [run_job(job, tick) for job in jobs]
-        executor = self._ensure(bool(main_names))
-        # Progress messages may arrive after their job's result: a token per call keeps a
-        # late message of this call from being counted in the next one.
-        self._token += 1
-        tagged = [dataclasses.replace(job, progress_token=self._token) for job in jobs]
-        try:
-            with spawning(self._needs_main):  # submit() starts the workers
-                futures = [executor.submit(run_job, job) for job in tagged]
-            pending: set[Future[WorkerOutput]] = set(futures)
-            while pending:
-                _, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                self._drain(tick)
-            results = [f.result() for f in futures]
-        except BrokenProcessPool:
-            self._abort()
-            raise broken_pool_error("self-play", main_names) from None
-        except BaseException:
-            self._abort()  # Ctrl-C or a failed job: do not wait for the other jobs
-            raise
-        self._drain(tick)
-        while done_games < sum(len(r.returns) for r in results):
-            tick()
-        return results
-
-    def _drain(self, tick: Callable[[], None]) -> None:
-        while True:
-            try:
-                token = self._progress.get_nowait()
-            except (queue_mod.Empty, OSError, ValueError):
-                return
-            if token == self._token:
-                tick()
-
-    def close(self) -> None:
-        """Stop the worker processes (after the job they run, if any)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
-        self._close_progress()
-
-    def _abort(self) -> None:
-        if self._executor is not None:
-            stop_executor(self._executor)
-            self._executor = None
-        self._close_progress()
-
-    def _close_progress(self) -> None:
-        if self._progress is not None:
-            self._progress.close()
-            self._progress = None
-
-    def __enter__(self) -> LocalPool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 @dataclass(frozen=True)
 class SelfPlayReport:
     """Figures of one self-play phase.
@@ -436,7 +271,7 @@ def run_self_play(
     net_spec: NetSpec,
     weights: Weights,
     self_play: Any,
-    pool: Any,
+    pool: WorkerPool,
     *,
     seed: int,
     on_game_end: Callable[[int], None] | None = None,
@@ -447,7 +282,7 @@ def run_self_play(
         game_spec, game: the game recipe and the game it builds (for empty arrays).
         net_spec, weights: the network (the current best).
         self_play: ``SelfPlayParams`` (``mcts``, ``sim``).
-        pool: a backend with ``parallelism`` and ``run(jobs, on_game_end)``.
+        pool: the :class:`~az_gym.workers.WorkerPool` the jobs run on.
         seed: seeds the jobs.
         on_game_end: progress callback (games finished so far).
 

@@ -117,7 +117,7 @@ class Trainer(TrainerState):
         check_memory(self.game, params, self.device)
         self.callbacks = Callbacks(callbacks)
         self.net_spec = NetSpec(self.game.observation_shape, self.game.num_actions, params.network)
-        self._pool: Any = None
+        self._pool = None
         self._loaded = False
         self._reports: list[dict[str, Any]] = []
         self._params_saved = False

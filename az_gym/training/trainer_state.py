@@ -49,6 +49,7 @@ from az_gym.game import Game
 from az_gym.training.report import ReportWriter, to_jsonable, write_reports
 from az_gym.training.run_dir import RunDir, RunDirError
 from az_gym.training.selfplay import GameSpec, NetSpec
+from az_gym.workers import WorkerPool
 
 
 class TrainerState:
@@ -67,7 +68,7 @@ class TrainerState:
     _loaded: bool
     _reports: list[dict[str, Any]]
     _params_saved: bool
-    _pool: Any
+    _pool: WorkerPool | None
     # state
     iteration: int
     rng: np.random.Generator
@@ -91,7 +92,7 @@ class TrainerState:
         atomic_torch_save(ckpt, out)
         return out
 
-    def pool(self) -> Any:
+    def pool(self) -> WorkerPool:
         """The self-play backend (created on first use, kept across iterations)."""
         if self._pool is None:
             sim = self.params.self_play.sim
@@ -100,7 +101,7 @@ class TrainerState:
 
                 self._pool = RayPool(sim.num_processes, address=sim.ray_address)
             else:
-                from az_gym.training.selfplay import LocalPool
+                from az_gym.workers import LocalPool
 
                 n = sim.num_processes
                 if (n is None or n > 1) and not self.game_spec.picklable():
