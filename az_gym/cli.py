@@ -36,12 +36,26 @@ def _options(options: Sequence[str]) -> dict[str, Any]:
     return kwargs
 
 
+def _game_and_options(name: str, options: Sequence[str]) -> tuple[Any, dict[str, Any]]:
+    """What the GAME argument names, with its ``-o KEY=VALUE`` options: a registry name and
+    the options, or for ``MODULE:FACTORY`` the imported factory (only what the user typed is
+    imported) with the options bound as its keyword arguments."""
+    kwargs = _options(options)
+    if ":" in name:
+        from az_gym.training.run_game import import_factory
+
+        return import_factory(name, kwargs), {}
+    return name, kwargs
+
+
 def _game_from_args(name: str, options: Sequence[str]) -> Any:
-    """The game ``name`` with the ``-o KEY=VALUE`` options (:func:`as_game`: a bad option is
-    a one-line ``ValueError`` naming the game's options)."""
+    """The game ``name`` (a registry name or ``MODULE:FACTORY``) with the ``-o KEY=VALUE``
+    options (:func:`as_game`: a bad option is a one-line ``ValueError`` naming the game's
+    options)."""
     from az_gym.envs.registry import as_game
 
-    return as_game(name, **_options(options))
+    game, kwargs = _game_and_options(name, options)
+    return as_game(game, **kwargs)
 
 
 # ---------------------------------------------------------------------------- commands
@@ -53,13 +67,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     arguments). On ``--resume`` the game, options and ``--config`` must be the run's (a
     difference is refused, naming both), and ``--set`` changes parameters deliberately.
     """
-    from az_gym.training.run_game import import_factory, resolve_game
+    from az_gym.training.run_game import resolve_game
     from az_gym.training.trainer import Trainer
 
-    options = _options(args.option)
-    game: Any = args.game
-    if ":" in args.game:
-        game, options = import_factory(args.game, options), {}
+    game, options = _game_and_options(args.game, args.option)
     if args.seed is not None:
         args.set = [f"seed={args.seed}", *args.set]
     if args.resume:
@@ -306,7 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     positive = _at_least(1, int)
 
     def game_cmd(
-        name: str, help_: str, game_help: str = "game name (see `az-gym list`)"
+        name: str,
+        help_: str,
+        game_help: str = "game name (see `az-gym list`) or MODULE:FACTORY of a PettingZoo env",
     ) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_, description=help_)
         sp.add_argument("game", help=game_help)

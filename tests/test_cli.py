@@ -61,3 +61,17 @@ def test_train_resume_evaluate_analyse_export(
     model = tmp_path / "model.onnx"
     assert main(["export", "tictactoe", str(run), "--out", str(model)]) == 0
     assert model.stat().st_size > 0
+
+
+def test_every_game_command_takes_module_factory(capsys: pytest.CaptureFixture[str]) -> None:
+    """``MODULE:FACTORY`` names a game for evaluate, tournament and analyse as it does for
+    train (only what the user typed is imported), with ``-o`` options as its arguments."""
+    classic = "pettingzoo.classic.connect_four_v3:env"
+    assert main(["evaluate", classic, "one_step", "random", "--games", "2", "--quiet"]) == 0
+    assert "one_step vs random" in capsys.readouterr().out
+    assert main(["tournament", classic, "random", "one_step", "--games-per-pair", "2"]) == 0
+    assert "one_step" in capsys.readouterr().out
+    assert main(["analyse", "pettingzoo.classic.tictactoe_v3:env", "alphabeta:9"]) == 0
+    assert "alphabeta, depth 9" in capsys.readouterr().out
+    assert main(["evaluate", classic, "random", "random", "-o", "no_such_option=1"]) == 2
+    assert "no_such_option" in capsys.readouterr().err
