@@ -358,25 +358,22 @@ def test_death_at_any_point_of_a_save_resumes_the_committed_iteration(tmp_path):
             _check_run(run, 2, "tictactoe")
 
 
-def test_run_of_the_flat_layout_resumes_by_iteration_tags_and_moves_to_iteration_dirs(tmp_path):
+def test_run_of_the_flat_layout_is_refused_with_what_to_do(tmp_path):
+    from run_dir_helpers import assert_one_line_error, cli  # it imports this module
+
     Trainer("tictactoe", tiny_params(num_iters=2), tmp_path, quiet=True).train()
-    # The layout of older versions, as a death before iteration 2's state.json left it.
-    for kind in ("current", "best"):
-        shutil.copyfile(tmp_path / "iter-000001" / f"{kind}.pt", tmp_path / f"{kind}.prev.pt")
+    # The layout of older versions: every file at the top, state.json names no directory.
     for name in ("optimiser.pt", "memory.npz"):
         shutil.copyfile(tmp_path / "iter-000002" / name, tmp_path / name)
     for d in tmp_path.glob("iter-*"):
         shutil.rmtree(d)
     state = json.loads((tmp_path / "state.json").read_text())
     del state["checkpoint_dir"]
-    state.update(version=1, iteration=1)
+    state.update(version=1)
     (tmp_path / "state.json").write_text(json.dumps(state))
-    trainer = Trainer.from_run_dir(tmp_path, quiet=True)
-    with pytest.warns(RuntimeWarning, match=r"current\.pt holds iteration 2, but state\.json "
-                      r"says 1; using .*current\.prev\.pt \(iteration 1\)"):  # fmt: skip
-        trainer._ensure_loaded()
-    assert trainer.iteration == 1
-    with pytest.warns(RuntimeWarning, match=r"optimiser\.pt"):
-        assert [r.iteration for r in trainer.resume()] == [2]
-    _check_run(tmp_path, 2, "tictactoe")
-    assert not {"optimiser.pt", "memory.npz"} & {p.name for p in tmp_path.iterdir()}
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    with pytest.raises(RunDirError, match=r"older az_gym \(flat layout.*start a new run"):
+        Trainer.from_run_dir(tmp_path, quiet=True)
+    proc = cli("train", "tictactoe", "--run-dir", tmp_path, "--resume")
+    assert_one_line_error(proc, "state.json", "older az_gym (flat layout", "start a new run")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before

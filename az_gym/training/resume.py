@@ -130,12 +130,10 @@ def load_committed(tr: TrainerState, state: dict[str, Any]) -> None:
         _warn(f"optimiser state not restored ({e}); starting it afresh")
     else:
         tr.learner.load_state_dict(optimiser)
-    legacy = state.get("checkpoint_dir") is None
-    if not (legacy and not (tr.run.path / "memory.npz").exists()):
-        try:
-            tr.memory = tr.run.load_artifact("memory.npz", memory_validator(tr), state)
-        except CheckpointError as e:
-            _warn(f"memory buffer not restored ({e}); it starts empty")
+    try:
+        tr.memory = tr.run.load_artifact("memory.npz", memory_validator(tr), state)
+    except CheckpointError as e:
+        _warn(f"memory buffer not restored ({e}); it starts empty")
     if state.get("rng") is not None:
         try:
             tr.rng.bit_generator.state = state["rng"]

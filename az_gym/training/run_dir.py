@@ -5,9 +5,8 @@ optimiser, memory, the report so far) go to a fresh directory ``iter-NNNNNN/``;
 ``state.json``, written last and atomically, names it (the commit). Loads read only the
 committed directory, so files of an iteration that died before its commit are never used; a
 missing or corrupt file falls back to the previous iteration's copy (kept until the next
-commit) with a warning that names the file. Runs of the older flat layout (``current.pt`` +
-``current.prev.pt``...) still load: the copy whose ``"iteration"`` tag matches ``state.json``
-is chosen.
+commit) with a warning that names the file. Runs of the older flat layout (every file at
+the top, no iteration directories) are refused (see :mod:`az_gym.training.run_state`).
 
 Every load takes the ``state`` it belongs to (read once by the caller), so the files of one
 load come from one commit even while a trainer commits the next iteration; nothing here
@@ -45,8 +44,6 @@ from az_gym.training.selfplay import GameSpec
 
 ITER_DIR_PREFIX = "iter-"
 ITER_DIR_PATTERN = re.compile(re.escape(ITER_DIR_PREFIX) + r"[0-9]+")
-LEGACY_FILES = ("current.prev.pt", "best.prev.pt", "optimiser.pt", "memory.npz")
-"""Top-level files of runs written before iteration directories, deleted at the next commit."""
 PUBLISHED = ("current.pt", "best.pt", "report.jsonl")
 """Files of the committed iteration linked to the top of the run directory."""
 
@@ -211,13 +208,6 @@ class RunDir:
         """``iter-NNNNNN/``: the directory of iteration ``iteration``'s files."""
         return self.path / f"{ITER_DIR_PREFIX}{iteration:06d}"
 
-    def artifact_path(self, name: str, state: dict[str, Any] | None = None) -> Path:
-        """Where the committed copy of ``name`` (``"current.pt"``, ``"memory.npz"``...) is:
-        in the iteration directory that ``state`` (default: ``state.json``) names, or at
-        the top of a run of the flat (legacy) layout."""
-        committed = self._committed_dir(state if state is not None else self.read_state() or {})
-        return (committed if committed is not None else self.path) / name
-
     def begin_iteration(self, iteration: int) -> Path:
         """Create an empty ``iter-NNNNNN/`` for the files of an iteration being saved (a
         copy left by an attempt that died before its commit is removed first).
@@ -259,7 +249,7 @@ class RunDir:
 
     def prune(self) -> None:
         """Delete the iteration directories other than the committed one and its previous
-        one (the fallback for corrupt files), and the files of the legacy layout."""
+        one (the fallback for corrupt files)."""
         state = self.read_state() or {}
         committed = self._committed_dir(state)
         if committed is None:
@@ -269,8 +259,6 @@ class RunDir:
         for p in self.path.iterdir():
             if p.is_dir() and ITER_DIR_PATTERN.fullmatch(p.name) and p.name not in keep:
                 shutil.rmtree(p, ignore_errors=True)
-        for name in LEGACY_FILES:
-            (self.path / name).unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ loads
     def load_artifact(self, name: str, load: Callable[[Path], Any], state: dict[str, Any]) -> Any:
@@ -287,9 +275,10 @@ class RunDir:
             CheckpointError: no copy loads (one line: each copy's reason, what to do).
         """
         n = int(state.get("iteration", 0))
-        problems: list[str] = []
+        candidates = self._candidates(name, state)
+        problems = [] if candidates else ["no iteration is committed yet"]
         fallback: tuple[Path, Any, Any] | None = None
-        for path, dir_tag in self._candidates(name, state):
+        for path, dir_tag in candidates:
             if not path.is_file():
                 problems.append(f"{path} is missing")
                 continue
@@ -299,7 +288,7 @@ class RunDir:
                 problems.append(f"{path} is corrupt ({_one_line(e)})")
                 continue
             tag = obj.get("iteration", dir_tag) if isinstance(obj, dict) else dir_tag
-            if tag is None or (isinstance(tag, int) and tag == n):  # None: untagged legacy
+            if isinstance(tag, int) and tag == n:
                 if problems:
                     _warn(f"{'; '.join(problems)}; using {path} (iteration {n})")
                 return obj
@@ -325,13 +314,13 @@ class RunDir:
         train, so a loss of all copies is a warning and an empty history, never an error."""
         n = int(state["iteration"])
         committed = self._committed_dir(state)
-        candidates = [(self.path / "report.jsonl", n)]
-        if committed is not None:
-            candidates = [
-                (committed / "report.jsonl", n),
-                *candidates,
-                (self.iteration_dir(n - 1) / "report.jsonl", n - 1),
-            ]
+        if committed is None:
+            return []  # iteration 0
+        candidates = [
+            (committed / "report.jsonl", n),
+            (self.path / "report.jsonl", n),
+            (self.iteration_dir(n - 1) / "report.jsonl", n - 1),
+        ]
         problems: list[str] = []
         for path, upto in candidates:
             if not path.is_file():
@@ -357,7 +346,7 @@ class RunDir:
     def _committed_dir(self, state: dict[str, Any]) -> Path | None:
         name = state.get("checkpoint_dir")
         if name is None:
-            return None  # a new run (iteration 0) or the legacy layout
+            return None  # a new run (iteration 0; read_state refuses any other)
         expected = self.iteration_dir(int(state["iteration"])).name
         if name != expected:  # also refuses any path ("../x"): only this name is used
             raise RunDirError(
@@ -367,16 +356,13 @@ class RunDir:
             )
         return self.path / name
 
-    def _candidates(self, name: str, state: dict[str, Any]) -> list[tuple[Path, int | None]]:
-        """``(path, iteration)`` of each copy of ``name``, the committed one first (the
-        iteration is ``None`` where only the file's own tag can tell)."""
+    def _candidates(self, name: str, state: dict[str, Any]) -> list[tuple[Path, int]]:
+        """``(path, iteration)`` of each copy of ``name``, the committed one first (none
+        before the first commit)."""
         n = int(state.get("iteration", 0))
-        if self._committed_dir(state) is not None:
-            return [(self.iteration_dir(n) / name, n), (self.iteration_dir(n - 1) / name, n - 1)]
-        legacy = [self.path / name]
-        if name in ("current.pt", "best.pt"):
-            legacy.append(self.path / name.replace(".pt", ".prev.pt"))
-        return [(p, None) for p in legacy]
+        if self._committed_dir(state) is None:
+            return []
+        return [(self.iteration_dir(n) / name, n), (self.iteration_dir(n - 1) / name, n - 1)]
 
 
 def _parse_records(path: Path, upto: int) -> list[dict[str, Any]]:

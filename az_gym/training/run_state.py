@@ -11,8 +11,8 @@ Fields::
 
     version         int, this format's version (2: iteration directories)
     iteration       int >= 0, the last committed iteration
-    checkpoint_dir  "iter-NNNNNN", the committed iteration's directory (absent at 0 and in
-                    runs of the flat layout); must be the name of ``iteration``'s directory
+    checkpoint_dir  "iter-NNNNNN", the committed iteration's directory (absent only at
+                    iteration 0); must be the name of ``iteration``'s directory
     game_id         str, the game (with its options) the networks were trained on
     game_name       str or null, its registry name
     game_options    {str: JSON scalar}, its registry options
@@ -107,6 +107,14 @@ def validate_state(data: Any, path: Path) -> dict[str, Any]:
         raise RunDirError(
             f"{path}: version {data['version']} was written by a newer az_gym (this one "
             f"reads up to {STATE_VERSION}); upgrade az_gym"
+        )
+    if data["iteration"] > 0 and data.get("checkpoint_dir") is None:
+        # Before iteration directories (version 1) each file sat at the top of the run
+        # directory; this az_gym no longer reads that layout.
+        raise RunDirError(
+            f"{path}: the run was written by an older az_gym (flat layout: current.pt... at "
+            "the top, no iter-NNNNNN/ directories), which this version no longer reads; start "
+            "a new run directory, or resume it with the az_gym release that wrote it"
         )
     return data
 

@@ -31,7 +31,7 @@ from az_gym.training.events import (
     interrupt_guard,
 )
 from az_gym.training.iteration import draw_seed, iteration_record, memory_stages, run_benchmark
-from az_gym.training.report import ReportWriter, write_reports
+from az_gym.training.report import ReportWriter
 from az_gym.training.run_dir import RunDir, RunDirError, resolve_game
 from az_gym.training.selfplay import NetSpec, SelfPlayReport, net_weights, run_self_play
 from az_gym.training.trainer_state import TrainerState
@@ -216,8 +216,6 @@ class Trainer(TrainerState):
             state = self.run.read_state() or {"iteration": 0}
             self._load_state(state)
             self.run.publish()  # a process killed between its commit and the links
-            if not self.run.artifact_path("report.jsonl", state).is_file():  # flat layout
-                write_reports(self.run.path / "report.jsonl", self._reports)
             remove_stale_temp_files(self.run.path)
             return self._loop()
 

@@ -28,8 +28,8 @@ a fresh ``iter-NNNNNN/`` and then ``state.json``, which names it; resume reads o
 directory that ``state.json`` names, so a ``kill -9`` at any point loses at most the
 iteration in progress and never mixes its files with the committed ones. On resume a
 missing or corrupt file is reported and the previous iteration's copy is used. Runs of the
-older flat layout (``current.pt`` + ``current.prev.pt``, ``optimiser.pt``, ``memory.npz``)
-still resume and move to this layout at their next commit.
+older flat layout (every file at the top, no ``iter-NNNNNN/``) are refused with a
+:class:`RunDirError` that says what to do.
 Checkpoints are :mod:`az_gym.checkpoint_format`'s (the agent's file format), so
 ``AlphaZeroAgent.load("runs/x/best.pt")`` works.
 """
