@@ -36,10 +36,8 @@ __getattr__, __dir__ = lazy_exports("az_gym", _EXPORTS, globals())
 
 
 def _register() -> None:
-    try:
-        from az_gym.envs import registry
-    except ImportError:  # pragma: no cover - during partial checkouts
-        return
+    from az_gym.envs import registry
+
     registry.register_all()
 
 

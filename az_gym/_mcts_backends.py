@@ -13,7 +13,6 @@ un-compiled on ``[k, A]`` arrays (``.py_func``). Value sums over actions run lef
 in both (a loop; ``np.cumsum`` in numpy, whose order is sequential, unlike ``np.sum``'s
 pairwise one; visit counts are whole numbers, exact in any order) and discounts are
 ``gamma ** float(k)`` in both, so the two backends give bit-identical searches.
-:data:`AVAILABLE` says whether numba compiled them.
 """
 
 from __future__ import annotations
@@ -22,23 +21,13 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
 from az_gym._mcts_tree import NodePool
 
-try:  # numba is optional: a speed-up, never a requirement
-    from numba import njit
-
-    AVAILABLE = True
-except ImportError:  # pragma: no cover - exercised only without numba
-    AVAILABLE = False
-
-    def njit(*args, **kwargs):  # type: ignore[no-redef]
-        """Stand-in decorator: leaves the function as plain Python."""
-        return lambda f: f
-
 
 def _python(f: Callable) -> Callable:
-    """The plain-Python function behind a numba dispatcher (itself without numba)."""
+    """The plain-Python function behind a numba dispatcher."""
     return getattr(f, "py_func", f)
 
 
@@ -169,7 +158,7 @@ def _backup_kernel(path_nodes, path_actions, path_len, g, to_play, n_visits, w_s
 
 
 class NumbaBackend:
-    """Compiled descent and backup (needs numba: :data:`AVAILABLE`)."""
+    """Compiled descent and backup."""
 
     name = "numba"
 
@@ -287,14 +276,11 @@ class NumpyBackend:
 
 
 def make_backend(name: str) -> NumbaBackend | NumpyBackend:
-    """The backend called ``name``: ``"numba"``, ``"numpy"`` or ``"auto"`` (numba when it
-    is installed).
+    """The backend called ``name``: ``"numba"``, ``"numpy"`` or ``"auto"`` (numba).
 
     Raises:
-        ValueError: another name, or ``"numba"`` without numba.
+        ValueError: another name.
     """
     if name not in ("auto", "numba", "numpy"):
         raise ValueError(f"BatchedMcts: backend = {name!r}; must be auto, numba or numpy")
-    if name == "numba" and not AVAILABLE:
-        raise ValueError("BatchedMcts: backend = 'numba' but numba is not installed")
-    return NumbaBackend() if name == "numba" or (name == "auto" and AVAILABLE) else NumpyBackend()
+    return NumpyBackend() if name == "numpy" else NumbaBackend()

@@ -1,4 +1,4 @@
-"""Batched PUCT search over arrays (numpy, optional numba; knows only the game contract).
+"""Batched PUCT search over arrays (numpy and numba; knows only the game contract).
 
 :class:`BatchedMcts` steps ``B`` search trees in lockstep. Each simulation step descends
 every tree to a leaf, expands the ``B`` leaves with the game, scores all non-terminal
@@ -32,8 +32,8 @@ Discounting: the edge into a terminal child earns ``returns`` undiscounted; the 
 non-terminal leaf earns ``gamma * value``; every level further up multiplies by ``gamma``.
 
 Backends (:mod:`az_gym._mcts_backends`): the descent and the backup run as compiled loops over
-the pool arrays (numba) when numba is installed, else as numpy passes vectorised across
-trees (one pass per depth level); both give bit-identical searches
+the pool arrays (numba), or as numpy passes vectorised across trees (one pass per depth
+level, ``backend="numpy"``); both give bit-identical searches
 (``tests/test_golden.py``). Leaf expansion (game calls) and evaluation are shared
 Python/numpy code.
 
@@ -122,8 +122,8 @@ class BatchedMcts:
         params: search parameters.
         rng: source of the Dirichlet noise (a fresh default generator if ``None``).
         backend: ``"numba"`` (compiled descent/backup loops), ``"numpy"`` (vectorised
-            across trees, one numpy pass per depth level) or ``"auto"`` (numba when it is
-            installed). Both give identical searches.
+            across trees, one numpy pass per depth level) or ``"auto"`` (numba). Both give
+            identical searches.
         num_trees: number of tree slots, fixed (slot ids must be below it); ``None``: the
             slots grow to the largest id searched.
     """

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from az_gym._mcts_backends import AVAILABLE as NUMBA_AVAILABLE
 from az_gym.envs.connect_four import ConnectFour
 from az_gym.envs.gomoku import Gomoku
 from az_gym.envs.tictactoe import TicTacToe
@@ -29,7 +28,7 @@ from az_gym.game import Game, State
 from az_gym.mcts import BatchedMcts, MctsParams
 
 DATA = Path(__file__).parent / "data" / "golden_visits.json"
-BACKENDS = ["numpy"] + (["numba"] if NUMBA_AVAILABLE else [])
+BACKENDS = ["numpy", "numba"]
 
 
 class _RoundedNet:

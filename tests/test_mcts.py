@@ -11,7 +11,6 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
-from az_gym import _mcts_backends as _kernels
 from az_gym.envs.tictactoe import TicTacToe
 from az_gym.evaluators import RolloutEvaluator, UniformEvaluator
 from az_gym.game import Game, GameOverError
@@ -409,7 +408,6 @@ def test_search_modules_never_import_torch() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.skipif(not _kernels.AVAILABLE, reason="numba not installed")
 @pytest.mark.parametrize(("gamma", "fpu"), [(1.0, None), (0.95, None), (1.0, 0.3)])
 def test_numba_and_numpy_backends_agree(gamma: float, fpu: float | None) -> None:
     g = TicTacToe()
@@ -490,8 +488,6 @@ def test_first_play_urgency_keeps_a_pessimistic_root_from_going_wide(backend: st
     """Every visited child looks lost to the root's mover (-0.5). With Q = 0 for unvisited
     actions each of the 81 moves is tried once before any is read further; with a
     first-play reduction the search returns to the moves it has already tried."""
-    if backend == "numba" and not _kernels.AVAILABLE:
-        pytest.skip("numba not installed")
     from az_gym.envs.gomoku import Gomoku
 
     g = Gomoku(9)
@@ -515,8 +511,6 @@ def test_first_play_urgency_keeps_a_pessimistic_root_from_going_wide(backend: st
 def test_search_of_no_states_is_an_empty_result(backend: str) -> None:
     """Lockstep self-play may hand a player no game this step; both backends answer with
     empty arrays (the numba backend used to raise on ``max`` of an empty path array)."""
-    if backend == "numba" and not _kernels.AVAILABLE:
-        pytest.skip("numba not installed")
     g = TicTacToe()
     m = BatchedMcts(g, UniformEvaluator(), MctsParams(num_iters_per_turn=5), backend=backend)
     r = m.search([])

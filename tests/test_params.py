@@ -28,7 +28,6 @@ from az_gym.training.params import (
     apply_overrides,
     default_params,
     load_params,
-    necessary_samples,
     params_from_dict,
     params_to_dict,
     save_params,
@@ -277,7 +276,6 @@ def test_batches_per_checkpoint_and_weights():
     assert list(w.CONSTANT.weight([1, 4])) == [1, 1]
     assert list(w.LOG.weight([1, 4])) == [1, 3]
     assert list(w.LINEAR.weight([1, 4])) == [1, 4]
-    assert necessary_samples(0.1, 0.05) == 150
 
 
 def test_schedules():

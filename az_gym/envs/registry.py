@@ -168,10 +168,8 @@ def register_all() -> None:
             gymnasium.register(
                 id=gid, entry_point="az_gym.envs.gym_view:GymView", kwargs={"game": name}
             )
-    try:
-        import pettingzoo
-    except ImportError:  # pragma: no cover - pettingzoo is a dependency
-        return
+    import pettingzoo
+
     if not hasattr(pettingzoo, "register"):  # pragma: no cover - PettingZoo < 1.27
         return
     for name in _GAMES:

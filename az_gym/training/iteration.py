@@ -123,19 +123,15 @@ def run_benchmark(
     """Play ``params.benchmark``'s duels with (a CPU copy of) ``best_net``;
     ``{name: score dict}``, seeds drawn from ``rng``.
 
-    Skipped (with a note in the record) when the game is not two-player or the evaluation
-    module is missing.
+    Skipped (with a note in the record) when the game is not two-player.
     """
     duels = params.benchmark
     if not duels:
         return {}
     if game.num_players != 2:
         return {"note": "benchmark duels need a two-player game; skipped"}
-    try:
-        from az_gym.evaluation import evaluate
-    except ImportError:
-        return {"note": "az_gym.evaluation is not available; skipped"}
     from az_gym.agents.alphazero import AlphaZeroAgent
+    from az_gym.evaluation import evaluate
 
     out: dict[str, Any] = {}
     for duel in duels:

@@ -42,18 +42,6 @@ from az_gym.schedules import (
     schedule_points,
 )
 
-try:
-    from az_gym.evaluation import necessary_samples
-except ImportError:  # pragma: no cover - only while evaluation.py is unavailable
-
-    def necessary_samples(eps: float, beta: float) -> int:
-        """Games needed so that a mean score over ``1/2 + eps`` means ``p > 1/2`` with
-        probability ``1 - beta`` (Hoeffding): ``ceil(log(1 / beta) / (2 eps^2))``."""
-        if not 0.0 < eps <= 1.0 or not 0.0 < beta < 1.0:
-            raise ValueError(f"necessary_samples: need 0 < eps={eps} <= 1, 0 < beta={beta} < 1")
-        return math.ceil(math.log(1.0 / beta) / (2.0 * eps * eps))
-
-
 __all__ = [
     "ArenaParams",
     "ConstSchedule",
@@ -75,7 +63,6 @@ __all__ = [
     "apply_overrides",
     "default_params",
     "load_params",
-    "necessary_samples",
     "params_from_dict",
     "params_to_dict",
     "save_params",

@@ -95,11 +95,8 @@ class ReportWriter:
             plot_reports(records, self.run_dir / "plots")
 
     def _write_tensorboard(self, rec: Mapping[str, Any]) -> None:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:  # tensorboard is a dependency, but stay usable without it
-            self.tensorboard = False
-            return
+        from torch.utils.tensorboard import SummaryWriter
+
         if self._tb is None:
             self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
             self._write_params()
