@@ -3,11 +3,8 @@
 torch runs its CPU kernels on an OpenMP team of, by default, one thread per core, in
 *every* process. A parallel op waits at a barrier for its slowest thread, so as soon as a
 thread shares its core with another busy program (a self-play worker, an evaluation, a
-browser), every op waits for that thread's next time slice. Measured on a 2-core machine
-(issue 12): a 400-simulation Connect Four move took 0.38 s idle and 1.47 s next to two busy
-processes with torch's default threads, 0.44 s with one thread; one batch-1 forward pass took
-0.6-1.4 ms with one thread and 10-165 ms with two. Small batches gain nothing from more
-threads anyway. Hence the rule:
+browser), every op waits for that thread's next time slice, and small batches gain nothing
+from more threads anyway (``python bench/contention.py`` measures both ways). Hence the rule:
 
 * **Inference** (the search's network calls: ``AlphaZeroAgent.act`` / ``analyse``, the CLI's
   ``play`` / ``analyse`` / ``evaluate``, self-play, arena and evaluation workers, Ray actors):

@@ -29,19 +29,7 @@ copied that way has not even been reset). Two correct clones are offered:
   Always correct for deterministic envs; O(moves) per clone. States taken from a live env
   (:meth:`PettingZooGame.state_from_env`) have no history and always clone fast.
 
-Measured on the development machine (2 shared, heavily loaded CPU cores; two runs, so
-ranges), per clone of one position after a warm-up: ``fast`` = :func:`clone_env`, mean of
-200; ``replay`` = :meth:`PettingZooGame.clone` with ``clone="replay"``, mean of 20, which
-includes building the env with the factory and the ``observe`` that
-``TerminateIllegalWrapper.step`` makes per move:
-
-==============================  ============  ============  ==========================
-env (position)                  fast          replay        ``copy.deepcopy``
-==============================  ============  ============  ==========================
-connect_four_v3 (10 plies)      50-65 us      0.7-1.2 ms    wrong: empty, never reset
-chess_v6 (40 plies)             110-250 us    18-45 ms      wrong: empty, never reset
-go_v5 board_size=9 (30 plies)   60-80 us      4-9 ms        wrong: empty, never reset
-==============================  ============  ============  ==========================
+``python bench/clone.py`` measures the cost of each method per clone (and of ``copy.deepcopy``).
 
 Go caveat: ``go_v5`` keeps the board size in module globals, so go envs of two different
 sizes must not live in one process (a PettingZoo limitation).

@@ -55,18 +55,7 @@ RNG state, so the search plans against the env's actual future random draws (the
 determinised by its RNG state), and every self-play game has the same "dice" for the same
 actions. Fine for deterministic envs; for stochastic ones this is a known limitation.
 
-Cost per call, microseconds, on the development machine (2 shared, loaded CPU cores; two
-runs of 500 ``timeit`` calls after a warm-up, so ranges); ``next_state`` = clone + one
-step; replay also builds the env with the factory:
-
-=============================  =============  ==========  =========  =============
-env (position)                 clone_gym_env  next_state  replay     copy.deepcopy
-=============================  =============  ==========  =========  =============
-FrozenLake-v1 4x4 (6 steps)    32-50          69-73       220-320    270-410
-FrozenLake8x8-v1 (6 steps)     33-42          45-71       900-1400   1400-2100
-CliffWalking-v1 (10 steps)     31-47          41-67       1400-2000  600-900
-CartPole-v1 (10 steps)         48-51          70          190-300    170-180
-=============================  =============  ==========  =========  =============
+``python bench/clone.py`` measures the cost of each method per clone and per ``next_state``.
 """
 
 from __future__ import annotations
