@@ -1,8 +1,7 @@
 """Native games, the PettingZoo AEC shell, the Gymnasium view, the PettingZoo and
 Gymnasium adapters.
 
-Everything is imported lazily, so ``import az_gym.envs`` costs nothing and a game module
-that is missing only breaks the names that need it.
+Everything is imported lazily, so ``import az_gym.envs`` costs nothing.
 """
 
 from __future__ import annotations
@@ -16,8 +15,8 @@ _EXPORTS = {
     "PettingZooState": "az_gym.envs.adapter",
     "clone_env": "az_gym.envs.adapter",
     "GymnasiumGame": "az_gym.envs.gym_adapter",
-    "GymnasiumState": "az_gym.envs.gym_adapter",
-    "clone_gym_env": "az_gym.envs.gym_adapter",
+    "GymnasiumState": "az_gym.envs.gym_state",
+    "clone_gym_env": "az_gym.envs.gym_state",
     "make": "az_gym.envs.registry",
     "make_game": "az_gym.envs.registry",
     "available_games": "az_gym.envs.registry",
