@@ -4,6 +4,7 @@ point of a save, run-dir safety."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import shutil
@@ -181,6 +182,22 @@ def test_corrupt_checkpoint_falls_back_to_previous_good_one(tmp_path):
         reports = trainer.resume()
     assert [r.iteration for r in reports] == [3]
     _check_run(tmp_path, 3, "tictactoe")
+
+
+def test_iteration_line_shows_the_arena_score_in_evaluate_units(tmp_path, capsys):
+    """The arena's score reads as evaluate and arena.png read it: in [0, 1], with the
+    threshold in the same units (the line used to print the mean reward, e.g. +0.42)."""
+    params = tiny_params()
+    params = dataclasses.replace(
+        params, arena=dataclasses.replace(params.arena, update_threshold=0.05)
+    )
+    Trainer("tictactoe", params, tmp_path).train()
+    (record,) = load_reports(tmp_path)
+    score = (record["arena"]["score"] + 1) / 2
+    line = [x for x in capsys.readouterr().err.splitlines() if x.startswith("iteration 1:")]
+    assert len(line) == 1 and record["summary"] in line[0]
+    assert f", arena {score:.2f} (threshold 0.525)" in line[0], line[0]
+    assert line[0].endswith(", promoted") == record["promoted"]
 
 
 def test_keyboard_interrupt_keeps_the_last_completed_iteration(tmp_path, capsys):

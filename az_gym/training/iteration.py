@@ -49,15 +49,9 @@ def iteration_record(
     # Arenas run inside learning (at each checkpoint): the phases' seconds add up only if
     # learning's own time leaves them out.
     arena_seconds = sum(a.seconds for a in arenas)
-    summary = (
-        f"{sp.num_samples} samples ({sp.samples_per_second:.0f}/s), loss "
-        f"{before['total']:.3f} -> {after['total']:.3f}"
-        + (f", arena {last_arena.score:+.2f}" if last_arena else "")
-        + (", promoted" if promoted else "")
-    )
-    return {
+    record = {
         "iteration": iteration,
-        "summary": summary,
+        "summary": "",  # below, from the record
         "promoted": promoted,
         "self_play": sp.to_dict(),
         "memory": {
@@ -84,6 +78,28 @@ def iteration_record(
         "memory_analysis": stages,
         "benchmark": benchmark,
     }
+    record["summary"] = _summary(record, sp, before, after)
+    return record
+
+
+def _summary(
+    record: dict[str, Any], sp: Any, before: dict[str, float], after: dict[str, float]
+) -> str:
+    """The line printed after each iteration: samples, loss, and the last arena's score in
+    ``evaluate``'s and the plots' units (two players: ``[0, 1]``; see
+    :func:`~az_gym.training.plots.arena_points`) with the threshold in the same units."""
+    from az_gym.training.plots import arena_points, arena_threshold
+
+    text = (
+        f"{sp.num_samples} samples ({sp.samples_per_second:.0f}/s), "
+        f"loss {before['total']:.3f} -> {after['total']:.3f}"
+    )
+    points = arena_points(record)
+    if points:
+        threshold = arena_threshold(record)
+        text += f", arena {points[-1][1]:.2f}"
+        text += f" (threshold {threshold:g})" if threshold is not None else ""
+    return text + (", promoted" if record["promoted"] else "")
 
 
 def memory_stages(net: Any, memory: Any, params: Any, device: Any) -> dict[str, Any]:
