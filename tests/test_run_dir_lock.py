@@ -22,6 +22,7 @@ from test_trainer import tiny_params
 
 from az_gym.training.report import load_reports
 from az_gym.training.run_lock import RunLock, RunLockedError
+from az_gym.training.run_state import RunDirError
 from az_gym.training.trainer import Trainer
 
 torch.set_num_threads(1)
@@ -88,3 +89,50 @@ def test_the_lock_is_exclusive_within_one_process_too(tmp_path):
             second.acquire()
     with second:  # released: free again, without a warning
         assert second.held
+
+
+@pytest.mark.parametrize("kind", ["symlink", "dangling", "hardlink", "fifo", "directory"])
+def test_a_crafted_lock_never_writes_outside_the_run_directory(tmp_path, kind):
+    run, outside = tmp_path / "run", tmp_path / "outside.txt"
+    run.mkdir()
+    if kind != "dangling":
+        outside.write_text("precious\n")
+    lock = run / "lock"
+    {
+        "symlink": lambda: lock.symlink_to(outside),
+        "dangling": lambda: lock.symlink_to(outside),
+        "hardlink": lambda: os.link(outside, lock),
+        "fifo": lambda: os.mkfifo(lock),
+        "directory": lambda: lock.mkdir(),
+    }[kind]()
+    with pytest.raises(RunDirError, match=f"{lock}.*delete it") as e:
+        RunLock(run).acquire()
+    assert "\n" not in str(e.value)
+    if kind == "dangling":
+        assert not outside.exists()  # not created through the link
+    else:
+        assert outside.read_text() == "precious\n"
+
+
+def test_a_symlinked_lock_is_a_one_line_error_of_train_resume(tmp_path):
+    run, outside = tmp_path / "run", tmp_path / "outside.txt"
+    Trainer("tictactoe", tiny_params(num_iters=1), run, quiet=True).train()
+    outside.write_text("precious\n")
+    (run / "lock").unlink()
+    (run / "lock").symlink_to(outside)
+    proc = az_gym("train", "tictactoe", "--run-dir", run, "--resume", cwd=tmp_path)
+    assert_one_line_error(proc, str(run / "lock"), "symbolic link")
+    assert outside.read_text() == "precious\n"
+
+
+@pytest.mark.parametrize("since", ["1e300", "NaN", '"x"', "-1e30"])
+def test_crafted_lock_contents_are_taken_over_naming_the_lock(tmp_path, since):
+    (tmp_path / "lock").write_text(
+        f'{{"pid": 99999999999, "host": "h\\u001b[2J", "since": {since}}}'
+    )
+    lock = RunLock(tmp_path)
+    with pytest.warns(RuntimeWarning, match="took over the lock") as w:
+        lock.acquire()
+    message = str(w[0].message)
+    assert str(tmp_path / "lock") in message and "\x1b" not in message
+    lock.release()

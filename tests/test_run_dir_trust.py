@@ -59,11 +59,11 @@ def test_a_crafted_game_factory_in_state_json_is_never_imported(run1, tmp_path):
 def test_a_ray_address_in_a_shared_params_toml_is_dropped_on_resume(run1, tmp_path):
     run = _copy(run1, tmp_path / "run")
     text = (run / "params.toml").read_text()
-    text = text.replace('backend = "local"', 'backend = "ray"', 1)
-    text = text.replace('ray_address = "none"', 'ray_address = "10.1.2.3:6379"', 1)
+    text = text.replace('backend = "local"', 'backend = "ray"')
+    text = text.replace('ray_address = "none"', 'ray_address = "10.1.2.3:6379"')
     (run / "params.toml").write_text(text)
     assert load_params(run / "params.toml").self_play.sim.ray_address == "10.1.2.3:6379"
-    with pytest.warns(RuntimeWarning, match=r"10\.1\.2\.3.*runs locally"):
+    with pytest.warns(RuntimeWarning, match=r"10\.1\.2\.3.*does not use it"):
         trainer = Trainer.from_run_dir(run, quiet=True)
     assert trainer.params.self_play.sim.backend == "local"
     assert trainer.params.self_play.sim.ray_address is None
@@ -74,6 +74,16 @@ def test_a_ray_address_in_a_shared_params_toml_is_dropped_on_resume(run1, tmp_pa
         overrides=["self_play.sim.backend=ray", "self_play.sim.ray_address=127.0.0.1:1"],
     )
     assert again.params.self_play.sim.ray_address == "127.0.0.1:1"
+    # Typing the backend alone keeps the backend, never the recorded address.
+    for typed in (
+        ["self_play.sim.backend=ray"],
+        ["arena.sim.backend=ray", "self_play.sim.backend=ray"],
+    ):
+        with pytest.warns(RuntimeWarning, match=r"ray_address='10\.1\.2\.3:6379'.*does not use"):
+            mine = Trainer.from_run_dir(run, quiet=True, overrides=typed)
+        assert mine.params.self_play.sim.backend == "ray"
+        assert mine.params.self_play.sim.ray_address is None
+        assert mine.params.arena.sim.ray_address is None
 
 
 def test_resume_refuses_other_options_or_config_naming_both(tmp_path):

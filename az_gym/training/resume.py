@@ -184,11 +184,6 @@ def resume_setup(
 
 
 # ---------------------------------------------------------------------------- trust
-REMOTE_KEYS = ("backend", "ray_address")
-"""``SimParams`` fields that make a resume connect somewhere: never taken from a run
-directory unless the user sets them again."""
-
-
 def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(data, dict):
         out: dict[str, Any] = {}
@@ -217,8 +212,10 @@ def resume_params(
 
     * ``user_params`` (the user's own ``--config``) must equal ``recorded`` once both take
       ``overrides``; it is then trusted as the user's. Otherwise:
-    * a Ray backend or address in ``recorded`` is dropped with a warning (self-play runs
-      locally), unless ``overrides`` set that part again.
+    * a Ray address in ``recorded`` is dropped with a warning unless ``overrides`` type that
+      phase's ``ray_address`` itself (typing only ``backend=ray`` starts or joins a local
+      Ray cluster, never the recorded one); a Ray backend is dropped (self-play runs
+      locally) unless ``overrides`` type a backend again.
 
     Raises:
         RunDirError: ``user_params`` differs from the run's (names the keys and both files).
@@ -240,17 +237,26 @@ def resume_params(
     sims = [("self_play.sim", recorded.self_play.sim)]
     if recorded.arena is not None:
         sims.append(("arena.sim", recorded.arena.sim))
-    remote = [(w, s) for w, s in sims if s.backend != "local" or s.ray_address is not None]
     typed = [o.split("=", 1)[0].strip() for o in overrides]
-    # One decision for both phases (their backends must match): typed again, all is kept.
-    if not remote or any(t.endswith(REMOTE_KEYS) or t.endswith(".sim") for t in typed):
-        return list(overrides)
-    where, sim = remote[0]
-    _warn(
-        f"{run_path / 'params.toml'} asks for {where}.backend={sim.backend!r}, "
-        f"ray_address={sim.ray_address!r}; a run directory may come from someone else, so "
-        f"this resume runs locally (to use Ray: --set {where}.backend=ray --set "
-        f"{where}.ray_address=ADDRESS, and the same for arena.sim)"
-    )
-    drops = [f"{w}.{k}" for w, _ in sims for k in ("ray_address=none", "backend=local")]
+
+    def is_typed(key: str) -> bool:  # the key itself, or a section holding it
+        return any(key == t or key.startswith(t + ".") for t in typed)
+
+    # A backend typed again keeps the run's backends (both phases must match); an address
+    # is a connection: only the one the user typed for that phase is used.
+    keep_backend = any(t.endswith("backend") or t.endswith(".sim") for t in typed)
+    drops, dropped = [], []
+    for where, sim in sims:
+        if sim.ray_address is not None and not is_typed(f"{where}.ray_address"):
+            drops.append(f"{where}.ray_address=none")
+            dropped.append(f"{where}.ray_address={sim.ray_address!r}"[:120])
+        if sim.backend != "local" and not keep_backend:
+            drops.append(f"{where}.backend=local")
+            dropped.append(f"{where}.backend={sim.backend!r}"[:120])
+    if dropped:
+        _warn(
+            f"{run_path / 'params.toml'} asks for {', '.join(dropped)}; a run directory may "
+            "come from someone else, so this resume does not use it (to use Ray: --set "
+            "self_play.sim.backend=ray --set self_play.sim.ray_address=ADDRESS)"
+        )
     return [*drops, *overrides]

@@ -20,10 +20,13 @@ import errno
 import json
 import os
 import socket
+import stat
 import time
 import warnings
 from pathlib import Path
 from typing import Any
+
+from az_gym.training.run_state import RunDirError
 
 try:
     import fcntl
@@ -40,7 +43,7 @@ class RunLockedError(ValueError):
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # no such pid (or none could exist)
         return False
     except PermissionError:  # alive, owned by another user
         return True
@@ -48,13 +51,15 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _describe(owner: dict[str, Any]) -> str:
-    since = owner.get("since")
-    when = (
-        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since))
-        if isinstance(since, (int, float))
-        else "an unknown time"
-    )
-    return f"pid {owner.get('pid')} on host {owner.get('host')!r} since {when}"
+    """The owner, for a message; the file's values are data (a crafted ``since`` such as
+    ``1e300`` or NaN reads as an unknown time, strings are shown with ``repr``)."""
+    since, pid = owner.get("since"), owner.get("pid")
+    try:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since))
+    except (TypeError, ValueError, OverflowError, OSError):
+        when = "an unknown time"
+    shown = pid if isinstance(pid, int) and not isinstance(pid, bool) else repr(pid)[:40]
+    return f"pid {shown} on host {str(owner.get('host'))[:80]!r} since {when}"
 
 
 class RunLock:
@@ -83,7 +88,7 @@ class RunLock:
         """
         if self._fd is not None:
             return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._open()
         try:
             owner = self._read(fd)
             locked = self._flock(fd)
@@ -134,6 +139,32 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+    def _open(self) -> int:
+        """Open (create) the lock file, never through a symlink, and only a plain file with
+        one name: the lock is truncated and written, so a crafted ``lock`` that is a
+        symlink or a hard link to a file elsewhere must not make that file the one written.
+
+        Raises:
+            RunDirError: ``lock`` is a symlink, not a regular file, or has other names.
+        """
+        flags = os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            fd = os.open(self.path, flags | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except OSError as e:
+            if e.errno not in (errno.ELOOP, errno.EISDIR):
+                raise
+            what = "is a symbolic link" if e.errno == errno.ELOOP else "is a directory"
+        else:
+            st = os.fstat(fd)
+            if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
+                return fd
+            os.close(fd)
+            what = "is not a regular file" if not stat.S_ISREG(st.st_mode) else "is a hard link"
+        raise RunDirError(
+            f"{self.path} {what}; the lock must be a plain file of this run directory: "
+            "delete it (no trainer uses this run) and start again"
+        )
 
     @staticmethod
     def _flock(fd: int) -> bool | None:
