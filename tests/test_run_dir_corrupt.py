@@ -139,3 +139,39 @@ def test_a_crafted_agent_file_is_refused_before_its_network_is_built(run, tmp_pa
         with pytest.raises(ValueError, match="checkpoint"):  # in milliseconds, no 40 GB
             AlphaZeroAgent.load(path)
     assert AlphaZeroAgent.load(run / "best.pt").game.game_id == "tictactoe"
+
+
+@pytest.mark.parametrize(
+    "entry, kind",
+    [
+        ("plots", "dir-link"),
+        ("tensorboard", "dir-link"),
+        ("iter-000003", "dir-link"),
+        ("plots", "file"),
+        ("tensorboard", "file"),
+        ("plots/losses.png", "file-link"),
+    ],
+)
+def test_symlinked_or_misplaced_writer_entries_are_refused_before_writing(
+    run, tmp_path, entry, kind
+):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("precious\n")
+    target = run / entry
+    if target.is_dir():
+        shutil.rmtree(target)
+    elif target.exists() or target.is_symlink():
+        target.unlink()
+    {
+        "dir-link": lambda: target.symlink_to(outside, target_is_directory=True),
+        "file-link": lambda: target.symlink_to(outside / "keep.txt"),
+        "file": lambda: target.write_text("not a directory\n"),
+    }[kind]()
+    before = sorted(p.name for p in run.iterdir())
+    proc = cli("train", "tictactoe", "--run-dir", run, "--resume", "--set", "num_iters=3")
+    assert_one_line_error(proc, str(target), "remove it")
+    assert sorted(p.name for p in run.iterdir()) == before  # nothing written
+    assert [p.name for p in outside.iterdir()] == ["keep.txt"]
+    assert (outside / "keep.txt").read_text() == "precious\n"
+    assert json.loads((run / "state.json").read_text())["iteration"] == 2

@@ -119,6 +119,7 @@ class RunDir:
                 f"cannot write to the run directory {path}: {e.strerror or e}"
             ) from None
         try:
+            self._check_layout()
             yield
         except BaseException:
             try:
@@ -202,6 +203,32 @@ class RunDir:
         if state is None:
             raise RunDirError(f"{self.path} holds no run (no state.json)")
         return game_from_state(state, self.state_path)
+
+    def _check_layout(self) -> None:
+        """Refuse, before anything is written, the entries a writer would write through or
+        fail on: ``plots/``, ``tensorboard/`` and ``iter-NNNNNN/`` that are symlinks (the
+        writes would land outside the run directory) or not directories, and symlinks
+        inside ``plots/`` and ``tensorboard/`` (their files are opened for writing).
+
+        Raises:
+            RunDirError: one line naming the entry and what to do.
+        """
+        entries = [self.path / "plots", self.path / "tensorboard"]
+        entries += [p for p in self.path.iterdir() if ITER_DIR_PATTERN.fullmatch(p.name)]
+        for p in entries:
+            if p.is_symlink() or (p.exists() and not p.is_dir()):
+                what = "a symbolic link" if p.is_symlink() else "not a directory"
+                raise RunDirError(
+                    f"{p} is {what}; the trainer writes into it, so it must be a directory "
+                    "of this run (or absent): remove it and resume"
+                )
+        for p in entries[:2]:
+            inner = [q for q in p.iterdir() if q.is_symlink()] if p.is_dir() else []
+            if inner:
+                raise RunDirError(
+                    f"{inner[0]} is a symbolic link; the trainer writes the files of {p}: "
+                    "remove it and resume"
+                )
 
     # ------------------------------------------------------------------ iteration files
     def iteration_dir(self, iteration: int) -> Path:
