@@ -175,3 +175,86 @@ def test_symlinked_or_misplaced_writer_entries_are_refused_before_writing(
     assert [p.name for p in outside.iterdir()] == ["keep.txt"]
     assert (outside / "keep.txt").read_text() == "precious\n"
     assert json.loads((run / "state.json").read_text())["iteration"] == 2
+
+
+def _edit_state(run: Path, edit) -> None:
+    state = json.loads((run / "state.json").read_text())
+    edit(state)
+    (run / "state.json").write_text(json.dumps(state))
+
+
+@pytest.mark.parametrize(
+    "path, value", [(("uinteger",), -1), (("state", "state"), -1), (("state", "state"), 10**60)]
+)
+def test_crafted_rng_values_reseed_with_a_warning(run, path, value):
+    def edit(state):
+        holder = state["rng"]
+        for key in path[:-1]:
+            holder = holder[key]
+        holder[path[-1]] = value
+
+    _edit_state(run, edit)
+    trainer = Trainer.from_run_dir(run, overrides=["num_iters=3"], quiet=True)
+    with pytest.warns(RuntimeWarning, match="state.json: rng state not restored.*reseeding"):
+        assert [r.iteration for r in trainer.resume()] == [3]
+
+
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"iteration": ' + "9" * 5000 + "}", "not valid JSON"),
+        (None, "game_options"),  # a deep value in a field that is checked and shown
+    ],
+)
+def test_crafted_state_json_is_a_one_line_error_naming_it(run, text, needle):
+    if text is None:
+        state = json.loads((run / "state.json").read_text())
+        body = json.dumps(state)[:-1] + ', "game_options": {"a": ' + "[" * 500 + "]" * 500 + "}}"
+        (run / "state.json").write_text(body)
+    else:
+        (run / "state.json").write_text(text)
+    proc = cli("train", "tictactoe", "--run-dir", run, "--resume")
+    assert_one_line_error(proc, str(run / "state.json"), needle)
+
+
+def test_a_deeply_nested_report_is_a_warning_and_an_empty_history(run):
+    for p in [run / "report.jsonl", *run.glob("iter-*/report.jsonl")]:
+        p.unlink()
+        p.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    assert load_reports(run) == []
+    trainer = Trainer.from_run_dir(run, overrides=["num_iters=3"], quiet=True)
+    with pytest.warns(RuntimeWarning, match="report.jsonl is corrupt"):
+        assert [r.iteration for r in trainer.resume()] == [3]
+
+
+@pytest.mark.parametrize(
+    "line, needle",
+    [
+        ("benchmark = " + "[" * 5000 + "]" * 5000, "nested too deeply"),
+        ("seed = " + "1" * 5001, "not a valid TOML file"),
+    ],
+)
+def test_crafted_params_toml_is_a_one_line_error_naming_it(run, line, needle):
+    text = (run / "params.toml").read_text()
+    key = line.split(" ", 1)[0]
+    lines = [x for x in text.splitlines() if not x.startswith(f"{key} = ")]
+    (run / "params.toml").write_text("\n".join([line, *lines]) + "\n")
+    proc = cli("train", "tictactoe", "--run-dir", run, "--resume")
+    assert_one_line_error(proc, str(run / "params.toml"), needle)
+
+
+def test_file_strings_are_never_printed_raw_nor_pasted_into_commands(run):
+    _edit_state(run, lambda s: s.update(game_name="tic\x1b[2Jtactoe"))
+    proc = cli("train", "tictactoe", "--run-dir", run, "--resume")
+    line = assert_one_line_error(proc, "holds a run of 'tic\\x1b[2Jtactoe'")
+    assert "\x1b" not in proc.stderr and "\x1b" not in line
+    target = "$(touch /tmp/pwned)x:env"
+    _edit_state(
+        run, lambda s: s.update(game_name=None, game_factory={"target": target, "kwargs": {}})
+    )
+    with pytest.raises(RunDirError) as e:
+        Trainer.from_run_dir(run, quiet=True)
+    message = str(e.value)
+    assert repr(target) in message and "az-gym train MODULE:FACTORY --run-dir" in message
+    assert message.count(target) == 1  # only inside the repr

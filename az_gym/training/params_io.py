@@ -183,8 +183,9 @@ def load_params(path: str | Path) -> Any:
 
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ParamsError(f"{path}: not a valid TOML file: {e}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:  # incl. the digits limit
+        reason = "nested too deeply" if isinstance(e, RecursionError) else str(e)[:200]
+        raise ParamsError(f"{path}: not a valid TOML file: {reason}") from None
     except IsADirectoryError:
         raise ParamsError(f"{path} is a directory, not a parameter file (TOML)") from None
     except OSError as e:
@@ -193,6 +194,8 @@ def load_params(path: str | Path) -> Any:
         return params_from_dict(data)
     except ParamsError as e:
         raise ParamsError(f"{path}: {e}") from None
+    except RecursionError:
+        raise ParamsError(f"{path}: values nested too deeply") from None
 
 
 def available_configs() -> list[str]:

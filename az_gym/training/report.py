@@ -171,6 +171,6 @@ def load_reports(run_dir: str | Path) -> list[dict[str, Any]]:
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             out.append(json.loads(line))
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # a torn last line, or a crafted one
             break
     return out

@@ -137,8 +137,8 @@ def load_committed(tr: TrainerState, state: dict[str, Any]) -> None:
     if state.get("rng") is not None:
         try:
             tr.rng.bit_generator.state = state["rng"]
-        except (TypeError, ValueError, KeyError) as e:
-            _warn(f"{tr.run.state_path}: rng state not restored ({e}); reseeding")
+        except (TypeError, ValueError, KeyError, OverflowError) as e:  # crafted values
+            _warn(f"{tr.run.state_path}: rng state not restored ({str(e)[:200]!r}); reseeding")
             tr.rng = np.random.default_rng([tr.params.seed, n])
 
 

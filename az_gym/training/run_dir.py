@@ -354,7 +354,7 @@ class RunDir:
                 continue
             try:
                 records = _parse_records(path, upto)
-            except (ValueError, OSError) as e:
+            except (ValueError, OSError, RecursionError) as e:  # RecursionError: deep nesting
                 problems.append(f"{path} is corrupt ({_one_line(e)})")
                 continue
             if problems or upto < n:

@@ -14,13 +14,14 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from az_gym.game import Game
-from az_gym.training.run_state import RunDirError, describe_game
+from az_gym.training.run_state import RunDirError, describe_game, shown
 from az_gym.training.selfplay import GameSpec
 
 
@@ -114,11 +115,13 @@ def game_from_state(state: dict[str, Any], where: Path) -> GameSpec:
         return GameSpec(name=state["game_name"], options=dict(state.get("game_options") or {}))
     recipe = state.get("game_factory")
     if recipe:
+        # A suggested command holds no text from the file unless it is a plain name.
         target = recipe["target"]
+        target = target if shown(target) == target else "MODULE:FACTORY"
         raise RunDirError(
             f"{where} was trained on {describe_game(state)}; az_gym never imports what a "
             f"run directory names, so pass it again: az-gym train {target} --run-dir "
-            f"{where.parent} --resume, or "
+            f"{shlex.quote(str(where.parent))} --resume, or "
             "Trainer.from_run_dir(..., env_or_name=factory)"
         )
     raise RunDirError(

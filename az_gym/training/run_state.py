@@ -24,6 +24,7 @@ Fields::
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,21 @@ _SCALARS = (str, int, float, bool, type(None))
 class RunDirError(ValueError):
     """A run directory that cannot be used as asked (another game, another network, a
     damaged file...); the message is one line that names the file and what to do."""
+
+
+def shown(text: Any) -> str:
+    """A string read from a file, as a message shows it: plain names (``tictactoe``,
+    ``mod.sub:env``) as they are, anything else with ``repr`` (so terminal escapes and
+    shell syntax from a crafted file are never printed raw), at most 200 characters."""
+    text = str(text)
+    return text if re.fullmatch(r"[A-Za-z0-9_.:/+-]{1,200}", text) else repr(text)[:200]
+
+
+def _json(value: Any) -> str:
+    try:
+        return json.dumps(value)[:80]
+    except (ValueError, RecursionError):  # a crafted 5000-digit int or deep nesting
+        return _kind(value)
 
 
 def _kind(value: Any) -> str:
@@ -55,9 +71,9 @@ def validate_state(data: Any, path: Path) -> dict[str, Any]:
 
     def bad(field: str, want: str) -> RunDirError:
         value = data.get(field) if isinstance(data, dict) else data
-        shown = json.dumps(value)[:80] if field else _kind(data)
+        what = _json(value) if field else _kind(data)
         return RunDirError(
-            f"{path}: {field or 'the file'} is {shown} but must be {want}; the file is "
+            f"{path}: {field or 'the file'} is {what} but must be {want}; the file is "
             "damaged: restore it from a backup or start a new run directory"
         )
 
@@ -138,9 +154,10 @@ def read_state_file(path: Path) -> dict[str, Any] | None:
         raise RunDirError(f"{path} is unreadable ({e.strerror})") from None
     try:
         data = json.loads(text.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:  # digits limit, nesting
+        reason = str(e)[:200] if not isinstance(e, RecursionError) else "nested too deeply"
         raise RunDirError(
-            f"{path} is not valid JSON ({e}); it records the run's last committed "
+            f"{path} is not valid JSON ({reason}); it records the run's last committed "
             "iteration: restore it from a backup or start a new run directory"
         ) from None
     return validate_state(data, path)
@@ -149,11 +166,16 @@ def read_state_file(path: Path) -> dict[str, Any] | None:
 def describe_game(state: dict[str, Any]) -> str:
     """How a run's game reads in messages: ``othello(size=6)``, ``factory mod:env(...)``."""
     if state.get("game_name"):
-        opts = ", ".join(f"{k}={v!r}" for k, v in sorted((state.get("game_options") or {}).items()))
-        return f"{state['game_name']}({opts})" if opts else str(state["game_name"])
+        opts = ", ".join(
+            f"{shown(k)}={v!r}" for k, v in sorted((state.get("game_options") or {}).items())
+        )
+        name = shown(state["game_name"])
+        return f"{name}({opts})" if opts else name
     recipe = state.get("game_factory")
     if recipe:
-        kwargs = ", ".join(f"{k}={v!r}" for k, v in sorted((recipe.get("kwargs") or {}).items()))
+        kwargs = ", ".join(
+            f"{shown(k)}={v!r}" for k, v in sorted((recipe.get("kwargs") or {}).items())
+        )
         game_id = f" (game {state['game_id']!r})" if state.get("game_id") else ""
-        return f"the factory {recipe['target']}({kwargs}){game_id}"
+        return f"the factory {shown(recipe['target'])}({kwargs}){game_id}"
     return f"game {state.get('game_id')!r}"
