@@ -77,12 +77,14 @@ class _Snapshot:
 
 
 def check_game(
-    game: Game, *, num_playouts: int = 10, seed: int = 0, max_moves: int = 500, probes: int = 3
+    game: Any, *, num_playouts: int = 10, seed: int = 0, max_moves: int = 500, probes: int = 3
 ) -> None:
     """Check that ``game`` keeps the laws of the game contract (module docstring).
 
     Args:
-        game: the game to check (a native game, an adapter, or your own :class:`Game`).
+        game: the game to check: anything :func:`az_gym.envs.registry.as_game` takes (a
+            registry name, your own :class:`Game`, a PettingZoo AEC env or its factory, a
+            Gymnasium env...); returns quietly when every law holds.
         num_playouts: random games played from the initial state.
         seed: seeds the move choices (a ``numpy`` Generator); the same seed replays the same
             games.
@@ -93,6 +95,9 @@ def check_game(
     Raises:
         AssertionError: the first broken law, as ``check_game(<game_id>): <law>: <detail>``.
     """
+    from az_gym.envs.registry import as_game
+
+    game = as_game(game)
     _check_shape(game)
     rng = np.random.default_rng(seed)
     by_key: dict[Hashable, _Snapshot] = {}

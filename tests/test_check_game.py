@@ -19,6 +19,17 @@ def test_native_games_pass(name: str, options: dict) -> None:
     check_game(make_game(name, **options), num_playouts=3, seed=1)
 
 
+def test_takes_what_every_entry_point_takes() -> None:
+    """A registry name, an env and a factory, as ``AlphaZeroAgent`` and ``Trainer`` do."""
+    from pettingzoo.classic import tictactoe_v3
+
+    import az_gym
+
+    check_game("tictactoe", num_playouts=1)
+    check_game(az_gym.make("connect_four"), num_playouts=1)
+    check_game(tictactoe_v3.env, num_playouts=1, probes=1)
+
+
 @pytest.mark.parametrize("env", ["tictactoe_v3", "connect_four_v3"])
 def test_pettingzoo_adapter_passes(env: str) -> None:
     import importlib

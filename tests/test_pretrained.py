@@ -103,6 +103,29 @@ def test_pretrained_refuses_unknown_names_and_other_options() -> None:
     with pytest.raises(ValueError, match=r"plays 'gomoku\(size=9\)' only"):
         az_gym.pretrained("gomoku", size=15)
     assert az_gym.pretrained("gomoku", size=9).game.game_id == "gomoku(size=9)"
+    # a mistyped keyword of pretrained() itself is named as such, not blamed on the game
+    with pytest.raises(ValueError, match=r"takes no option sims .*pretrained\(\) itself takes"):
+        az_gym.pretrained("connect_four", sims=10)
+    agent = az_gym.pretrained("tictactoe", temperature=0.5, seed=0)
+    assert agent.temperature == 0.5
+
+
+def test_typos_in_game_options_are_named_everywhere(tmp_path) -> None:
+    """``make``, ``make_game``, ``gymnasium.make`` and ``AlphaZeroAgent.load`` refuse a bad
+    option or path in one clear sentence (not the game class's TypeError)."""
+    import gymnasium
+
+    import az_gym
+    from az_gym import AlphaZeroAgent
+
+    with pytest.raises(ValueError, match=r"othello takes no option sise \(its options: size\)"):
+        az_gym.make("othello", sise=6)
+    with pytest.raises(ValueError, match=r"tictactoe takes no option size \(its options: none\)"):
+        az_gym.envs.registry.make_game("tictactoe", size=4)
+    with pytest.raises(ValueError, match="connect_four takes no option agent_colour"):
+        gymnasium.make("az_gym/ConnectFour-v0", agent_colour="alternate")
+    with pytest.raises(ValueError, match=r"is a directory .*best\.pt"):
+        AlphaZeroAgent.load(tmp_path)
 
 
 def test_the_pretrained_tictactoe_agent_plays_perfectly() -> None:

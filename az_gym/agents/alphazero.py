@@ -264,6 +264,11 @@ class AlphaZeroAgent(Agent):
                 corrupt or truncated, or was made for another game (a declared-equivalent
                 ``pettingzoo.classic`` env counts as its native game).
         """
+        if Path(path).is_dir():
+            raise ValueError(
+                f"{str(path)!r} is a directory (a training run?): load one of its checkpoint "
+                "files (best.pt), or use Trainer.from_run_dir(DIR).best_agent()"
+            )
         ckpt = read_checkpoint(path)
         from az_gym.envs.registry import canonical_game_id
 

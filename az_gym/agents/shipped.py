@@ -53,6 +53,7 @@ def pretrained(
     simulations: int | None = None,
     env_or_game: Any = None,
     seed: int | None = None,
+    temperature: float | str | None = None,
     use_gpu: bool = False,
     **game_options: Any,
 ) -> AlphaZeroAgent:
@@ -67,6 +68,8 @@ def pretrained(
             ``pettingzoo.classic`` env is accepted.
         seed: seeds move sampling (the agent plays greedily by default, so this only
             matters with a temperature).
+        temperature: move temperature as in :class:`AlphaZeroAgent` (``None``: the most
+            visited move; a number; ``"schedule"``).
         use_gpu: run the network on CUDA when available.
         **game_options: options of the game (``size=6``); they must be those the agent was
             trained with (the error says which those are), so they only check.
@@ -84,9 +87,17 @@ def pretrained(
             raise ValueError("pass either env_or_game or game options, not both")
         from az_gym.envs.registry import make_game
 
-        env_or_game = make_game(name, **game_options)
+        try:
+            env_or_game = make_game(name, **game_options)
+        except ValueError as e:  # most often a mistyped keyword of pretrained() itself
+            raise ValueError(
+                f"{e}; pretrained() itself takes simulations=, env_or_game=, seed=, "
+                "temperature=, use_gpu= and the game's options"
+            ) from None
     try:
-        agent = AlphaZeroAgent.load(path, env_or_game, seed=seed, use_gpu=use_gpu)
+        agent = AlphaZeroAgent.load(
+            path, env_or_game, seed=seed, temperature=temperature, use_gpu=use_gpu
+        )
     except ValueError as e:
         trained = read_checkpoint(path)["game_id"]
         raise ValueError(f"the shipped {name} agent plays {trained!r} only: {e}") from None

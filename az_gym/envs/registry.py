@@ -71,10 +71,22 @@ def make_game(name: str, **kwargs: Any) -> Game:
     """Return the rules of game ``name``; ``kwargs`` go to its constructor (``size=6``).
 
     Raises:
-        ValueError: unknown name (the message lists the known ones).
+        ValueError: unknown name (the message lists the known ones), an option the game
+            does not take (naming the ones it takes) or a bad option value.
     """
-    module, cls, _ = _entry(name)
-    return getattr(importlib.import_module(module), cls)(**kwargs)
+    module, cls_name, _ = _entry(name)
+    cls = getattr(importlib.import_module(module), cls_name)
+    known = list(inspect.signature(cls).parameters)
+    unknown = sorted(set(kwargs) - set(known))
+    if unknown:
+        raise ValueError(
+            f"{name} takes no option {', '.join(unknown)} "
+            f"(its options: {', '.join(known) if known else 'none'})"
+        )
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # a value of the wrong kind
+        raise ValueError(f"{name}: bad option value ({e})") from None
 
 
 def as_game(env_or_game: Any, **options: Any) -> Game:
@@ -101,7 +113,7 @@ def as_game(env_or_game: Any, **options: Any) -> Game:
     if options and not isinstance(env_or_game, str):
         raise ValueError("game options are only used with a registry name")
     if isinstance(env_or_game, str):
-        return _make_with_options(env_or_game, options)
+        return make_game(env_or_game, **options)
     if isinstance(env_or_game, Game):
         return env_or_game
     if isinstance(env_or_game, tuple) and len(env_or_game) == 2:
@@ -115,20 +127,6 @@ def as_game(env_or_game: Any, **options: Any) -> Game:
     if callable(env_or_game) and not hasattr(env_or_game, "agent_selection"):
         return _from_factory(env_or_game)
     return game_of(env_or_game)
-
-
-def _make_with_options(name: str, options: dict[str, Any]) -> Game:
-    try:
-        return make_game(name, **options)
-    except TypeError as e:  # the game's constructor refused an option
-        known = list(inspect.signature(type(make_game(name))).parameters)
-        unknown = sorted(set(options) - set(known))
-        if not unknown:  # a value of the wrong kind
-            raise ValueError(f"{name}: bad option value ({e})") from None
-        raise ValueError(
-            f"{name} takes no option {', '.join(unknown)} "
-            f"(its options: {', '.join(known) if known else 'none'})"
-        ) from None
 
 
 def _from_factory(factory: Any) -> Game:
