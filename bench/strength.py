@@ -1,0 +1,221 @@
+"""Connect Four strength against the exact solver: the share of moves that throw away value
+(run: ``python bench/strength.py RUN_OR_AGENT [--positions N] [--seed S] [--sims K]``).
+
+Positions: ``N`` per stage, half from uniformly random games and half from games of the
+shipped agent (``pretrained:64`` with each move replaced by a random one with probability
+0.25, so its games do not all repeat), one position per stage per game, duplicates dropped.
+Stages by stones played: begin 8-10, middle 11-24, end 25+. The begin stage starts at 8
+stones (N = 8) because positions with fewer take the solver 10^8 nodes and more (tens of
+seconds each on this machine's cores; the opening itself, whose answer is known, minutes).
+
+Labels: the win/draw/loss value of every legal move for the mover, by
+:mod:`bench.c4_solver` (weak solve), at most ``--budget`` negamax nodes per position. A
+position with a move left unsolved is skipped (printed as ``skipped``): on this machine
+that happens only at the begin stage. Labelled positions are cached
+in ``bench/data/c4_positions-seed{S}-n{N}.json`` (the default one is committed), so every
+agent is measured on the same positions and a second run is quick.
+
+Error: the agent's move has a lower value than the best legal move. ``error`` is the rate
+over all solved positions, ``error (choice)`` over those where some move is worse than
+another (elsewhere no move can be an error).
+
+``RUN_OR_AGENT`` is any agent spec of the CLI (``pretrained``, ``alphabeta:5``,
+``one_step``, ``FILE.pt``, a run directory); ``--sims K`` sets an AlphaZero agent's
+simulations. For a run directory, each kept iteration's best network (``iter-N/best.pt``;
+the trainer keeps only the last two iterations' files) is measured too, against the
+training seconds up to that iteration (sum of each ``report.jsonl`` record's self-play,
+learning and arena seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import c4_solver
+
+from az_gym.agent_specs import SpecError, make_agent
+from az_gym.envs.connect_four import ConnectFour
+
+STAGES = {"begin": (8, 10), "middle": (11, 24), "end": (25, 41)}
+DATA = Path(__file__).resolve().parent / "data"
+EPSILON = 0.25
+"""Probability that a move of the generating agent's games is random (diversity)."""
+
+
+def _stage(moves: int) -> str | None:
+    return next((k for k, (lo, hi) in STAGES.items() if lo <= moves <= hi), None)
+
+
+def _play_games(game: ConnectFour, agent, n: int, rng: np.random.Generator) -> list[list[int]]:
+    """``n`` games in lockstep, each a list of columns; ``agent`` None: random moves."""
+    states = [game.initial_state() for _ in range(n)]
+    histories: list[list[int]] = [[] for _ in range(n)]
+    while True:
+        live = [i for i, s in enumerate(states) if not game.is_terminal(s)]
+        if not live:
+            return histories
+        chosen = agent.act_states(game, [states[i] for i in live]) if agent else None
+        for j, i in enumerate(live):
+            legal = np.flatnonzero(game.legal_mask(states[i]))
+            a = int(rng.choice(legal))
+            if chosen is not None and rng.random() >= EPSILON:
+                a = chosen[j]
+            states[i] = game.next_state(states[i], a)
+            histories[i].append(a)
+
+
+def _pick(histories: list[list[int]], per_stage: int, rng, seen: set, out: dict) -> None:
+    """Add to ``out[stage]`` one non-terminal position per stage of each game (as a
+    column string counted from 1), until ``per_stage`` each."""
+    for h in histories:
+        for stage, (lo, hi) in STAGES.items():
+            hi = min(hi, len(h) - 1)  # the last position of a game is over
+            if hi < lo or len(out[stage]) >= per_stage:
+                continue
+            moves = "".join(str(a + 1) for a in h[: int(rng.integers(lo, hi + 1))])
+            key = c4_solver.position(moves)
+            if key not in seen:
+                seen.add(key)
+                out[stage].append(moves)
+
+
+def _label(args: tuple[str, int]) -> tuple[list[int | None], bool]:
+    """Win/draw/loss of each column after ``moves`` (None: a full column), and whether
+    every legal column was solved within ``budget`` nodes."""
+    moves, budget = args
+    cur, mask = c4_solver.position(moves)
+    scores = c4_solver.move_scores(cur, mask, weak=True, budget=budget)
+    legal = [not (mask >> (7 * c + 5)) & 1 for c in range(7)]
+    solved = all(s != c4_solver.UNSOLVED for s, ok in zip(scores, legal, strict=True) if ok)
+    return [int(s) if ok and solved else None for s, ok in zip(scores, legal, strict=True)], solved
+
+
+def positions(n: int, seed: int, budget: int) -> list[dict]:
+    """The labelled positions for ``(n, seed)``, from the cache or generated and cached."""
+    path = DATA / f"c4_positions-seed{seed}-n{n}.json"
+    if path.exists():
+        data = json.loads(path.read_text())
+        if data.get("budget") == budget and data.get("stages") == {
+            k: list(v) for k, v in STAGES.items()
+        }:
+            return data["positions"]
+    game, rng = ConnectFour(), np.random.default_rng(seed)
+    generator = make_agent("pretrained:64", game, seed=seed)
+    picked = {}
+    for source, agent in (("random", None), ("pretrained", generator)):
+        out: dict[str, list[str]] = {k: [] for k in STAGES}
+        seen: set = set()
+        target = n - n // 2 if agent else n // 2
+        for _ in range(50):  # random games rarely reach the end stage: play more
+            if all(len(v) >= target for v in out.values()):
+                break
+            _pick(_play_games(game, agent, 64, rng), target, rng, seen, out)
+        picked[source] = out
+    todo = [(m, st, src) for src, out in picked.items() for st, ms in out.items() for m in ms]
+    with ProcessPoolExecutor(2) as pool:
+        labels = list(pool.map(_label, [(m, budget) for m, _, _ in todo], chunksize=4))
+    rows = [
+        {"moves": m, "stage": st, "source": src, "values": v, "solved": ok}
+        for (m, st, src), (v, ok) in zip(todo, labels, strict=True)
+    ]
+    DATA.mkdir(exist_ok=True)
+    path.write_text(
+        json.dumps({"seed": seed, "budget": budget, "stages": STAGES, "positions": rows}, indent=0)
+    )
+    return rows
+
+
+def error_rates(agent, rows: list[dict], game: ConnectFour) -> dict[str, dict]:
+    """Per stage: positions, skipped, errors, the error rate and the rate where a choice
+    matters (see the module docstring)."""
+    solved = [r for r in rows if r["solved"]]
+    states = []
+    for r in solved:
+        s = game.initial_state()
+        for ch in r["moves"]:
+            s = game.next_state(s, int(ch) - 1)
+        states.append(s)
+    chosen: list[int] = []
+    for i in range(0, len(states), 64):  # one batched search per chunk, fresh trees
+        agent.reset()
+        chosen += agent.act_states(game, states[i : i + 64])
+    out = {}
+    for stage in STAGES:
+        errors = choice = errors_choice = 0
+        idx = [i for i, r in enumerate(solved) if r["stage"] == stage]
+        for i in idx:
+            vals = [v for v in solved[i]["values"] if v is not None]
+            wrong = solved[i]["values"][chosen[i]] < max(vals)
+            errors += wrong
+            if min(vals) < max(vals):
+                choice += 1
+                errors_choice += wrong
+        n = len(idx)
+        out[stage] = {
+            "positions": n,
+            "skipped": sum(r["stage"] == stage for r in rows) - n,
+            "errors": errors,
+            "error": errors / n if n else float("nan"),
+            "error_choice": errors_choice / choice if choice else float("nan"),
+        }
+    return out
+
+
+def _print(name: str, rates: dict[str, dict]) -> None:
+    print(f"{name}:")
+    for stage, r in rates.items():
+        print(
+            f"  {stage:6s} error {r['error']:6.1%}  error (choice) {r['error_choice']:6.1%}  "
+            f"({r['errors']}/{r['positions']} positions, {r['skipped']} skipped)"
+        )
+
+
+def _iterations(run: Path, sims: str, game: ConnectFour, rows: list[dict], seed: int) -> None:
+    """Error rates of each kept iteration's best network against training seconds."""
+    records = [json.loads(x) for x in (run / "report.jsonl").read_text().splitlines() if x]
+    spent, elapsed = 0.0, {}
+    for r in records:
+        spent += r["self_play"]["seconds"] + r["learning"]["seconds"] + r["arena"]["seconds"]
+        elapsed[r["iteration"]] = spent
+    for d in sorted(run.glob("iter-*")):
+        if (d / "best.pt").is_file():
+            it = int(d.name.split("-")[1])
+            agent = make_agent(f"{d / 'best.pt'}{sims}", game, seed=seed)
+            when = elapsed.get(it)
+            label = f"iteration {it} ({when / 60:.1f} training min)" if when else f"iteration {it}"
+            _print(label, error_rates(agent, rows, game))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the arguments, build the positions, print the error rates."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("agent", help="agent spec or run directory (see `az-gym list`)")
+    ap.add_argument("--positions", type=int, default=200, help="positions per stage")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sims", type=int, default=None, help="simulations of an AlphaZero agent")
+    ap.add_argument("--budget", type=int, default=20_000_000, help="solver nodes per position")
+    args = ap.parse_args(argv)
+    if args.positions < 2 or args.budget < 1 or (args.sims is not None and args.sims < 1):
+        ap.error("--positions must be >= 2, --budget and --sims >= 1")
+    game = ConnectFour()
+    sims = f":{args.sims}" if args.sims else ""
+    alphazero = Path(args.agent).exists() or args.agent.lower().startswith("pretrained")
+    try:
+        agent = make_agent(args.agent + (sims if alphazero else ""), game, seed=args.seed)
+    except (SpecError, ValueError) as exc:
+        ap.exit(2, f"strength.py: error: {exc}\n")
+    rows = positions(args.positions, args.seed, args.budget)
+    _print(args.agent + (sims if alphazero else ""), error_rates(agent, rows, game))
+    if Path(args.agent).is_dir():
+        _iterations(Path(args.agent), sims, game, rows, args.seed)
+
+
+if __name__ == "__main__":
+    main()
