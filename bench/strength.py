@@ -42,6 +42,7 @@ import c4_solver
 
 from az_gym.agent_specs import SpecError, make_agent
 from az_gym.envs.connect_four import ConnectFour
+from az_gym.training.report import load_reports
 
 STAGES = {"begin": (8, 10), "middle": (11, 24), "end": (25, 41)}
 DATA = Path(__file__).resolve().parent / "data"
@@ -179,9 +180,8 @@ def _print(name: str, rates: dict[str, dict]) -> None:
 
 def _iterations(run: Path, sims: str, game: ConnectFour, rows: list[dict], seed: int) -> None:
     """Error rates of each kept iteration's best network against training seconds."""
-    records = [json.loads(x) for x in (run / "report.jsonl").read_text().splitlines() if x]
     spent, elapsed = 0.0, {}
-    for r in records:
+    for r in load_reports(run):
         spent += r["self_play"]["seconds"] + r["learning"]["seconds"] + r["arena"]["seconds"]
         elapsed[r["iteration"]] = spent
     for d in sorted(run.glob("iter-*")):
@@ -189,7 +189,7 @@ def _iterations(run: Path, sims: str, game: ConnectFour, rows: list[dict], seed:
             it = int(d.name.split("-")[1])
             agent = make_agent(f"{d / 'best.pt'}{sims}", game, seed=seed)
             when = elapsed.get(it)
-            label = f"iteration {it} ({when / 60:.1f} training min)" if when else f"iteration {it}"
+            label = f"iteration {it}" + (f" ({when:.1f} s of training)" if when else "")
             _print(label, error_rates(agent, rows, game))
 
 
