@@ -272,6 +272,16 @@ def main(argv: list[str] | None = None) -> None:
         cur, mask = position(args.moves)
     except ValueError as exc:
         ap.error(str(exc))
+    from az_gym.envs.connect_four import ConnectFour  # the rules, to refuse a finished game
+
+    game = ConnectFour()
+    state = game.initial_state()
+    for ch in args.moves:
+        if game.is_terminal(state):
+            ap.error(f"the game of {args.moves!r} is over before its last moves")
+        state = game.next_state(state, int(ch) - 1)
+    if game.is_terminal(state):
+        ap.error(f"the game of {args.moves!r} is over: no move to solve")
     t0 = time.perf_counter()
     scores = move_scores(cur, mask, weak=args.weak, budget=int(args.budget))
     for col, s in enumerate(scores, 1):
