@@ -197,3 +197,40 @@ def test_train_module_factory_imports_only_what_the_user_typed(tmp_path, monkeyp
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads((run / "state.json").read_text())["iteration"] == 2
     assert_one_line_error(cli("train", "no_such_module:env"), "no_such_module")
+
+
+@pytest.mark.parametrize(
+    "duel, needle",
+    [
+        ('{opponent = "random", opponent_options = {bogus = 1}, num_games = 2}', "'bogus' unknown"),
+        ('{opponent = "alphabeta", opponent_options = {depth = "x"}, num_games = 2}', "refused"),
+        ('{opponent = "alphabeta", opponent_options = {depth = 100}, num_games = 2}', "depth=100"),
+        (
+            '{opponent = "rollout_mcts", opponent_options = {num_simulations = 1000000000}, '
+            "num_games = 2}",
+            "num_simulations=1000000000",
+        ),
+    ],
+)
+def test_benchmark_options_are_checked_before_any_iteration(run1, tmp_path, duel, needle):
+    from run_dir_helpers import fingerprint
+
+    run = _copy(run1, tmp_path / "run")
+    text = (run / "params.toml").read_text().replace("benchmark = []", f"benchmark = [{duel}]")
+    (run / "params.toml").write_text(text)
+    before = fingerprint(run)
+    proc = cli("train", "tictactoe", "--run-dir", run, "--resume", "--set", "num_iters=2")
+    assert_one_line_error(proc, "benchmark[0]", needle)
+    assert fingerprint(run) == before  # refused before anything ran or was written
+
+
+def test_worker_processes_are_bounded_by_the_cores(tmp_path):
+    with pytest.raises(ParamsError, match=r"self_play\.sim\.num_processes=100000 is more than"):
+        Trainer(
+            "tictactoe",
+            tiny_params(),
+            tmp_path / "run",
+            overrides=["self_play.sim.num_processes=100000"],
+            quiet=True,
+        )
+    assert not (tmp_path / "run").exists()

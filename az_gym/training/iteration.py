@@ -121,6 +121,51 @@ def memory_stages(net: Any, memory: Any, params: Any, device: Any) -> dict[str, 
     return stages
 
 
+BENCHMARK_OPTION_LIMITS: dict[str, dict[str, int | None]] = {
+    "random": {},
+    "one_step": {},
+    "alphabeta": {"depth": 12},
+    "rollout_mcts": {"num_simulations": 100_000, "num_rollouts": 100, "cpuct": None},
+}
+"""The ``opponent_options`` each benchmark opponent accepts from a parameter file, with
+the maximum of those that bound its work per move (``None``: no maximum). A run's
+``params.toml`` may come from someone else, and a duel runs after every iteration, so an
+unbounded search there would stall every resume: ``alphabeta`` depth <= 12 (and not
+``None``, no limit), ``rollout_mcts`` num_simulations <= 100000 and num_rollouts <= 100.
+To benchmark beyond them, call :func:`az_gym.evaluation.evaluate` yourself."""
+
+
+def check_benchmark(params: Any) -> None:
+    """Build each benchmark opponent of ``params.benchmark`` once (cheap: no game is
+    played), so that bad options are refused before any iteration runs rather than after
+    its self-play and learning.
+
+    Raises:
+        ParamsError: an option the opponent does not take, a value it refuses, or one over
+            :data:`BENCHMARK_OPTION_LIMITS` (names the duel and the option).
+    """
+    from az_gym.training.params import ParamsError
+
+    for i, duel in enumerate(params.benchmark):
+        limits, options = BENCHMARK_OPTION_LIMITS[duel.opponent], duel.opponent_options
+        where = f"benchmark[{i}] (opponent {duel.opponent!r}): opponent_options"
+        unknown = sorted(map(repr, set(options) - set(limits)))
+        if unknown:
+            takes = ", ".join(limits) or "no options"
+            raise ParamsError(f"{where} {', '.join(unknown)[:200]} unknown (it takes {takes})")
+        try:
+            _baseline(duel.opponent, options, seed=0)
+        except (TypeError, ValueError) as e:
+            raise ParamsError(f"{where} {str(options)[:200]} refused: {str(e)[:200]}") from None
+        for key, maximum in limits.items():
+            value = options.get(key, 0)
+            if maximum is not None and (value is None or value > maximum):
+                raise ParamsError(
+                    f"{where} {key}={value!r} is over the benchmark maximum {maximum} "
+                    "(see iteration.BENCHMARK_OPTION_LIMITS)"
+                )
+
+
 def _baseline(name: str, options: dict[str, Any], seed: int) -> Any:
     from az_gym import agents
 

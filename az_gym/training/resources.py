@@ -137,3 +137,36 @@ def check_memory(game: Any, params: Any, device: Any = "cpu") -> None:
             RuntimeWarning,
             stacklevel=3,
         )
+
+
+MAX_PROCESSES_PER_CORE = 4
+"""``num_processes`` may ask for at most this many worker processes per available core: a
+shared ``params.toml`` asking for thousands would otherwise fork them on resume."""
+
+
+def check_processes(params: Any) -> None:
+    """Refuse ``self_play.sim.num_processes`` / ``arena.sim.num_processes`` above
+    :data:`MAX_PROCESSES_PER_CORE` times the cores this process may use.
+
+    Raises:
+        ParamsError: names the setting, the value and the bound.
+    """
+    import os
+
+    from az_gym.training.params import ParamsError
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    bound = MAX_PROCESSES_PER_CORE * cores
+    sims = [("self_play.sim", params.self_play.sim)]
+    if params.arena is not None:
+        sims.append(("arena.sim", params.arena.sim))
+    for where, sim in sims:
+        if sim.num_processes is not None and sim.num_processes > bound:
+            raise ParamsError(
+                f"{where}.num_processes={sim.num_processes} is more than {bound} worker "
+                f"processes ({MAX_PROCESSES_PER_CORE} per core, {cores} cores here); set it "
+                "lower, or leave it out (one per core)"
+            )

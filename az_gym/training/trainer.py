@@ -81,6 +81,7 @@ class Trainer(TrainerState):
         game_options: dict[str, Any] | None = None,
     ) -> None:
         exit_if_rerunning_main()  # a worker re-running an unguarded script: see _procs
+        from az_gym.training.iteration import check_benchmark
         from az_gym.training.params import (
             Params,
             ParamsError,
@@ -89,7 +90,7 @@ class Trainer(TrainerState):
             load_params,
         )
         from az_gym.training.params_io import tuned_options_mismatch
-        from az_gym.training.resources import check_memory
+        from az_gym.training.resources import check_memory, check_processes
 
         self.game_spec, self.game = resolve_game(env_or_name, game_options or {})
         if params is None:
@@ -109,6 +110,8 @@ class Trainer(TrainerState):
             raise ParamsError(f"Trainer: params={params!r} must be a Params, a TOML path or None")
         params = apply_overrides(params, list(overrides))
         params.validate_for_game(self.game)
+        check_benchmark(params)
+        check_processes(params)
         self.params: Any = params
         self.quiet = quiet
         self.run = RunDir(Path(run_dir) if run_dir is not None else Path("runs") / self.game.name)
