@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -120,7 +121,7 @@ def positions(n: int, seed: int, budget: int) -> list[dict]:
             _pick(_play_games(game, agent, 64, rng), target, rng, seen, out)
         picked[source] = out
     todo = [(m, st, src) for src, out in picked.items() for st, ms in out.items() for m in ms]
-    with ProcessPoolExecutor(2) as pool:
+    with ProcessPoolExecutor(os.cpu_count() or 1) as pool:  # labelling is the slow part
         labels = list(pool.map(_label, [(m, budget) for m, _, _ in todo], chunksize=4))
     rows = [
         {"moves": m, "stage": st, "source": src, "values": v, "solved": ok}
