@@ -160,10 +160,10 @@ class Trainer(TrainerState):
             overrides: ``"dotted.path=value"`` changes, validated and tried before anything
                 is written, saved to ``params.toml`` with the first new commit.
 
-        Without ``params``, a Ray backend or address in the run's ``params.toml`` is dropped
-        with a warning (self-play runs locally) unless ``overrides`` set it again: a run
-        directory may come from someone else, and a resume must not connect to the
-        cluster its file names.
+        Without ``params``, a Ray backend in the run's ``params.toml`` is dropped with a
+        warning (self-play runs locally) unless ``overrides`` type a backend again, and its
+        ``ray_address`` unless they type that ``ray_address`` itself: a run directory may
+        come from someone else, and a resume must not connect to the cluster its file names.
 
         Raises:
             RunDirError: no run there, another game or options, or ``params`` that differ
