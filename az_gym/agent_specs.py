@@ -67,11 +67,30 @@ def _pretrained_path(game_name: str) -> Path:
         ) from None
 
 
-def _checkpoint_in_run(run_dir: Path) -> Path:
-    """The best network of a run directory (an agent file, or the run's best.pt)."""
+def _run_agent(run_dir: Path, game: Game) -> Any:
+    """The AlphaZero agent of a run directory's best network.
+
+    A training run (it has ``state.json``) is read through its reader
+    (:meth:`~az_gym.training.run_dir.RunDir.load_artifact`): the ``best.pt`` of the committed
+    iteration, else the previous iteration's copy with a warning naming the files, never the
+    top-level copies, which a crash or a careless hand may have left behind (reads never
+    write). A directory without ``state.json`` (agent files put in a folder) gives its
+    ``best_agent.pt`` or ``best.pt``.
+    """
+    from az_gym.agents import AlphaZeroAgent  # torch: only once the directory is known
+
+    if (run_dir / "state.json").exists():
+        from az_gym.checkpoint_format import read_checkpoint
+        from az_gym.training.run_dir import RunDir
+
+        run = RunDir(run_dir)
+        state = run.read_state()
+        if state is not None:
+            ckpt = run.load_artifact("best.pt", read_checkpoint, state)
+            return AlphaZeroAgent.from_checkpoint(ckpt, run_dir / "best.pt", game)
     for name in ("best_agent.pt", "best.pt"):
         if (run_dir / name).exists():
-            return run_dir / name
+            return AlphaZeroAgent.load(run_dir / name, game)
     raise SpecError(
         f"{str(run_dir)!r} holds no network (no best_agent.pt nor best.pt): "
         "not a training run, or one that has not finished its first iteration"
@@ -101,12 +120,13 @@ def _alphazero(spec: str, target: str, game: Game) -> Any:
         target, sims = head, _count(spec, tail, "SIMS")
     path = _pretrained_path(game.name) if target.lower() == "pretrained" else Path(target)
     if path.is_dir():
-        path = _checkpoint_in_run(path)
+        agent = _run_agent(path, game)
     elif not path.exists():
         raise _unknown(spec)
-    from az_gym.agents import AlphaZeroAgent  # torch: only once the file is known to exist
+    else:
+        from az_gym.agents import AlphaZeroAgent  # torch: only once the file is known to exist
 
-    agent = AlphaZeroAgent.load(path, game)
+        agent = AlphaZeroAgent.load(path, game)
     return agent if sims is None else agent.with_simulations(sims)
 
 

@@ -16,9 +16,14 @@ works. Every load (agent files, run directories, ``az-gym evaluate``) goes throu
 :func:`safe_torch_load`: the file must be a zip archive whose members fit in the file and
 pass their CRC-32, and ``torch.load(weights_only=True)`` refuses any pickle that would run
 code. :func:`network_from_checkpoint` then checks the weights against the network the file
-describes, built on the meta device, before allocating it (a crafted file cannot make it
-allocate gigabytes). This module sits below ``agents/`` and ``training/`` (both use it);
-torch is imported lazily so that importing it (the run directory's readers do) stays light.
+describes, built on the meta device, and each tensor against the bytes the file really
+holds for it (a zero-stride tensor, ``torch.zeros(1).expand(20000, 20000)``, is a few bytes in
+the file and gigabytes once copied into a network), and bounds the network by the memory
+available (:mod:`az_gym.memory_budget`), before allocating it: a crafted file cannot make a
+load allocate gigabytes. Every field is type-checked, so a crafted value is a
+:class:`CheckpointError` naming the file, never a ``TypeError`` from deep inside. This
+module sits below ``agents/`` and ``training/`` (both use it); torch is imported lazily so
+that importing it (the run directory's readers do) stays light.
 """
 
 from __future__ import annotations
@@ -147,14 +152,68 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     missing = FIELDS - set(ckpt)
     if missing:
         raise CheckpointError(f"checkpoint {str(path)!r} lacks the fields {sorted(missing)}")
+    _check_field_types(ckpt, path)
     return ckpt
+
+
+def _is_count(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 1
+
+
+def _check_field_types(ckpt: dict[str, Any], path: Path) -> None:
+    """Refuse fields of the wrong type (a crafted ``observation_shape=5``, ``weights=[1, 2]``,
+    ``num_actions="9"``) with one message naming the file and the field."""
+    import torch
+
+    shape, weights = ckpt["observation_shape"], ckpt["weights"]
+    checks = [
+        ("observation_shape", isinstance(shape, (list, tuple)) and len(shape) >= 1
+         and all(_is_count(d) for d in shape), "a list of integers >= 1"),
+        ("num_actions", _is_count(ckpt["num_actions"]), "an integer >= 1"),
+        ("game_id", isinstance(ckpt["game_id"], str), "a string"),
+        ("network_config", isinstance(ckpt["network_config"], dict), "a dict"),
+        ("mcts", isinstance(ckpt["mcts"], dict), "a dict"),
+        ("weights", isinstance(weights, dict) and all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()
+        ), "a dict of tensors"),
+    ]  # fmt: skip
+    for name, ok, rule in checks:
+        if not ok:
+            value = repr(ckpt[name]) if name != "weights" else type(weights).__name__
+            raise CheckpointError(
+                f"checkpoint {str(path)!r}: {name} = {value[:80]}; must be {rule} "
+                "(a damaged or crafted file)"
+            )
+
+
+def check_tensor_bytes(weights: dict[str, Any], where: str | Path) -> None:
+    """Refuse tensors that claim more elements than the file holds for them.
+
+    ``torch.save`` writes parameters contiguous, each over its own bytes. A crafted tensor
+    with zero strides (``torch.zeros(1).expand(20000, 20000)``) or a storage smaller than its
+    shape is a few bytes in the file but gigabytes once copied into a network.
+
+    Raises:
+        CheckpointError: a tensor is not contiguous or its storage is smaller than
+            ``numel * element_size``; ``where`` names the file.
+    """
+    for name, t in weights.items():
+        need = t.numel() * t.element_size()
+        have = t.untyped_storage().nbytes() - t.storage_offset() * t.element_size()
+        if not t.is_contiguous() or have < need:
+            raise CheckpointError(
+                f"checkpoint {str(where)!r}: tensor {name!r} of shape {list(t.shape)} is "
+                f"backed by {max(have, 0)} bytes, not {need} (a damaged or crafted file)"
+            )
 
 
 def network_from_checkpoint(ckpt: dict[str, Any], where: str | Path) -> PolicyValueNet:
     """The :class:`PolicyValueNet` a checkpoint describes, with its weights (CPU).
 
     The stored weights are compared with the shapes of the described network, built on the
-    meta device (no memory), before the real one is allocated.
+    meta device (no memory), and with the bytes the file holds for them
+    (:func:`check_tensor_bytes`), and the network must fit in the available memory, before
+    the real one is allocated.
 
     Raises:
         CheckpointError: a bad ``network_config`` or shape, or weights that are not those of
@@ -162,6 +221,7 @@ def network_from_checkpoint(ckpt: dict[str, Any], where: str | Path) -> PolicyVa
     """
     import torch
 
+    from az_gym.memory_budget import check_fits
     from az_gym.networks import NetworkConfig, PolicyValueNet
 
     shape, num_actions = ckpt["observation_shape"], ckpt["num_actions"]
@@ -179,6 +239,11 @@ def network_from_checkpoint(ckpt: dict[str, Any], where: str | Path) -> PolicyVa
             f"checkpoint {str(where)!r}: its weights do not have the shapes of the network "
             "it describes (a damaged or crafted file)"
         )
+    check_tensor_bytes(weights, where)
+    try:
+        check_fits(4 * sum(p.numel() for p in probe.parameters()), "its network")
+    except ValueError as e:
+        raise CheckpointError(f"checkpoint {str(where)!r}: {e}") from None
     net = PolicyValueNet(tuple(shape), int(num_actions), config)
     try:
         net.load_state_dict(weights)

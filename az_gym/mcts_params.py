@@ -18,6 +18,13 @@ def _is_real(x: Any) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
 
 
+MAX_SIMULATIONS = 1_000_000
+"""Most simulations per move :class:`MctsParams` accepts: 625x AlphaGo Zero's 1600, and hours
+per move for az_gym's searches, whose tree grows by one node per simulation. A bound, so that
+a crafted agent file or parameter file (``num_iters_per_turn = 10**12``) is refused at once
+instead of searching forever."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class MctsParams:
     """Parameters of an MCTS player (AlphaZero.jl's ``MctsParams``).
@@ -28,7 +35,7 @@ class MctsParams:
     """
 
     num_iters_per_turn: int = 100
-    """Simulations per move (AlphaGo Zero: 1600)."""
+    """Simulations per move (AlphaGo Zero: 1600), at most :data:`MAX_SIMULATIONS`."""
     gamma: float = 1.0
     """Discount factor of rewards along the tree (AlphaGo Zero: 1)."""
     cpuct: float = 1.0
@@ -48,9 +55,10 @@ class MctsParams:
 
     def __post_init__(self) -> None:
         n = self.num_iters_per_turn
-        is_count = isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1
+        is_count = isinstance(n, numbers.Integral) and not isinstance(n, bool)
         checks = [
-            ("num_iters_per_turn", is_count, "an integer >= 1"),
+            ("num_iters_per_turn", is_count and 1 <= n <= MAX_SIMULATIONS,
+             f"an integer in [1, {MAX_SIMULATIONS}]"),
             ("gamma", _is_real(self.gamma) and 0.0 < self.gamma <= 1.0, "in (0, 1]"),
             ("cpuct", _is_real(self.cpuct) and self.cpuct >= 0.0, ">= 0"),
             ("dirichlet_noise_epsilon",

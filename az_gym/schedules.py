@@ -121,12 +121,15 @@ def schedule_from_dict(d: dict[str, Any] | float | int) -> Schedule:
         return ConstSchedule(d)
     if isinstance(d, Schedule):
         return d
-    if set(d) == {"const"}:
-        return ConstSchedule(d["const"])
-    if set(d) == {"start", "change_at", "values"}:
-        return StepSchedule(d["start"], tuple(d["change_at"]), tuple(d["values"]))
-    if set(d) == {"xs", "ys"}:
-        return PLSchedule(tuple(d["xs"]), tuple(d["ys"]))
+    try:  # values read from files: a wrong type ({"xs": 5}) is a ValueError like a bad value
+        if isinstance(d, dict) and set(d) == {"const"}:
+            return ConstSchedule(d["const"])
+        if isinstance(d, dict) and set(d) == {"start", "change_at", "values"}:
+            return StepSchedule(d["start"], tuple(d["change_at"]), tuple(d["values"]))
+        if isinstance(d, dict) and set(d) == {"xs", "ys"}:
+            return PLSchedule(tuple(d["xs"]), tuple(d["ys"]))
+    except TypeError as e:
+        raise ValueError(f"not a schedule: {repr(d)[:80]}: {e}") from None
     raise ValueError(
         f"not a schedule: {d!r}; expected a number, {{const}}, {{start, change_at, values}} "
         "or {xs, ys}"

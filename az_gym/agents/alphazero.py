@@ -34,7 +34,12 @@ import torch
 
 from az_gym.agents.analysis import Analysis, analyse_with
 from az_gym.agents.base import Agent
-from az_gym.checkpoint_format import make_checkpoint, network_from_checkpoint, read_checkpoint
+from az_gym.checkpoint_format import (
+    CheckpointError,
+    make_checkpoint,
+    network_from_checkpoint,
+    read_checkpoint,
+)
 from az_gym.envs.registry import as_game
 from az_gym.game import Game, GameOverError, State
 from az_gym.mcts import BatchedMcts, MctsParams, visits_to_policy
@@ -269,24 +274,37 @@ class AlphaZeroAgent(Agent):
                 f"{str(path)!r} is a directory (a training run?): load one of its checkpoint "
                 "files (best.pt), or use Trainer.from_run_dir(DIR).best_agent()"
             )
-        ckpt = read_checkpoint(path)
+        return cls.from_checkpoint(read_checkpoint(path), path, env_or_game, **kwargs)
+
+    @classmethod
+    def from_checkpoint(
+        cls, ckpt: dict[str, Any], where: str | Path, env_or_game: Any = None, **kwargs: Any
+    ) -> AlphaZeroAgent:
+        """The agent of a checkpoint dict already read by
+        :func:`~az_gym.checkpoint_format.read_checkpoint` (a run's ``best.pt``, found by the
+        run directory's reader); ``where`` names it in errors. Arguments and errors as
+        :meth:`load`."""
         from az_gym.envs.registry import canonical_game_id
 
         game = game_from_id(ckpt["game_id"]) if env_or_game is None else as_game(env_or_game)
         if canonical_game_id(game) != ckpt["game_id"]:
             raise ValueError(
-                f"checkpoint {str(path)!r} was made for game {ckpt['game_id']!r}, "
+                f"checkpoint {str(where)!r} was made for game {ckpt['game_id'][:80]!r}, "
                 f"not for {game.game_id!r}"
             )
         shape, num_actions = ckpt["observation_shape"], ckpt["num_actions"]
         if list(shape) != list(game.observation_shape) or num_actions != game.num_actions:
             raise ValueError(
-                f"checkpoint {str(path)!r}: observation shape {shape} and {num_actions} "
+                f"checkpoint {str(where)!r}: observation shape {shape} and {num_actions} "
                 f"actions are not the game's {list(game.observation_shape)} and "
                 f"{game.num_actions}"
             )
-        net = network_from_checkpoint(ckpt, path)
-        return cls(game, net, MctsParams.from_dict(ckpt["mcts"]), **kwargs)
+        try:
+            mcts = MctsParams.from_dict(ckpt["mcts"])
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"checkpoint {str(where)!r}: bad mcts: {e}") from None
+        net = network_from_checkpoint(ckpt, where)
+        return cls(game, net, mcts, **kwargs)
 
 
 class _ExportedNet(torch.nn.Module):

@@ -42,7 +42,9 @@ from torch import nn
 from az_gym.agents.base import Agent
 from az_gym.agents.dqn_network import FrozenQPolicy, QNetwork, choose_action
 from az_gym.agents.dqn_replay import Batch, ReplayBuffer, env_legal_mask, env_spaces, td_target
+from az_gym.checkpoint_format import CheckpointError, check_tensor_bytes, safe_torch_load
 from az_gym.game import Game, State
+from az_gym.memory_budget import check_fits
 from az_gym.networks import resolve_device
 from az_gym.schedules import ConstSchedule, PLSchedule, Schedule
 
@@ -435,30 +437,40 @@ class DQNAgent(Agent):
 
     @classmethod
     def load(cls, path: str | Path, game: Game | None = None) -> DQNAgent:
-        """Load a :meth:`save` file (``torch.load(weights_only=True)``: no code runs).
+        """Load a :meth:`save` file through the one safe loader
+        (:func:`~az_gym.checkpoint_format.safe_torch_load`: a zip archive whose members pass
+        their CRC-32, ``weights_only=True``: no code runs).
+
+        The networks the file describes are built on the ``meta`` device first and compared
+        with the stored tensors (shapes and the bytes behind them) and with the available
+        memory, so a crafted file cannot make the load allocate gigabytes.
 
         Args:
             path: the file.
             game: when given, the file must have been saved for this game.
 
         Raises:
-            ValueError: unreadable, corrupt or pickled-code file, not a DQN checkpoint, or a
-                checkpoint for another game.
+            ValueError: unreadable, corrupt or pickled-code file, not a DQN checkpoint, a
+                damaged or crafted one, or a checkpoint for another game.
         """
-        try:
-            data = torch.load(Path(path), map_location="cpu", weights_only=True)
-        except Exception as e:  # UnpicklingError, RuntimeError, EOFError, OSError...
-            raise ValueError(f"DQNAgent.load: {path} is not a loadable DQN checkpoint: {e}") from e
-        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+        data = safe_torch_load(path)
+        if data.get("format") != _FORMAT:
             raise ValueError(f"DQNAgent.load: {path} is not an az_gym DQN checkpoint")
         if data.get("version") != _VERSION:
             raise ValueError(f"DQNAgent.load: {path} has version {data.get('version')!r}")
         try:
             config = DQNConfig(**data["config"])
-            shape = tuple(int(d) for d in data["obs_shape"])
+            shape, num_actions = data["obs_shape"], data["num_actions"]
+            if not (
+                isinstance(shape, list) and shape and all(_is_count(d) for d in shape)
+            ) or not _is_count(num_actions):
+                raise ValueError(
+                    f"obs_shape {shape!r} and num_actions {num_actions!r} must be integers >= 1"
+                )
+            _check_networks(data, tuple(shape), num_actions, config, path)
             spaces = (
-                gym.spaces.Box(-np.inf, np.inf, shape, np.float32),
-                gym.spaces.Discrete(int(data["num_actions"])),
+                gym.spaces.Box(-np.inf, np.inf, tuple(shape), np.float32),
+                gym.spaces.Discrete(num_actions),
             )
             agent = cls(spaces, config)
             agent.game_id = data["game_id"]
@@ -466,10 +478,44 @@ class DQNAgent(Agent):
             agent.target_net.load_state_dict(data["target_net"])
             agent.optimizer.load_state_dict(data["optimizer"])
             agent.num_timesteps = int(data["num_timesteps"])
+        except CheckpointError:
+            raise
         except (KeyError, TypeError, RuntimeError, ValueError) as e:
-            raise ValueError(f"DQNAgent.load: {path} is a damaged DQN checkpoint: {e}") from e
+            raise ValueError(f"DQNAgent.load: {path} is a damaged DQN checkpoint: {e}") from None
         if game is not None and agent.game_id != game.game_id:
             raise ValueError(
                 f"DQNAgent.load: {path} was saved for {agent.game_id!r}, not {game.game_id!r}"
             )
         return agent
+
+
+def _is_count(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 1
+
+
+def _check_networks(
+    data: dict[str, Any],
+    obs_shape: tuple[int, ...],
+    num_actions: int,
+    config: DQNConfig,
+    path: str | Path,
+) -> None:
+    """Refuse stored networks that are not the ones ``config`` describes, tensors backed by
+    fewer bytes than their shapes claim, and networks that would not fit in memory (the
+    online and target networks and Adam's two moments: 4 copies), all checked on the
+    ``meta`` device before anything is allocated."""
+    with torch.device("meta"):
+        probe = QNetwork(obs_shape, num_actions, config.hidden_sizes, config.conv_channels)
+    want = {k: tuple(v.shape) for k, v in probe.state_dict().items()}
+    for key in ("q_net", "target_net"):
+        weights = data[key]
+        if not isinstance(weights, dict) or not all(
+            isinstance(v, torch.Tensor) for v in weights.values()
+        ):
+            raise ValueError(f"{key} is not a dict of tensors")
+        if {k: tuple(v.shape) for k, v in weights.items()} != want:
+            raise ValueError(
+                f"its {key} does not have the shapes of the network its config describes"
+            )
+        check_tensor_bytes(weights, path)
+    check_fits(4 * 4 * sum(p.numel() for p in probe.parameters()), "its networks")

@@ -21,6 +21,7 @@ million samples).
 from __future__ import annotations
 
 import math
+import struct
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from az_gym.game import Symmetry
+from az_gym.memory_budget import GIB, available_memory_bytes
 from az_gym.training.checkpoint import atomic_write
 from az_gym.training.params import SamplesWeighingPolicy
 
@@ -380,8 +382,8 @@ class MemoryBuffer:
             _check_npz_headers(Path(path))
             with np.load(path, allow_pickle=False) as z:
                 files = {k: z[k] for k in z.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
-            raise ValueError(f"memory file {path} is unreadable: {e}") from None
+        except _PARSE_ERRORS as e:  # whatever a damaged archive raises: the caller falls back
+            raise ValueError(f"memory file {path} is unreadable: {type(e).__name__}: {e}") from None
         missing = {"capacity", "num_games", "num_samples_seen"} - set(files)
         if missing:
             raise ValueError(f"memory file {path} lacks {sorted(missing)}")
@@ -410,14 +412,38 @@ class MemoryBuffer:
         return buf
 
 
+_PARSE_ERRORS = (
+    OSError,
+    ValueError,
+    EOFError,
+    KeyError,
+    TypeError,
+    IndexError,
+    OverflowError,
+    RuntimeError,  # zipfile: an encrypted member
+    NotImplementedError,  # zipfile: an unsupported compression method
+    struct.error,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+)
+"""What reading a damaged or crafted ``.npz`` can raise; :meth:`MemoryBuffer.load` turns each
+into the ``ValueError`` that the run directory's fallback to the previous iteration catches."""
+
+
 def _check_npz_headers(path: Path) -> None:
-    """Refuse an ``.npz`` whose arrays claim more bytes than the archive holds, or hold
-    objects, before ``np.load`` allocates them.
+    """Refuse an ``.npz`` before ``np.load`` allocates its arrays when they hold objects or
+    anything but numbers (``<U1`` strings), claim more bytes than their members hold, hold
+    more samples than the buffer's recorded capacity, or would take more memory than is
+    available once uncompressed (a zip bomb: ``savez_compressed`` of zeros is ~1000x
+    smaller than its arrays; the members' uncompressed sizes are what ``zipfile`` will
+    produce at most, so their sum bounds the load).
 
     Raises:
-        ValueError: a header that is malformed or does not fit its member's size.
+        ValueError: a header that is malformed or breaks one of these bounds.
     """
     with zipfile.ZipFile(path) as zf:
+        shapes: dict[str, tuple[int, ...]] = {}
         for info in zf.infolist():
             with zf.open(info) as f:
                 version = np.lib.format.read_magic(f)
@@ -429,5 +455,25 @@ def _check_npz_headers(path: Path) -> None:
                     raise ValueError(f"{info.filename}: .npy version {version} is not read here")
             if dtype.hasobject:
                 raise ValueError(f"{info.filename} holds Python objects")
+            if dtype.kind not in "biuf":
+                raise ValueError(f"{info.filename} holds {dtype} values, not numbers")
             if math.prod(shape) * dtype.itemsize > info.file_size:
                 raise ValueError(f"{info.filename}'s shape {shape} does not fit its size")
+            shapes[info.filename.removesuffix(".npy")] = shape
+        total = sum(info.file_size for info in zf.infolist())
+        have = available_memory_bytes()
+        if have is not None and total > have:
+            raise ValueError(
+                f"its arrays take {total / GIB:.1f} GiB uncompressed, more than the "
+                f"{have / GIB:.1f} GiB of memory available"
+            )
+        if shapes.get("capacity") == ():
+            with zf.open("capacity.npy") as f:
+                capacity = int(np.lib.format.read_array(f, allow_pickle=False))
+            for name in MemoryBuffer._FIELDS:
+                rows = shapes.get(name, (0,))[:1]
+                if rows and rows[0] > capacity:
+                    raise ValueError(
+                        f"{name} holds {rows[0]} samples, more than the buffer's capacity "
+                        f"{capacity}"
+                    )
