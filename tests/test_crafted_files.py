@@ -227,14 +227,34 @@ def test_a_crafted_memory_file_is_the_value_error_the_fallback_catches(tmp_path,
         MemoryBuffer.load(path)
 
 
-# ---------------------------------------------------------------------- RUN_DIR specs
-
-
 @pytest.fixture(scope="module")
 def run2(tmp_path_factory) -> Path:
+    """A committed tic-tac-toe run at iteration 2 (copy it before changing it)."""
     run = tmp_path_factory.mktemp("run") / "run"
     Trainer("tictactoe", tiny_params(num_iters=2), run, quiet=True).train()
     return run
+
+
+def test_a_resume_with_a_crafted_memory_file_falls_back(run2, tmp_path):
+    run = Path(shutil.copytree(run2, tmp_path / "run"))
+    memory = run / "iter-000002" / "memory.npz"
+    memory.unlink()  # break the hard link to the fixture's copy
+    shutil.copy(run2 / "iter-000002" / "memory.npz", memory)
+    _deflate64(memory)
+    trainer = Trainer.from_run_dir(run, quiet=True, overrides=["num_iters=3"])
+    pattern = "iter-000002/memory[.]npz is corrupt.*not supported.*iter-000001/memory[.]npz"
+    with pytest.warns(RuntimeWarning, match=pattern):
+        assert [r.iteration for r in trainer.resume()] == [3]
+
+
+def test_the_cli_names_a_crafted_dqn_file_in_one_line(dqn_file, tmp_path):
+    path = tmp_path / "crafted.pt"
+    torch.save({**safe_torch_load(dqn_file), "config": {"hidden_sizes": [60000, 60000]}}, path)
+    proc = az_gym("evaluate", "tictactoe", f"dqn:{path}", "random", "--games", "2", cwd=tmp_path)
+    assert "internal error" not in assert_one_line_error(proc, str(path))
+
+
+# ---------------------------------------------------------------------- RUN_DIR specs
 
 
 def test_a_run_dir_agent_is_the_committed_network_with_its_fallback(run2, tmp_path):
