@@ -27,7 +27,7 @@ _EXPORTS = {
     "MemoryBuffer": "az_gym.training.memory",
     "Learner": "az_gym.training.learning",
     "simulate": "az_gym.training.simulation",
-    "TrainingData": "az_gym.training.memory",
+    "TrainingData": "az_gym.training.samples",
     "GameSpec": "az_gym.training.selfplay",
     "LocalPool": "az_gym.workers",
     "SelfPlayReport": "az_gym.training.selfplay",

@@ -26,7 +26,7 @@ from az_gym._procs import (
 )
 from az_gym.game import Game
 from az_gym.mcts import MctsParams
-from az_gym.training.memory import TrainingData
+from az_gym.training.samples import TrainingData
 from az_gym.training.simulation import MctsPlayer, simulate
 from az_gym.workers import WorkerPool
 

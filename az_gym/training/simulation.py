@@ -23,7 +23,7 @@ import numpy as np
 
 from az_gym.game import Game, State
 from az_gym.mcts import BatchedMcts, Evaluator, MctsParams, SearchResult
-from az_gym.training.memory import TrainingData
+from az_gym.training.samples import TrainingData
 
 
 class Player(Protocol):
@@ -142,7 +142,7 @@ def simulate(
         num_games: games to finish.
         num_concurrent: games alive at once (``SimParams.num_workers``).
         rng: draws moves, flips and symmetries.
-        record: keep the positions as :class:`~az_gym.training.memory.TrainingData`.
+        record: keep the positions as :class:`~az_gym.training.samples.TrainingData`.
         alternate_colors: swap the two players' seats in every other game.
         flip_probability: before each turn, replace the state by a random symmetric one
             with this probability (the recorded observation and policy are the flipped ones).
