@@ -9,24 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_cli import TINY as CLI_TINY
 
 from az_gym.progress import LogProgress, format_seconds, log_interval
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = [
-    "num_iters=1",
-    "self_play.sim.num_games=4",
-    "self_play.sim.num_workers=4",
-    "self_play.sim.batch_size=4",
-    "self_play.sim.num_processes=1",
-    "self_play.mcts.num_iters_per_turn=4",
-    "arena.sim.num_games=2",
-    "arena.sim.num_workers=2",
-    "arena.sim.batch_size=2",
-    "arena.sim.num_processes=1",
-    "arena.mcts.num_iters_per_turn=4",
-    "learning.max_batches_per_checkpoint=2",
-]
+TINY = [*CLI_TINY, "arena.sim.num_processes=1"]  # the CLI tests' tiny run, arena in-process
 
 
 def az_gym(*args: str, seconds: str = "0") -> subprocess.CompletedProcess[str]:
