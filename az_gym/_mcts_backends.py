@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from az_gym._gumbel import gumbel_select, gumbel_select_nodes
 from az_gym._mcts_tree import NodePool
 
 
@@ -76,6 +77,37 @@ def fpu_value(node_value, w_total, n_total, reduction):
 
 
 @njit(cache=True, nogil=True)
+def puct_select(n_row, w_row, p_row, penalty_row, node_value, cpuct, use_fpu, fpu_reduction):
+    """The PUCT action of one node (the numba descent's loop; the numpy backend runs the
+    same rule on ``[k, A]`` arrays in :meth:`NumpyBackend.select`): the highest
+    :func:`puct_score`, the lowest action index on ties.
+
+    Args:
+        n_row, w_row, p_row, penalty_row: ``float64[A]`` visits, value sums (for the
+            node's mover), priors (possibly noisy at a root) and penalties of the node.
+        node_value: the evaluator's value of the node, for its mover (first-play urgency).
+        cpuct, use_fpu, fpu_reduction: :class:`~az_gym.mcts_params.MctsParams` settings.
+    """
+    total = 0.0
+    w_total = 0.0
+    for a in range(n_row.shape[0]):
+        total += n_row[a]
+        w_total += w_row[a]
+    sqrt_total = np.sqrt(max(total, 1.0))
+    fpu_q = fpu_value(node_value, w_total, total, fpu_reduction) if use_fpu else 0.0
+    best = 0
+    best_score = -np.inf
+    for a in range(n_row.shape[0]):
+        n = n_row[a]
+        q = w_row[a] / n if n > 0.0 else fpu_q
+        score = puct_score(q, p_row[a], n, sqrt_total, cpuct, penalty_row[a])
+        if score > best_score:
+            best_score = score
+            best = a
+    return best
+
+
+@njit(cache=True, nogil=True)
 def discounted(value, gamma, steps):
     """``value * gamma ** steps`` with a float exponent (the same ``pow`` in both backends)."""
     return value * gamma ** (steps * 1.0)
@@ -85,12 +117,11 @@ def discounted(value, gamma, steps):
 @njit(cache=True, nogil=True)
 def _descend_kernel(
     roots, root_priors, n_visits, w_sums, priors, penalty, children, terminal,
-    cpuct, max_depth, node_value, use_fpu, fpu_reduction,
+    cpuct, max_depth, node_value, use_fpu, fpu_reduction, root_actions, gumbel, c_visit, c_scale,
 ):  # fmt: skip
     """:meth:`NumbaBackend.descend` as one compiled loop; returns the :class:`Descent`
     fields and an overflow flag (the paths did not fit in ``max_depth``)."""
     b_count = roots.shape[0]
-    num_actions = n_visits.shape[1]
     path_nodes = np.empty((b_count, max_depth), np.int64)
     path_actions = np.empty((b_count, max_depth), np.int64)
     path_len = np.zeros(b_count, np.int64)
@@ -111,23 +142,18 @@ def _descend_kernel(
                     leaf_child,
                     True,
                 )
-            total = 0.0
-            w_total = 0.0
-            for a in range(num_actions):
-                total += n_visits[node, a]
-                w_total += w_sums[node, a]
-            sqrt_total = np.sqrt(max(total, 1.0))
-            fpu_q = fpu_value(node_value[node], w_total, total, fpu_reduction) if use_fpu else 0.0
-            best = 0
-            best_score = -np.inf
-            for a in range(num_actions):
-                p = root_priors[b, a] if d == 0 else priors[node, a]
-                n = n_visits[node, a]
-                q = w_sums[node, a] / n if n > 0.0 else fpu_q
-                score = puct_score(q, p, n, sqrt_total, cpuct, penalty[node, a])
-                if score > best_score:
-                    best_score = score
-                    best = a
+            if d == 0 and root_actions[b] >= 0:  # forced (Gumbel root)
+                best = root_actions[b]
+            elif gumbel:
+                best = gumbel_select(
+                    n_visits[node], w_sums[node], priors[node], penalty[node], node_value[node],
+                    c_visit, c_scale,
+                )  # fmt: skip
+            else:
+                best = puct_select(
+                    n_visits[node], w_sums[node], root_priors[b] if d == 0 else priors[node],
+                    penalty[node], node_value[node], cpuct, use_fpu, fpu_reduction,
+                )  # fmt: skip
             path_nodes[b, d] = node
             path_actions[b, d] = best
             d += 1
@@ -167,15 +193,26 @@ class NumbaBackend:
 
     def descend(
         self, pool: NodePool, roots: np.ndarray, root_priors: np.ndarray,
-        cpuct: float, fpu_reduction: float | None,
+        cpuct: float, fpu_reduction: float | None, *,
+        root_actions: np.ndarray | None = None, gumbel: tuple[float, float] | None = None,
     ) -> Descent:  # fmt: skip
-        """PUCT descent of every tree (``roots int64[B]``, ``root_priors float64[B, A]``,
-        possibly noisy) to a leaf."""
+        """Descent of every tree (``roots int64[B]``) to a leaf.
+
+        Args:
+            root_priors: ``float64[B, A]`` the roots' priors for PUCT (possibly noisy).
+            root_actions: ``int64[B]`` the root actions when forced (Gumbel root), or
+                ``None``.
+            gumbel: ``(c_visit, c_scale)``: below the root, select by
+                :func:`~az_gym._gumbel.gumbel_select` instead of PUCT; ``None``: PUCT.
+        """
+        forced = np.full(len(roots), -1, np.int64) if root_actions is None else root_actions
+        c_visit, c_scale = gumbel if gumbel is not None else (0.0, 0.0)
         while True:
             *fields, overflow = _descend_kernel(
                 roots, root_priors, pool.N, pool.W, pool.P, pool.penalty, pool.C,
                 pool.terminal, float(cpuct), self._max_path + 1, pool.value,
                 fpu_reduction is not None, float(fpu_reduction or 0.0),
+                forced.astype(np.int64), gumbel is not None, float(c_visit), float(c_scale),
             )  # fmt: skip
             if not overflow:
                 break
@@ -233,7 +270,8 @@ class NumpyBackend:
 
     def descend(
         self, pool: NodePool, roots: np.ndarray, root_priors: np.ndarray,
-        cpuct: float, fpu_reduction: float | None,
+        cpuct: float, fpu_reduction: float | None, *,
+        root_actions: np.ndarray | None = None, gumbel: tuple[float, float] | None = None,
     ) -> Descent:  # fmt: skip
         """As :meth:`NumbaBackend.descend`."""
         b = roots.size
@@ -243,8 +281,14 @@ class NumpyBackend:
         path_len = np.zeros(b, np.int64)
         while alive.size:
             nodes = cur[alive]
-            pri = root_priors if not levels else pool.P[nodes]
-            a = self.select(pool, nodes, pri, cpuct, fpu_reduction)
+            if not levels and root_actions is not None:
+                a = np.asarray(root_actions, np.int64)
+            elif gumbel is not None:
+                a = gumbel_select_nodes(nodes, pool.N, pool.W, pool.P, pool.penalty, pool.value,
+                                        float(gumbel[0]), float(gumbel[1]))  # fmt: skip
+            else:
+                pri = root_priors if not levels else pool.P[nodes]
+                a = self.select(pool, nodes, pri, cpuct, fpu_reduction)
             levels.append((alive, nodes, a))
             child = pool.C[nodes, a].astype(np.int64)
             stop = child < 0

@@ -55,12 +55,20 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from az_gym._gumbel import GumbelRoot
 from az_gym._mcts_backends import make_backend
 from az_gym._mcts_tree import NodePool, check_tree_ids
 from az_gym.game import Game, GameOverError, State
 from az_gym.mcts_params import MctsParams
 
-__all__ = ["BatchedMcts", "Evaluator", "MctsParams", "SearchResult", "visits_to_policy"]
+__all__ = [
+    "BatchedMcts",
+    "Evaluator",
+    "MctsParams",
+    "SearchResult",
+    "play_policy",
+    "visits_to_policy",
+]
 
 _TAU_ARGMAX = 1e-3
 """Temperatures at or below this give the one-hot argmax policy."""
@@ -111,6 +119,22 @@ class SearchResult:
     reused: np.ndarray | None = None
     """``bool[B]`` whether tree ``i`` re-rooted in its slot's previous tree (keeping its
     statistics) rather than starting fresh."""
+    improved_policy: np.ndarray | None = None
+    """``float[B, A]`` Gumbel search only: ``softmax(logits + sigma(completed_q))``, the
+    policy target (``None`` for PUCT)."""
+    action: np.ndarray | None = None
+    """``int64[B]`` Gumbel search only: the selected action, the best
+    ``g + logits + sigma`` among the most visited (``g = 0`` without noise)."""
+    noisy: bool = False
+    """Whether the root carried exploration noise (Dirichlet, or Gumbel)."""
+
+    @property
+    def policy_target(self) -> np.ndarray:
+        """``float[B, A]`` what self-play records as the policy target: the improved policy
+        (Gumbel) or the normalised visit counts (PUCT)."""
+        if self.improved_policy is not None:
+            return self.improved_policy
+        return self.visits / np.maximum(self.visits.sum(1, keepdims=True), 1e-12)
 
 
 class BatchedMcts:
@@ -216,16 +240,24 @@ class BatchedMcts:
         all_roots[slots] = roots
         self._roots = all_roots
         root_priors = pool.P[roots].astype(np.float64)
-        if add_noise and b:
+        gumbel = None
+        if self.params.root_policy == "gumbel":  # Gumbel noise instead of Dirichlet
+            gumbel = GumbelRoot(pool, roots, self.params, n_sims, self.rng, add_noise)
+        elif add_noise and b:
             root_priors = self._noisy(root_priors, np.isfinite(pool.penalty[roots]))
         for _ in range(n_sims):
-            self._simulate(roots, root_priors)
+            self._simulate(roots, root_priors, None if gumbel is None else gumbel.next_actions())
         n, w = pool.N[roots].astype(np.float64), pool.W[roots]
         q = np.divide(w, n, out=np.zeros_like(w), where=n > 0)
         net_v = pool.value[roots].copy()
         root_value = (net_v + w.sum(1)) / (1.0 + n.sum(1))
         prior = pool.P[roots].astype(np.float64)
-        return SearchResult(n, root_value, q, prior, net_v, reused)
+        if gumbel is None:
+            return SearchResult(n, root_value, q, prior, net_v, reused, noisy=add_noise)
+        return SearchResult(
+            n, root_value, q, prior, net_v, reused, gumbel.improved_policy(),
+            gumbel.selected_actions(), add_noise,
+        )  # fmt: skip
 
     def search_one(
         self, state: State, *, add_noise: bool = False, num_simulations: int | None = None
@@ -234,19 +266,14 @@ class BatchedMcts:
         return self.search([state], add_noise=add_noise, num_simulations=num_simulations)
 
     def policy(self, result: SearchResult, move_number: Sequence[int] | int) -> np.ndarray:
-        """``float[B, A]``: visits turned into a move distribution with the temperature
-        schedule at each game's move number: ``pi_a ∝ n_a^(1/tau)``.
-
-        ``tau <= 1e-3`` gives the one-hot argmax; ties go to the lowest action index.
-        Where no child was visited, the priors stand in for the visits.
-        """
-        visits = np.asarray(result.visits, np.float64)
-        b = visits.shape[0]
+        """``float[B, A]``: the move distribution (:func:`play_policy`) with the
+        temperature schedule at each game's move number."""
+        b = len(result.visits)
         moves = [move_number] * b if isinstance(move_number, (int, np.integer)) else move_number
         if len(moves) != b:
             raise ValueError(f"policy: {len(moves)} move numbers for {b} results")
         taus = np.array([float(self.params.temperature[int(m)]) for m in moves])
-        return visits_to_policy(visits, taus, np.asarray(result.prior, np.float64))
+        return play_policy(result, taus)
 
     def reset(self, index: int | None = None) -> None:
         """Empty tree slot ``index`` (all slots if ``None``); an empty slot is a no-op."""
@@ -331,10 +358,17 @@ class BatchedMcts:
         to_play = game.to_play
         pool.to_play[lids] = np.fromiter(map(to_play, lstates), np.int64, len(lstates))
 
-    def _simulate(self, roots: np.ndarray, root_priors: np.ndarray) -> None:
-        """One simulation in every tree: descend, expand + evaluate the leaves, back up."""
+    def _simulate(
+        self, roots: np.ndarray, root_priors: np.ndarray, root_actions: np.ndarray | None
+    ) -> None:
+        """One simulation in every tree: descend (from ``root_actions int64[B]`` when the
+        root's action is forced), expand + evaluate the leaves, back up."""
         pool, game, params = self._pool, self.game, self.params
-        path = self._backend.descend(pool, roots, root_priors, params.cpuct, params.fpu_reduction)
+        path = self._backend.descend(
+            pool, roots, root_priors, params.cpuct, params.fpu_reduction,
+            root_actions=root_actions,
+            gumbel=(params.c_visit, params.c_scale) if params.root_policy == "gumbel" else None,
+        )  # fmt: skip
         leaf_child = path.leaf_child.copy()
         new = np.flatnonzero(leaf_child < 0)
         if new.size:
@@ -355,6 +389,26 @@ class BatchedMcts:
         term = pool.terminal[leaf_child]
         g[term] = pool.ret[leaf_child[term]]
         self._backend.backup(pool, path, g, params.gamma)
+
+
+def play_policy(result: SearchResult, taus: np.ndarray) -> np.ndarray:
+    """``float[B, A]`` the distribution to draw each tree's move from, at temperatures
+    ``taus float[B]``.
+
+    PUCT: ``pi_a ∝ n_a^(1/tau)`` (:func:`visits_to_policy`). Gumbel: the selected action
+    (one-hot) after a noisy search (self-play: the Gumbel noise is the exploration, so the
+    temperature is not used) or at ``tau <= 1e-3``; otherwise ``pi_a ∝ pi'_a^(1/tau)`` over
+    the improved policy ``pi'`` (noiseless play at a temperature, e.g. the arena's
+    schedule, which then still varies its games).
+    """
+    if result.improved_policy is None:
+        visits = np.asarray(result.visits, np.float64)
+        return visits_to_policy(visits, taus, np.asarray(result.prior, np.float64))
+    out = visits_to_policy(result.improved_policy, taus, result.improved_policy)
+    greedy = np.flatnonzero((np.asarray(taus) <= _TAU_ARGMAX) | result.noisy)
+    out[greedy] = 0.0
+    out[greedy, result.action[greedy]] = 1.0
+    return out
 
 
 def visits_to_policy(visits: np.ndarray, taus: np.ndarray, priors: np.ndarray) -> np.ndarray:

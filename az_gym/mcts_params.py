@@ -18,6 +18,13 @@ def _is_real(x: Any) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
 
 
+def _is_count(x: Any) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+ROOT_POLICIES = ("puct", "gumbel")
+"""The values of :attr:`MctsParams.root_policy`."""
+
 MAX_SIMULATIONS = 1_000_000
 """Most simulations per move :class:`MctsParams` accepts: 625x AlphaGo Zero's 1600, and hours
 per move for az_gym's searches, whose tree grows by one node per simulation. A bound, so that
@@ -41,9 +48,11 @@ class MctsParams:
     cpuct: float = 1.0
     """Exploration constant c_puct in the PUCT formula."""
     temperature: Schedule = field(default_factory=lambda: ConstSchedule(1.0))
-    """Move-selection temperature tau as a schedule over the move number."""
+    """Move-selection temperature tau as a schedule over the move number (Gumbel: used only
+    by noiseless play, e.g. the arena; self-play plays the Gumbel-selected action)."""
     dirichlet_noise_epsilon: float = 0.25
-    """Weight epsilon of Dirichlet noise mixed into the root priors (AlphaGo Zero: 0.25)."""
+    """Weight epsilon of Dirichlet noise mixed into the root priors (AlphaGo Zero: 0.25);
+    not used with ``root_policy = "gumbel"``, whose noise is the Gumbel draw."""
     dirichlet_noise_alpha: float = 1.0
     """Concentration alpha of the root Dirichlet noise (AlphaGo Zero: 0.03; ~10/num_actions)."""
     prior_temperature: float = 1.0
@@ -52,12 +61,27 @@ class MctsParams:
     """First-play urgency: ``None`` gives unvisited actions ``Q = 0`` (AlphaZero.jl,
     AlphaGo Zero); a number ``r`` gives them the node's current value minus ``r`` (Leela
     Zero's default reduction: 0.25). See :mod:`az_gym.mcts`."""
+    root_policy: str = "puct"
+    """How the root spends the simulations and what the search returns as the training
+    target: ``"puct"`` (AlphaZero: PUCT everywhere, root Dirichlet noise, the visit counts
+    as the target) or ``"gumbel"`` (Gumbel AlphaZero, Danihelka et al. 2022: Gumbel-top-k
+    root actions, sequential halving, the improved policy as the target, no Dirichlet noise
+    and no temperature in self-play). See :mod:`az_gym._gumbel`."""
+    max_num_considered_actions: int = 16
+    """Gumbel: root actions sampled without replacement, ``m`` (paper and mctx: 16)."""
+    gumbel_scale: float = 1.0
+    """Gumbel: scale of the root Gumbel noise in self-play (mctx: 1; evaluation play uses
+    none)."""
+    c_visit: float = 50.0
+    """Gumbel: ``c_visit`` in ``sigma(q) = (c_visit + max_b N(b)) * c_scale * q`` (paper: 50)."""
+    c_scale: float = 1.0
+    """Gumbel: ``c_scale`` in ``sigma`` (paper: 1 for board games, mctx's ``value_scale``
+    0.1 for Atari)."""
 
     def __post_init__(self) -> None:
         n = self.num_iters_per_turn
-        is_count = isinstance(n, numbers.Integral) and not isinstance(n, bool)
         checks = [
-            ("num_iters_per_turn", is_count and 1 <= n <= MAX_SIMULATIONS,
+            ("num_iters_per_turn", _is_count(n) and 1 <= n <= MAX_SIMULATIONS,
              f"an integer in [1, {MAX_SIMULATIONS}]"),
             ("gamma", _is_real(self.gamma) and 0.0 < self.gamma <= 1.0, "in (0, 1]"),
             ("cpuct", _is_real(self.cpuct) and self.cpuct >= 0.0, ">= 0"),
@@ -72,6 +96,13 @@ class MctsParams:
              self.fpu_reduction is None
              or (_is_real(self.fpu_reduction) and 0.0 <= self.fpu_reduction <= 2.0),
              "None or a number in [0, 2]"),
+            ("root_policy", self.root_policy in ROOT_POLICIES, f"one of {list(ROOT_POLICIES)}"),
+            ("max_num_considered_actions", _is_count(self.max_num_considered_actions)
+             and 1 <= self.max_num_considered_actions <= MAX_SIMULATIONS,
+             f"an integer in [1, {MAX_SIMULATIONS}]"),
+            ("gumbel_scale", _is_real(self.gumbel_scale) and self.gumbel_scale > 0.0, "> 0"),
+            ("c_visit", _is_real(self.c_visit) and self.c_visit > 0.0, "> 0"),
+            ("c_scale", _is_real(self.c_scale) and self.c_scale > 0.0, "> 0"),
             ("temperature", isinstance(self.temperature, Schedule)
              and all(_is_real(v) and v >= 0 for v in schedule_points(self.temperature)),
              "a Schedule (e.g. ConstSchedule(1.0)) of values >= 0"),
@@ -91,6 +122,11 @@ class MctsParams:
             "dirichlet_noise_alpha": self.dirichlet_noise_alpha,
             "prior_temperature": self.prior_temperature,
             "fpu_reduction": self.fpu_reduction,
+            "root_policy": self.root_policy,
+            "max_num_considered_actions": self.max_num_considered_actions,
+            "gumbel_scale": self.gumbel_scale,
+            "c_visit": self.c_visit,
+            "c_scale": self.c_scale,
         }
 
     @classmethod

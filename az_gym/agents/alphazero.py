@@ -6,7 +6,10 @@ It keeps its search tree between its own consecutive moves (the subtree under th
 it is asked about is reused, matched by ``game.key``).
 
 Move choice: ``pi ∝ visits^(1/tau)``. By default ``tau = 0``: the most visited action
-(lowest index on ties), the strongest play, which is what evaluation wants. ``temperature``
+(lowest index on ties), the strongest play, which is what evaluation wants. With
+``MctsParams.root_policy = "gumbel"`` the agent searches without Gumbel noise (unless
+``add_noise``) and plays the search's selected action, or at ``tau > 0`` draws from the
+improved policy (:func:`~az_gym.mcts.play_policy`). ``temperature``
 fixes another ``tau``; ``temperature="schedule"`` uses the MCTS temperature schedule at the
 game's ``move_number(state)`` (self-play style; for games that expose a move number).
 Self-play and the arena apply the schedule themselves (:mod:`az_gym.training.simulation`).
@@ -42,7 +45,7 @@ from az_gym.checkpoint_format import (
 )
 from az_gym.envs.registry import as_game
 from az_gym.game import Game, GameOverError, State
-from az_gym.mcts import BatchedMcts, MctsParams, visits_to_policy
+from az_gym.mcts import BatchedMcts, MctsParams, play_policy
 from az_gym.networks import NetworkConfig, NetworkEvaluator, PolicyValueNet, resolve_device
 from az_gym.schedules import Schedule
 
@@ -84,7 +87,8 @@ class AlphaZeroAgent(Agent):
         mcts: search parameters (default :class:`MctsParams`).
         use_gpu: run the network on CUDA when available.
         seed: seeds move sampling, Dirichlet noise and a fresh network's weights.
-        add_noise: mix Dirichlet noise into the root priors (self-play).
+        add_noise: root exploration noise (self-play): Dirichlet noise in the priors, or
+            Gumbel noise with ``root_policy = "gumbel"``.
         temperature: fixed move temperature; ``None`` uses the rule in the module docstring.
     """
 
@@ -182,7 +186,7 @@ class AlphaZeroAgent(Agent):
             self._mcts = BatchedMcts(game, self.evaluator, self.params, rng=self.rng)
         res = self._mcts.search(list(states), add_noise=self.add_noise)
         taus = np.array([self._tau(game, s) for s in states])
-        pi = visits_to_policy(res.visits, taus, res.prior)
+        pi = play_policy(res, taus)
         actions = []
         for i, s in enumerate(states):
             a = int(self.rng.choice(pi.shape[1], p=pi[i] / pi[i].sum()))

@@ -105,7 +105,9 @@ def run_arena(
     start = time.perf_counter()
     sim = arena.sim
     seeds = np.random.SeedSequence(seed)
-    add_noise = arena.mcts.dirichlet_noise_epsilon > 0
+    # Gumbel players drop the noise here (evaluation play); the temperature schedule
+    # over their improved policies varies the games.
+    add_noise = arena.mcts.root_policy == "puct" and arena.mcts.dirichlet_noise_epsilon > 0
     parts = min(pool.parallelism, sim.num_processes or pool.parallelism)
 
     def job(weights: tuple[Weights, ...], n: int, s: int, alternate: bool) -> WorkerJob:

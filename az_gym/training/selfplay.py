@@ -116,7 +116,8 @@ class WorkerJob:
         num_concurrent: games in lockstep (``SimParams.num_workers``).
         seed: seed of the job's generator.
         record: keep samples (self-play) or only returns (duels).
-        add_noise: root Dirichlet noise.
+        add_noise: root exploration noise (Dirichlet, or Gumbel with
+            ``root_policy = "gumbel"``).
         alternate_colors, flip_probability: see :func:`simulate`.
         use_gpu: run the network on the GPU when present.
         batch_size: most leaves per network call (``None``: no limit).
@@ -303,7 +304,8 @@ def run_self_play(
             num_concurrent=sim.num_workers,
             seed=int(c.generate_state(1)[0]),
             record=True,
-            add_noise=self_play.mcts.dirichlet_noise_epsilon > 0,
+            add_noise=self_play.mcts.root_policy == "gumbel"
+            or self_play.mcts.dirichlet_noise_epsilon > 0,
             alternate_colors=sim.alternate_colors,  # false: validated by SelfPlayParams
             flip_probability=sim.flip_probability,
             use_gpu=sim.use_gpu,

@@ -7,7 +7,8 @@ player to search, in one batch, all the live games where that seat is to move (s
 ``num_games`` are done.
 
 Every position played becomes a sample: the observation from the mover's view, the legal
-mask, the search policy ``pi`` (normalised visit counts), the mover, its key; when the game
+mask, the search policy ``pi`` (:attr:`~az_gym.mcts.SearchResult.policy_target`: the
+normalised visit counts, or the Gumbel search's improved policy), the mover, its key; when the game
 ends each sample gets ``z`` (the final return for *that position's mover*) and the number of
 moves left. Nothing here touches autograd: players only call evaluators.
 """
@@ -48,7 +49,9 @@ class MctsPlayer:
         game: the rules.
         evaluator: scores leaf batches (``NetworkEvaluator``, ``UniformEvaluator``...).
         params: search parameters (simulations per move, temperature schedule...).
-        add_noise: mix Dirichlet noise into root priors (self-play: yes, arena: as params).
+        add_noise: root exploration noise (self-play: yes, arena: as params): Dirichlet
+            noise in the priors, or with ``root_policy = "gumbel"`` Gumbel noise (and the
+            move played is then the search's selected action).
         rng: randomness of the search.
     """
 
@@ -77,9 +80,7 @@ class MctsPlayer:
         when the set of games this player is asked about changes from call to call."""
         result = self.mcts.search(list(states), add_noise=self.add_noise, trees=list(slots))
         self.last_result = result
-        visits = np.asarray(result.visits, dtype=np.float64)
-        totals = visits.sum(axis=1, keepdims=True)
-        pi = visits / np.maximum(totals, 1e-12)
+        pi = np.asarray(result.policy_target, dtype=np.float64)
         play = np.asarray(self.mcts.policy(result, list(move_numbers)), dtype=np.float64)
         return pi, play
 

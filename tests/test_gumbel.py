@@ -1,0 +1,233 @@
+"""Known-answer tests of the Gumbel root search (``MctsParams.root_policy = "gumbel"``)."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+import numpy as np
+import pytest
+
+from az_gym._gumbel import considered_visits
+from az_gym.envs.connect_four import ConnectFour
+from az_gym.envs.tictactoe import TicTacToe
+from az_gym.evaluators import UniformEvaluator
+from az_gym.game import Game
+from az_gym.mcts import BatchedMcts, MctsParams
+
+BACKENDS = ["numba", "numpy"]
+
+
+def gumbel(**kw) -> MctsParams:
+    return MctsParams(root_policy="gumbel", **kw)
+
+
+def play(game: Game, moves: list[int]):
+    s = game.initial_state()
+    for a in moves:
+        s = game.next_state(s, a)
+    return s
+
+
+class Arms(Game):
+    """One player; arm ``k`` ends the game at once with return ``rewards[k]`` (so one
+    visit gives the exact ``Q``)."""
+
+    name = "arms"
+    num_players = 1
+
+    def __init__(self, rewards: list[float]) -> None:
+        self.rewards = list(rewards)
+        self.num_actions = len(rewards)
+        self.observation_shape = (1,)
+
+    def initial_state(self) -> int:
+        return -1
+
+    def to_play(self, state: int) -> int:
+        return 0
+
+    def legal_mask(self, state: int) -> np.ndarray:
+        return np.full(self.num_actions, state < 0)
+
+    def next_state(self, state: int, action: int) -> int:
+        return action
+
+    def is_terminal(self, state: int) -> bool:
+        return state >= 0
+
+    def returns(self, state: int) -> np.ndarray:
+        return np.array([self.rewards[state]])
+
+    def observation(self, state: int, player: int | None = None) -> np.ndarray:
+        return np.zeros(1, np.float32)
+
+    def key(self, state: int) -> Hashable:
+        return state
+
+    def render(self, state: int) -> str:
+        return str(state)
+
+    def action_to_string(self, action: int) -> str:
+        return f"arm{action}"
+
+
+class FixedPrior:
+    """The same prior over the arms at every node, value 0."""
+
+    needs_observations = False
+
+    def __init__(self, prior: list[float]) -> None:
+        self.prior = np.asarray(prior, np.float64)
+
+    def __call__(self, observations, masks):
+        p = self.prior * masks
+        return p / p.sum(1, keepdims=True), np.zeros(len(masks))
+
+
+# ------------------------------------------------------------ sequential halving schedule
+@pytest.mark.parametrize(
+    ("m", "n", "expected"),
+    [
+        # m = 4: ceil(log2 4) = 2 phases; phase 1 gives each of the 4 actions
+        # floor(16 / (2 * 4)) = 2 visits, phase 2 each of the best 2 floor(16 / (2 * 2)) = 4.
+        (4, 16, (0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5)),
+        # m = 2: one phase of floor(6 / 2) = 3 visits each.
+        (2, 6, (0, 0, 1, 1, 2, 2)),
+        # m = 3: ceil(log2 3) = 2; phase 1 max(1, floor(10 / 6)) = 1 visit each, then the best 2
+        # get floor(10 / 4) = 2 each, repeated (halving stops at 2) until the budget is spent.
+        (3, 10, (0, 0, 0, 1, 1, 2, 2, 3, 3, 4)),
+        # budget below m: only the first 8 of the 16 sampled actions get a visit.
+        (16, 8, (0,) * 8),
+        # m = 16, n = 50: phases of 16 x 1, 8 x 1, 4 x 3, 2 x 6, then 2 more.
+        (16, 50, (0,) * 16 + (1,) * 8 + (2,) * 4 + (3,) * 4 + (4,) * 4
+         + tuple(v for k in range(5, 12) for v in (k, k))),
+        # one action takes every visit.
+        (1, 5, (0, 1, 2, 3, 4)),
+    ],
+)  # fmt: skip
+def test_considered_visits_known_sequences(m: int, n: int, expected: tuple[int, ...]) -> None:
+    assert considered_visits(m, n) == expected
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_root_visits_follow_the_schedule(backend: str) -> None:
+    # 4 considered actions, 16 simulations: the two phase-2 survivors get 2 + 4 = 6 visits,
+    # the other two sampled actions 2, the 3 actions never sampled none.
+    g = ConnectFour()
+    m = BatchedMcts(
+        g, UniformEvaluator(), gumbel(num_iters_per_turn=16, max_num_considered_actions=4),
+        rng=np.random.default_rng(0), backend=backend,
+    )  # fmt: skip
+    res = m.search([g.initial_state()] * 5, add_noise=True)
+    for row, a in zip(res.visits, res.action):
+        assert sorted(row.tolist(), reverse=True) == [6, 6, 2, 2, 0, 0, 0]
+        assert row[a] == 6  # the selected action is one of the most visited
+
+
+def test_search_budget_below_num_considered() -> None:
+    g = TicTacToe()
+    m = BatchedMcts(g, UniformEvaluator(), gumbel(num_iters_per_turn=5))
+    res = m.search_one(g.initial_state(), add_noise=True)
+    assert sorted(res.visits[0].tolist()) == [0] * 4 + [1] * 5
+
+
+# ------------------------------------------------------------------------- known answers
+def test_improved_policy_with_exact_q_favours_the_best_action() -> None:
+    # The prior dislikes the best arm (2); one visit per arm makes every Q exact.
+    rewards, prior = [0.1, -0.5, 0.7, 0.3], [0.4, 0.3, 0.1, 0.2]
+    g = Arms(rewards)
+    m = BatchedMcts(g, FixedPrior(prior), gumbel(num_iters_per_turn=4))
+    res = m.search_one(g.initial_state())
+    assert res.visits[0].tolist() == [1, 1, 1, 1]
+    assert res.q[0].tolist() == rewards
+    pi = res.improved_policy[0]
+    assert pi[2] > prior[2]
+    assert pi.argmax() == 2 and res.action[0] == 2
+    # sigma = (c_visit + max N) * c_scale * (q - min q) / (max q - min q)
+    sigma = (50 + 1) * 1.0 * (np.array(rewards) + 0.5) / 1.2
+    expected = np.exp(np.log(prior) + sigma)
+    np.testing.assert_allclose(pi, expected / expected.sum(), rtol=1e-12)
+    assert pi.sum() == pytest.approx(1.0)
+
+
+def test_improved_policy_completes_unvisited_with_mixed_value() -> None:
+    # 2 simulations over 4 arms: the two unvisited arms take v_mix.
+    rewards, prior = [0.5, -0.5, 0.2, 0.0], [0.25, 0.25, 0.25, 0.25]
+    g = Arms(rewards)
+    m = BatchedMcts(g, FixedPrior(prior), gumbel(num_iters_per_turn=2, c_visit=2.0))
+    res = m.search_one(g.initial_state())
+    assert res.visits[0].tolist() == [1, 1, 0, 0]  # uniform prior, no noise: lowest indices
+    v_mix = (0.0 + 2 * (0.25 * 0.5 + 0.25 * -0.5) / 0.5) / 3
+    q = np.array([0.5, -0.5, v_mix, v_mix])
+    sigma = (2.0 + 1) * (q - q.min()) / (q.max() - q.min())
+    expected = np.exp(sigma) / np.exp(sigma).sum()
+    np.testing.assert_allclose(res.improved_policy[0], expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("noise", [False, True])
+def test_win_in_one_found_with_8_simulations(backend: str, noise: bool) -> None:
+    ttt, c4 = TicTacToe(), ConnectFour()
+    cases = [
+        (ttt, play(ttt, [0, 3, 1, 4]), {2}),  # X: a3 b3; O: a2 b2; X wins at c3 (2)
+        (c4, play(c4, [0, 1, 0, 1, 0, 6]), {0}),  # X has three in column 0
+        (c4, play(c4, [3, 3, 4, 4, 5, 5]), {2, 6}),  # X: d e f on the bottom row
+    ]
+    for g, s, wins in cases:
+        for seed in range(5):
+            m = BatchedMcts(
+                g, UniformEvaluator(), gumbel(num_iters_per_turn=8),
+                rng=np.random.default_rng(seed), backend=backend,
+            )  # fmt: skip
+            res = m.search_one(s, add_noise=noise)
+            a = int(res.action[0])
+            assert a in wins, (g.name, seed, a)
+            assert res.q[0, a] == 1.0
+            pi = res.improved_policy[0]
+            assert pi[sorted(wins)].sum() > 0.99
+
+
+def test_dirichlet_noise_is_not_used_with_gumbel() -> None:
+    # Without Gumbel noise the search is deterministic, so add_noise only adds Gumbel noise:
+    # a different rng state changes nothing when add_noise is False.
+    g = ConnectFour()
+    p = gumbel(num_iters_per_turn=24, dirichlet_noise_epsilon=1.0)
+    a = BatchedMcts(g, UniformEvaluator(), p, rng=np.random.default_rng(1)).search_one(
+        g.initial_state()
+    )
+    b = BatchedMcts(g, UniformEvaluator(), p, rng=np.random.default_rng(2)).search_one(
+        g.initial_state()
+    )
+    assert a.visits.tolist() == b.visits.tolist() and not a.noisy
+    np.testing.assert_array_equal(a.prior, b.prior)
+
+
+# -------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("root_policy", "alphago"),
+        ("root_policy", None),
+        ("max_num_considered_actions", 0),
+        ("max_num_considered_actions", -3),
+        ("max_num_considered_actions", 2.5),
+        ("max_num_considered_actions", True),
+        ("gumbel_scale", 0.0),
+        ("gumbel_scale", -1.0),
+        ("gumbel_scale", float("nan")),
+        ("c_visit", 0.0),
+        ("c_visit", -50.0),
+        ("c_scale", 0),
+        ("c_scale", float("inf")),
+        ("c_scale", "1"),
+    ],
+)
+def test_bad_gumbel_options_name_the_field(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=rf"MctsParams\.{field} = "):
+        MctsParams(**{field: value})
+
+
+def test_gumbel_options_round_trip() -> None:
+    p = gumbel(max_num_considered_actions=8, gumbel_scale=0.5, c_visit=20.0, c_scale=0.1)
+    assert MctsParams.from_dict(p.to_dict()) == p
+    assert MctsParams().root_policy == "puct"
