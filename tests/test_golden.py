@@ -83,6 +83,9 @@ def _search(game, evaluator, params, states, backend, *, noise_seed=None, reuse_
         "visits": res.visits.astype(int).tolist(),
         "root_value": np.round(res.root_value, 6).tolist(),
     }
+    if res.action is not None:  # Gumbel: the selected action and the policy target too
+        out["action"] = res.action.tolist()
+        out["improved"] = np.round(res.improved_policy, 6).tolist()
     if reuse_moves is not None:
         s = states[0]
         for a in reuse_moves:
@@ -121,6 +124,21 @@ def _cases() -> dict[str, Callable[[str], dict]]:
         "gomoku_net_fpu_noise": lambda be: _search(
             gk, _RoundedNet(gk, 2), MctsParams(num_iters_per_turn=100, fpu_reduction=0.3),
             _openings(gk, 3, 2, 10), be, noise_seed=11,
+        ),
+        "tictactoe_uniform_gumbel": lambda be: _search(
+            ttt, uni, MctsParams(num_iters_per_turn=64, root_policy="gumbel",
+                                 max_num_considered_actions=4),
+            [ttt.initial_state(), _play(ttt, [4, 0, 8])], be,
+        ),
+        "connect_four_net_gumbel_noise_reuse": lambda be: _search(
+            c4, _RoundedNet(c4, 3), MctsParams(num_iters_per_turn=48, root_policy="gumbel",
+                                               c_visit=10.0, c_scale=0.5),
+            _openings(c4, 4, 3, 8), be, noise_seed=5, reuse_moves=[2, 3],
+        ),
+        "gomoku_net_gumbel_noise": lambda be: _search(
+            gk, _RoundedNet(gk, 4), MctsParams(num_iters_per_turn=40, root_policy="gumbel",
+                                               gamma=0.95),
+            _openings(gk, 5, 2, 10), be, noise_seed=13,
         ),
     }  # fmt: skip
 

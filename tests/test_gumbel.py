@@ -6,6 +6,7 @@ from collections.abc import Hashable
 
 import numpy as np
 import pytest
+from test_cli import TINY
 
 from az_gym._gumbel import considered_visits
 from az_gym.envs.connect_four import ConnectFour
@@ -231,3 +232,87 @@ def test_gumbel_options_round_trip() -> None:
     p = gumbel(max_num_considered_actions=8, gumbel_scale=0.5, c_visit=20.0, c_scale=0.1)
     assert MctsParams.from_dict(p.to_dict()) == p
     assert MctsParams().root_policy == "puct"
+
+
+# ------------------------------------------------------------ self-play and evaluation play
+def test_self_play_records_improved_policy_and_plays_the_selected_action() -> None:
+    from az_gym.training.simulation import MctsPlayer, simulate
+
+    g = ConnectFour()
+    rng = np.random.default_rng(3)
+    player = MctsPlayer(
+        g, UniformEvaluator(), gumbel(num_iters_per_turn=8), add_noise=True, rng=rng
+    )
+    states = [play(g, [0, 1, 0, 1, 0, 6]), g.initial_state()]
+    pi, dist = player.decide([0, 1], states, [6, 0])  # temperature 1 at these moves: unused
+    res = player.last_result
+    assert res.noisy
+    np.testing.assert_array_equal(pi, res.improved_policy)
+    np.testing.assert_array_equal(dist, np.eye(g.num_actions)[res.action])
+    assert res.action[0] == 0  # the win in one
+
+    out = simulate(g, [player], 2, num_concurrent=2, rng=rng)
+    assert len(out.samples) == out.lengths.sum()
+    np.testing.assert_allclose(out.samples.policy.sum(1), 1.0, rtol=1e-5)
+    assert (out.samples.policy[~out.samples.mask] == 0).all()
+
+
+def test_noiseless_play_policy_uses_the_temperature_over_the_improved_policy() -> None:
+    from az_gym.mcts import play_policy
+
+    rewards, prior = [0.1, -0.5, 0.7, 0.3], [0.4, 0.3, 0.1, 0.2]
+    g = Arms(rewards)
+    res = BatchedMcts(g, FixedPrior(prior), gumbel(num_iters_per_turn=4, c_visit=1.0)).search_one(
+        g.initial_state()
+    )
+    assert not res.noisy
+    np.testing.assert_array_equal(play_policy(res, np.zeros(1))[0], np.eye(4)[res.action[0]])
+    at_one = play_policy(res, np.ones(1))[0]
+    np.testing.assert_allclose(at_one, res.improved_policy[0], rtol=1e-12)
+    at_two = play_policy(res, np.full(1, 2.0))[0]
+    expected = np.sqrt(res.improved_policy[0]) / np.sqrt(res.improved_policy[0]).sum()
+    np.testing.assert_allclose(at_two, expected, rtol=1e-12)
+
+
+def test_alphazero_agent_plays_the_noiseless_selection() -> None:
+    from az_gym.agents.alphazero import AlphaZeroAgent
+    from az_gym.networks import NetworkConfig
+
+    g = ConnectFour()
+    s = play(g, [0, 1, 0, 1, 0, 6])
+    cfg = NetworkConfig(kind="mlp", hidden=(16,))
+    moves = set()
+    for seed in range(3):
+        agent = AlphaZeroAgent(g, cfg, gumbel(num_iters_per_turn=8), seed=0)
+        agent.reseed(seed)  # a different rng changes nothing without noise
+        moves.add(agent.act_state(g, s))
+    assert moves == {0}
+
+
+def test_gumbel_in_a_parameter_file_and_a_tiny_training_run(tmp_path) -> None:
+    from az_gym.cli import main
+    from az_gym.training.params_io import load_params
+
+    run = tmp_path / "run"
+    sets = [
+        *TINY, "arena.sim.num_processes=1", "self_play.mcts.root_policy=gumbel",
+        "self_play.mcts.max_num_considered_actions=3", "arena.mcts.root_policy=gumbel",
+    ]  # fmt: skip
+    args = ["train", "tictactoe", "--run-dir", str(run), "--quiet"]
+    assert main([*args, *(x for o in sets for x in ("--set", o))]) == 0
+    params = load_params(run / "params.toml")
+    assert params.self_play.mcts.root_policy == "gumbel"
+    assert params.self_play.mcts.max_num_considered_actions == 3
+
+
+def test_bad_gumbel_override_is_one_line(capsys, tmp_path) -> None:
+    from az_gym.cli import main
+
+    code = main(
+        ["train", "tictactoe", "--run-dir", str(tmp_path / "r"),
+         "--set", "self_play.mcts.c_scale=0"]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("az-gym: error: ") and err.count("\n") == 1
+    assert "c_scale" in err
