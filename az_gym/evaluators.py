@@ -2,7 +2,9 @@
 
 Both follow the :class:`az_gym.mcts.Evaluator` protocol and declare through class
 attributes what they need: ``needs_observations = False`` lets the search skip building
-observations; ``needs_states = True`` makes the search pass ``states=`` (the game states).
+observations; ``needs_states = True`` makes the search pass ``states=`` (the game states);
+``deterministic = False`` keeps an evaluator out of the evaluation cache
+(:mod:`az_gym.eval_cache`), whose stored answer would replace fresh random draws.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class UniformEvaluator:
 
     needs_observations = False
     needs_states = False
+    deterministic = True
 
     def __call__(
         self, observations: np.ndarray | None, masks: np.ndarray
@@ -48,6 +51,7 @@ class RolloutEvaluator:
 
     needs_observations = False
     needs_states = True
+    deterministic = False
 
     def __init__(
         self, game: Game, num_rollouts: int = 1, rng: np.random.Generator | None = None

@@ -14,6 +14,10 @@ fixes another ``tau``; ``temperature="schedule"`` uses the MCTS temperature sche
 game's ``move_number(state)`` (self-play style; for games that expose a move number).
 Self-play and the arena apply the schedule themselves (:mod:`az_gym.training.simulation`).
 
+Evaluation cache: the network's answers are kept for the last ``cache_size`` positions (by
+``game.key``, :mod:`az_gym.eval_cache`), across moves and games, emptied whenever the
+network's weights change; :attr:`AlphaZeroAgent.cache_stats` gives its hit rate.
+
 Checkpoints (:meth:`AlphaZeroAgent.save`) are the trainer's format
 (:mod:`az_gym.checkpoint_format`): one ``torch.save`` file of tensors and plain values, read
 back by its one safe loader (zip and CRC-32 checks, ``weights_only=True``, weights checked
@@ -44,6 +48,7 @@ from az_gym.checkpoint_format import (
     read_checkpoint,
 )
 from az_gym.envs.registry import as_game
+from az_gym.eval_cache import CacheStats, cache_stats, with_cache
 from az_gym.game import Game, GameOverError, State
 from az_gym.mcts import BatchedMcts, MctsParams, play_policy
 from az_gym.networks import NetworkConfig, NetworkEvaluator, PolicyValueNet, resolve_device
@@ -75,6 +80,11 @@ def game_from_id(game_id: str) -> Game:
         ) from None
 
 
+DEFAULT_CACHE_SIZE = 100_000
+"""Evaluation-cache entries of an :class:`AlphaZeroAgent` by default (a few MB for the
+native games)."""
+
+
 class AlphaZeroAgent(Agent):
     """Batched MCTS + :class:`PolicyValueNet` player.
 
@@ -90,6 +100,7 @@ class AlphaZeroAgent(Agent):
         add_noise: root exploration noise (self-play): Dirichlet noise in the priors, or
             Gumbel noise with ``root_policy = "gumbel"``.
         temperature: fixed move temperature; ``None`` uses the rule in the module docstring.
+        cache_size: entries of the evaluation cache (0: none; see the module docstring).
     """
 
     name = "alphazero"
@@ -104,6 +115,7 @@ class AlphaZeroAgent(Agent):
         seed: int | None = None,
         add_noise: bool = False,
         temperature: float | str | None = None,
+        cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         self.game = as_game(env_or_game)
         if network is None or isinstance(network, NetworkConfig):
@@ -139,8 +151,24 @@ class AlphaZeroAgent(Agent):
                 f"temperature={temperature!r} must be None, a number >= 0 or 'schedule'"
             )
         self.temperature = temperature
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
+            raise ValueError(f"cache_size={cache_size!r} must be an integer >= 0 (0: no cache)")
+        self.cache_size = cache_size
+        self._cached = with_cache(self.evaluator, self.game, cache_size, network=network)
         self.rng = np.random.default_rng(seed)
-        self._mcts = BatchedMcts(self.game, self.evaluator, self.params, rng=self.rng)
+        self._mcts = BatchedMcts(self.game, self._cached, self.params, rng=self.rng)
+
+    @property
+    def cache_stats(self) -> CacheStats | None:
+        """Lookups and hits of the evaluation cache so far (``None``: ``cache_size=0``)."""
+        return cache_stats(self._cached)
+
+    def _evaluator_for(self, game: Game) -> object:
+        """The (cached) evaluator for searching ``game``: the cache's keys and observations
+        are those of the game searched, so another game object gets a cache of its own."""
+        if getattr(self._cached, "game", game) is not game:
+            self._cached = with_cache(self.evaluator, game, self.cache_size, network=self.network)
+        return self._cached
 
     # ----------------------------------------------------------------- playing
     def check_game(self, game: Game) -> None:
@@ -183,7 +211,7 @@ class AlphaZeroAgent(Agent):
             if game.is_terminal(s):
                 raise GameOverError(f"{self.name}: states[{i}] is terminal; no move to choose")
         if game is not self._mcts.game:  # e.g. another adapter object of the same env kind
-            self._mcts = BatchedMcts(game, self.evaluator, self.params, rng=self.rng)
+            self._mcts = BatchedMcts(game, self._evaluator_for(game), self.params, rng=self.rng)
         res = self._mcts.search(list(states), add_noise=self.add_noise)
         taus = np.array([self._tau(game, s) for s in states])
         pi = play_policy(res, taus)
@@ -220,7 +248,7 @@ class AlphaZeroAgent(Agent):
         params = dataclasses.replace(self.params, num_iters_per_turn=int(n))
         other = AlphaZeroAgent(
             self.game, self.network, params, use_gpu=self.device.type != "cpu",
-            add_noise=self.add_noise, temperature=self.temperature,
+            add_noise=self.add_noise, temperature=self.temperature, cache_size=self.cache_size,
         )  # fmt: skip
         other.reseed(self.rng.spawn(1)[0])
         return other
@@ -235,7 +263,8 @@ class AlphaZeroAgent(Agent):
         except TypeError:
             game, state = self.game, env_or_state
         self.check_game(game)
-        mcts = BatchedMcts(game, self.evaluator, self.params, rng=np.random.default_rng(0))
+        evaluator = self._evaluator_for(game)
+        mcts = BatchedMcts(game, evaluator, self.params, rng=np.random.default_rng(0))
         return analyse_with(mcts, game, state, num_simulations)
 
     # ------------------------------------------------------------- checkpoints

@@ -125,6 +125,7 @@ def run_arena(
             flip_probability=sim.flip_probability,
             use_gpu=use_gpu,
             batch_size=sim.batch_size,
+            cache_size=sim.cache_size,
         )
 
     if num_players == 2:

@@ -90,8 +90,9 @@ def _summary(
     :func:`~az_gym.training.plots.arena_points`) with the threshold in the same units."""
     from az_gym.training.plots import arena_points, arena_threshold
 
+    cache = "" if sp.cache_hit_rate is None else f", cache hits {sp.cache_hit_rate:.0%}"
     text = (
-        f"{sp.num_samples} samples ({sp.samples_per_second:.0f}/s), "
+        f"{sp.num_samples} samples ({sp.samples_per_second:.0f}/s{cache}), "
         f"loss {before['total']:.3f} -> {after['total']:.3f}"
     )
     points = arena_points(record)

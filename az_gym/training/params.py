@@ -116,6 +116,11 @@ def check_mcts(owner: str, m: MctsParams) -> None:
     _require(isinstance(m, MctsParams), owner, "mcts", m, "must be an MctsParams")
 
 
+MAX_CACHE_SIZE = 10_000_000
+"""Most entries ``SimParams.cache_size`` accepts (a few GB per worker for Connect Four): a
+bound, so that a crafted parameter file cannot make every worker grow without limit."""
+
+
 class SamplesWeighingPolicy(enum.Enum):
     """Weight ``W(n)`` of a sample merged from ``n`` occurrences of one position."""
 
@@ -174,6 +179,13 @@ class SimParams:
     ray_address: str | None = None
     """az_gym: address of the Ray cluster (``None``: start or join a local one). As for
     ``backend``, ``arena.sim.ray_address`` must be unset or equal self-play's."""
+    cache_size: int = 100_000
+    """az_gym: entries of the evaluation cache of each network in each worker process
+    (positions keyed by ``game.key``, least recently used dropped; 0: no cache), so that
+    transpositions and repeated openings are scored once (:mod:`az_gym.eval_cache`).
+    ``4 * (num_actions + 1)`` bytes per entry plus ~250 for its key and index (Connect Four:
+    ~300 bytes, 30 MB at the default), at most :data:`MAX_CACHE_SIZE`. AlphaZero.jl: none
+    (Leela Zero: its NNCache)."""
 
     def __post_init__(self) -> None:
         o = "SimParams"
@@ -192,6 +204,9 @@ class SimParams:
         _real(o, "flip_probability", self.flip_probability, 0, 1, "must be in [0, 1]")
         if self.num_processes is not None:
             _count(o, "num_processes", self.num_processes)
+        _count(o, "cache_size", self.cache_size, minimum=0)
+        _require(self.cache_size <= MAX_CACHE_SIZE, o, "cache_size", self.cache_size,
+                 f"must be <= {MAX_CACHE_SIZE}")  # fmt: skip
         _require(
             self.backend in ("local", "ray"), o, "backend", self.backend, "must be 'local' or 'ray'"
         )

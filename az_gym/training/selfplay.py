@@ -121,6 +121,8 @@ class WorkerJob:
         alternate_colors, flip_probability: see :func:`simulate`.
         use_gpu: run the network on the GPU when present.
         batch_size: most leaves per network call (``None``: no limit).
+        cache_size: entries of each network's evaluation cache (0: none; see
+            :mod:`az_gym.eval_cache`).
     """
 
     game: GameSpec
@@ -136,6 +138,7 @@ class WorkerJob:
     flip_probability: float = 0.0
     use_gpu: bool = False
     batch_size: int | None = None
+    cache_size: int = 0
 
     def run(self, on_game_end: Callable[[int], None] | None = None) -> WorkerOutput:
         """Play the job's games (:func:`run_job`); the :class:`~az_gym.workers.Job`
@@ -157,6 +160,8 @@ class WorkerOutput:
         lengths: ``int[num_games]``.
         seconds: wall time of the job.
         network_seconds: time spent inside network evaluation.
+        cache_lookups, cache_hits: positions the searches asked to score, and those the
+            evaluation caches answered (0 and 0 without a cache).
     """
 
     samples: TrainingData
@@ -164,6 +169,8 @@ class WorkerOutput:
     lengths: np.ndarray
     seconds: float
     network_seconds: float
+    cache_lookups: int = 0
+    cache_hits: int = 0
 
 
 class TimedEvaluator:
@@ -176,6 +183,7 @@ class TimedEvaluator:
         self.seconds = 0.0
         self.needs_observations = getattr(inner, "needs_observations", True)
         self.needs_states = getattr(inner, "needs_states", False)
+        self.deterministic = getattr(inner, "deterministic", True)
 
     def __call__(self, observations: Any, masks: np.ndarray, **kw: Any) -> Any:
         """Call the wrapped evaluator and time it."""
@@ -200,6 +208,7 @@ def run_job(job: WorkerJob, on_game_end: Callable[[int], None] | None = None) ->
     """Play a job's games and return the samples and returns (runs in any process)."""
     import torch
 
+    from az_gym.eval_cache import CacheStats, cache_stats, with_cache
     from az_gym.networks import NetworkEvaluator, resolve_device
 
     game = job.game.build()
@@ -207,11 +216,12 @@ def run_job(job: WorkerJob, on_game_end: Callable[[int], None] | None = None) ->
     device = resolve_device(job.use_gpu)
     evaluators = []
     players = []
-    for w in job.weights:
+    for w in job.weights:  # the weights are fixed for the job: its caches never go stale
         net = job.net.build(w).to(device)
         ev = TimedEvaluator(NetworkEvaluator(net, device), job.batch_size)
         evaluators.append(ev)
-        players.append(MctsPlayer(game, ev, job.mcts, add_noise=job.add_noise, rng=rng))
+        cached = with_cache(ev, game, job.cache_size)
+        players.append(MctsPlayer(game, cached, job.mcts, add_noise=job.add_noise, rng=rng))
     with torch.inference_mode():
         result = simulate(
             game,
@@ -225,12 +235,17 @@ def run_job(job: WorkerJob, on_game_end: Callable[[int], None] | None = None) ->
             gamma=job.mcts.gamma,
             on_game_end=on_game_end,
         )
+    stats = sum(
+        (cache_stats(p.mcts.evaluator) or CacheStats(0, 0) for p in players), CacheStats(0, 0)
+    )
     return WorkerOutput(
         result.samples,
         result.returns,
         result.lengths,
         result.seconds,
         sum(ev.seconds for ev in evaluators),
+        stats.lookups,
+        stats.hits,
     )
 
 
@@ -252,6 +267,8 @@ class SelfPlayReport:
         samples_per_second: ``num_samples / seconds``.
         network_share: fraction of the workers' time spent inside the network.
         average_length: mean moves per game.
+        cache_hit_rate: share of the positions the searches asked to score that the
+            workers' evaluation caches answered (``None``: no cache, ``sim.cache_size = 0``).
     """
 
     num_games: int
@@ -260,6 +277,7 @@ class SelfPlayReport:
     samples_per_second: float
     network_share: float
     average_length: float
+    cache_hit_rate: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly fields."""
@@ -310,6 +328,7 @@ def run_self_play(
             flip_probability=sim.flip_probability,
             use_gpu=sim.use_gpu,
             batch_size=sim.batch_size,
+            cache_size=sim.cache_size,
         )
         for n, c in zip(shares, children)
     ]
@@ -330,5 +349,12 @@ def run_self_play(
         samples_per_second=len(samples) / max(seconds, 1e-9),
         network_share=sum(o.network_seconds for o in outs) / max(worker_seconds, 1e-9),
         average_length=float(lengths.mean()) if len(lengths) else 0.0,
+        cache_hit_rate=_hit_rate(outs) if sim.cache_size else None,
     )
     return samples, report
+
+
+def _hit_rate(outs: list[WorkerOutput]) -> float:
+    """Hits over lookups of every job's caches (0 when nothing was looked up)."""
+    lookups = sum(o.cache_lookups for o in outs)
+    return sum(o.cache_hits for o in outs) / lookups if lookups else 0.0
