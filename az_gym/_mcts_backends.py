@@ -1,8 +1,9 @@
 """The two backends of :mod:`az_gym.mcts` and the selection rule they share.
 
 A backend walks all trees of a :class:`~az_gym._mcts_tree.NodePool` from their roots to
-leaves (:meth:`descend`, returning a :class:`Descent`) and adds a simulation's leaf values
-back along the paths (:meth:`backup`):
+leaves (:meth:`descend`, returning a :class:`Descent`), adds a simulation's leaf values
+back along the paths (:meth:`backup`) and puts on or takes off the virtual loss of pending
+descents (:meth:`virtual_loss`, leaf-parallel search):
 
 * :class:`NumbaBackend`: compiled loops, one tree at a time;
 * :class:`NumpyBackend`: numpy passes vectorised across trees, one per depth level.
@@ -183,6 +184,15 @@ def _backup_kernel(path_nodes, path_actions, path_len, g, to_play, n_visits, w_s
             w_sums[node, a] += val
 
 
+@njit(cache=True, nogil=True)
+def _virtual_loss_kernel(path_nodes, path_actions, path_len, n_visits, w_sums, dn, dw):
+    """:meth:`NumbaBackend.virtual_loss` as one compiled loop (in place)."""
+    for b in range(path_len.shape[0]):
+        for d in range(path_len[b]):
+            n_visits[path_nodes[b, d], path_actions[b, d]] += dn
+            w_sums[path_nodes[b, d], path_actions[b, d]] += dw
+
+
 class NumbaBackend:
     """Compiled descent and backup."""
 
@@ -233,6 +243,16 @@ class NumbaBackend:
         _backup_kernel(
             d.path_nodes, d.path_actions, d.path_len, g, pool.to_play, pool.N, pool.W,
             float(gamma),
+        )  # fmt: skip
+
+    def virtual_loss(self, pool: NodePool, descent: Descent, sign: float, loss: float) -> None:
+        """Add ``sign`` pending visits and ``-sign * loss`` to the value sum of every edge
+        of every path (in place): ``sign = 1`` puts a descent's virtual loss on, ``-1``
+        takes it off. The paths must lie in distinct trees."""
+        d = descent
+        _virtual_loss_kernel(
+            d.path_nodes, d.path_actions, d.path_len, pool.N, pool.W, float(sign),
+            -float(sign) * float(loss),
         )  # fmt: skip
 
 
@@ -317,6 +337,17 @@ class NumpyBackend:
                 vals = _discounted(vals, gamma, d.path_len[idx] - 1 - depth)
             pool.N[nodes, a] += 1.0
             pool.W[nodes, a] += vals
+
+    def virtual_loss(self, pool: NodePool, descent: Descent, sign: float, loss: float) -> None:
+        """As :meth:`NumbaBackend.virtual_loss`, one depth level at a time (the edges of
+        one level are distinct, as the paths lie in distinct trees)."""
+        d = descent
+        dn, dw = float(sign), -float(sign) * float(loss)
+        for depth in range(d.path_nodes.shape[1]):
+            idx = np.flatnonzero(d.path_len > depth)
+            nodes, a = d.path_nodes[idx, depth], d.path_actions[idx, depth]
+            pool.N[nodes, a] += dn
+            pool.W[nodes, a] += dw
 
 
 def make_backend(name: str) -> NumbaBackend | NumpyBackend:

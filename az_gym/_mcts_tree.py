@@ -1,7 +1,8 @@
 """Tree storage of :mod:`az_gym.mcts`: every node of every tree in a few arrays (numpy).
 
 :class:`NodePool` holds the nodes; :func:`check_tree_ids` validates the tree slots a search
-names. Walking the trees (selection, descent, backup) lives in :mod:`az_gym._mcts_backends`.
+names; :func:`distinct_edges` merges the duplicate leaves of a leaf-parallel step. Walking
+the trees (selection, descent, backup) lives in :mod:`az_gym._mcts_backends`.
 """
 
 from __future__ import annotations
@@ -124,3 +125,22 @@ def check_tree_ids(trees: Sequence[int] | None, b: int, num_trees: int | None) -
             f"BatchedMcts.search: tree id {int(slots.max())}; must be < num_trees = {num_trees}"
         )
     return slots
+
+
+def distinct_edges(
+    par: np.ndarray, act: np.ndarray, num_actions: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Duplicate leaves of a leaf-parallel step: descents of one tree that stopped at the
+    same unexpanded edge ``(par[i], act[i])`` share one new node (expanded and evaluated
+    once) and each backs its value up (so every descent is one visit).
+
+    Returns:
+        ``(first, slot)``: ``first int[u]`` the index of each distinct edge's first
+        occurrence, in order of appearance; ``slot int[n]`` which of those each entry is.
+    """
+    key = par * num_actions + act
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return first[order], rank[inverse.reshape(-1)]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from az_gym.game import Game
+from az_gym.mcts_params import PLAY_LEAVES_PER_CALL
 
 
 class SpecError(ValueError):
@@ -67,6 +68,11 @@ def _pretrained_path(game_name: str) -> Path:
         ) from None
 
 
+_PLAY = {"leaves_per_call": PLAY_LEAVES_PER_CALL}
+"""How the AlphaZero agents of the specs search: each plays one game at a time, so it gathers
+leaves per network call (:data:`~az_gym.mcts_params.PLAY_LEAVES_PER_CALL`)."""
+
+
 def _run_agent(run_dir: Path, game: Game) -> Any:
     """The AlphaZero agent of a run directory's best network.
 
@@ -87,10 +93,10 @@ def _run_agent(run_dir: Path, game: Game) -> Any:
         state = run.read_state()
         if state is not None:
             ckpt = run.load_artifact("best.pt", read_checkpoint, state)
-            return AlphaZeroAgent.from_checkpoint(ckpt, run_dir / "best.pt", game)
+            return AlphaZeroAgent.from_checkpoint(ckpt, run_dir / "best.pt", game, **_PLAY)
     for name in ("best_agent.pt", "best.pt"):
         if (run_dir / name).exists():
-            return AlphaZeroAgent.load(run_dir / name, game)
+            return AlphaZeroAgent.load(run_dir / name, game, **_PLAY)
     raise SpecError(
         f"{str(run_dir)!r} holds no network (no best_agent.pt nor best.pt): "
         "not a training run, or one that has not finished its first iteration"
@@ -126,7 +132,7 @@ def _alphazero(spec: str, target: str, game: Game) -> Any:
     else:
         from az_gym.agents import AlphaZeroAgent  # torch: only once the file is known to exist
 
-        agent = AlphaZeroAgent.load(path, game)
+        agent = AlphaZeroAgent.load(path, game, **_PLAY)
     return agent if sims is None else agent.with_simulations(sims)
 
 

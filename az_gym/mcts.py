@@ -43,6 +43,17 @@ level, ``backend="numpy"``); both give bit-identical searches
 (``tests/test_golden.py``). Leaf expansion (game calls) and evaluation are shared
 Python/numpy code.
 
+Leaf parallelism (``MctsParams.leaves_per_call = k``, AlphaZero.jl's workers per tree): a
+simulation step descends every tree ``k`` times before evaluating. Each descent but the last
+puts a *virtual loss* on its path (one pending visit and ``-virtual_loss`` added to the
+value sum of every edge, for that edge's mover), so the next descents turn elsewhere; the
+``B * k`` leaves are expanded and scored in ONE evaluator call, then the virtual loss comes
+off and every descent is backed up. Descents of one tree that still meet at the same
+unexpanded edge (a forced move, too small a virtual loss) share one new node, expanded and
+scored once, and each backs its value up: every descent is one visit, so the root's visits
+grow by exactly the simulation budget (the last step takes what is left of it). ``k = 1``
+is the sequential search, bit for bit. Both backends agree bit for bit at every ``k``.
+
 Tree reuse: the search holds numbered tree *slots*. :meth:`BatchedMcts.search` searches
 ``states[i]`` in slot ``trees[i]`` (default: slot ``i``): it looks for the state (by
 ``game.key``) at the root, a child or a grandchild of that slot's previous root and re-roots
@@ -62,7 +73,7 @@ import numpy as np
 
 from az_gym._gumbel import GumbelRoot
 from az_gym._mcts_backends import make_backend
-from az_gym._mcts_tree import NodePool, check_tree_ids
+from az_gym._mcts_tree import NodePool, check_tree_ids, distinct_edges
 from az_gym._search_result import SearchResult, play_policy, visits_to_policy
 from az_gym.game import Game, GameOverError, State
 from az_gym.mcts_params import MctsParams
@@ -213,8 +224,11 @@ class BatchedMcts:
             gumbel = GumbelRoot(pool, roots, self.params, n_sims, self.rng, add_noise)
         elif add_noise and b:
             root_priors = self._noisy(root_priors, np.isfinite(pool.penalty[roots]))
-        for _ in range(n_sims):
-            self._simulate(roots, root_priors, None if gumbel is None else gumbel.next_actions())
+        k = self.params.leaves_per_call
+        for done in range(0, n_sims, k):
+            step = min(k, n_sims - done)  # Gumbel: the step's forced root actions, in order
+            forced = None if gumbel is None else [gumbel.next_actions() for _ in range(step)]
+            self._simulate(roots, root_priors, step, forced)
         n, w = pool.N[roots].astype(np.float64), pool.W[roots]
         q = np.divide(w, n, out=np.zeros_like(w), where=n > 0)
         net_v = pool.value[roots].copy()
@@ -327,33 +341,54 @@ class BatchedMcts:
         pool.to_play[lids] = np.fromiter(map(to_play, lstates), np.int64, len(lstates))
 
     def _simulate(
-        self, roots: np.ndarray, root_priors: np.ndarray, root_actions: np.ndarray | None
-    ) -> None:
-        """One simulation in every tree: descend (from ``root_actions int64[B]`` when the
-        root's action is forced), expand + evaluate the leaves, back up."""
-        pool, game, params = self._pool, self.game, self.params
-        path = self._backend.descend(
-            pool, roots, root_priors, params.cpuct, params.fpu_reduction,
-            root_actions=root_actions,
-            gumbel=(params.c_visit, params.c_scale) if params.root_policy == "gumbel" else None,
-        )  # fmt: skip
-        leaf_child = path.leaf_child.copy()
+        self, roots: np.ndarray, root_priors: np.ndarray, k: int,
+        root_actions: list[np.ndarray] | None,
+    ) -> None:  # fmt: skip
+        """One simulation step: descend every tree ``k`` times (descent ``j`` from
+        ``root_actions[j] int64[B]`` when the root's action is forced; a virtual loss on
+        each path but the last keeps the ``k`` descents apart), expand + evaluate all new
+        leaves in ONE evaluator call, take the virtual loss off and back every descent up."""
+        pool, game, params, backend = self._pool, self.game, self.params, self._backend
+        gumbel = (params.c_visit, params.c_scale) if params.root_policy == "gumbel" else None
+        paths = []
+        for j in range(k):
+            paths.append(backend.descend(
+                pool, roots, root_priors, params.cpuct, params.fpu_reduction,
+                root_actions=None if root_actions is None else root_actions[j], gumbel=gumbel,
+            ))  # fmt: skip
+            if j < k - 1:
+                backend.virtual_loss(pool, paths[-1], 1.0, params.virtual_loss)
+        if k == 1:
+            leaf_parent, leaf_action = paths[0].leaf_parent, paths[0].leaf_action
+            leaf_child = paths[0].leaf_child.copy()
+        else:  # flat index j * B + b: descent j of tree b
+            leaf_parent = np.concatenate([d.leaf_parent for d in paths])
+            leaf_action = np.concatenate([d.leaf_action for d in paths])
+            leaf_child = np.concatenate([d.leaf_child for d in paths])
         new = np.flatnonzero(leaf_child < 0)
         if new.size:
-            ids = pool.allocate(new.size)
-            par, act = path.leaf_parent[new], path.leaf_action[new]
+            par, act = leaf_parent[new], leaf_action[new]
+            if k > 1:
+                first, slot = distinct_edges(par, act, game.num_actions)
+                par, act = par[first], act[first]
+            ids = pool.allocate(par.size)
             pool.C[par, act] = ids
             next_state, pstates = game.next_state, pool.states
             states = list(map(next_state, [pstates[p] for p in par.tolist()], act.tolist()))
             pstates[ids[0] : ids[-1] + 1] = states  # allocate() gives consecutive ids
             self._expand(ids, states)
-            leaf_child[new] = ids
-        # Leaf values as per-player vectors g [B, num_players]: a terminal leaf's returns,
-        # else the evaluator's value for its mover, spread zero-sum and discounted once.
+            leaf_child[new] = ids if k == 1 else ids[slot]
+        # Leaf values as per-player vectors g [B*k, num_players]: a terminal leaf's
+        # returns, else the evaluator's value for its mover, spread zero-sum and discounted
+        # once.
         v = pool.value[leaf_child]
         players = np.arange(game.num_players)
         mover = pool.to_play[leaf_child][:, None]
         g = np.where(players[None, :] == mover, v[:, None], -v[:, None]) * params.gamma
         term = pool.terminal[leaf_child]
         g[term] = pool.ret[leaf_child[term]]
-        self._backend.backup(pool, path, g, params.gamma)
+        b = roots.size
+        for j, path in enumerate(paths):
+            if j < k - 1:
+                backend.virtual_loss(pool, path, -1.0, params.virtual_loss)
+            backend.backup(pool, path, g[j * b : (j + 1) * b], params.gamma)

@@ -24,6 +24,16 @@ def _is_count(x: Any) -> bool:
 
 ROOT_POLICIES = ("puct", "gumbel")
 """The values of :attr:`MctsParams.root_policy`."""
+MAX_LEAVES_PER_CALL = 1024
+"""Most leaves one tree may gather per evaluator call (:attr:`MctsParams.leaves_per_call`)."""
+
+PLAY_LEAVES_PER_CALL = 8
+"""Leaves per network call (:attr:`MctsParams.leaves_per_call`) of the agents loaded to play
+one game at a time: ``az_gym.pretrained`` and the CLI's AlphaZero agent specs. Checkpoints
+store the trainer's search parameters, made for lockstep self-play, where many games already
+fill each network call (``leaves_per_call = 1``); one game alone would send one position per
+call. Chosen by ``bench/leaf_parallel.py``: with it a 400-simulation Connect Four move and a
+1600-simulation gomoku move run several times faster, at the same strength."""
 
 MAX_SIMULATIONS = 1_000_000
 """Most simulations per move :class:`MctsParams` accepts: 625x AlphaGo Zero's 1600, and hours
@@ -77,6 +87,15 @@ class MctsParams:
     c_scale: float = 1.0
     """Gumbel: ``c_scale`` in ``sigma`` (paper: 1 for board games, mctx's ``value_scale``
     0.1 for Atari)."""
+    leaves_per_call: int = 1
+    """Leaf parallelism ``k`` (AlphaZero.jl's workers per tree): each simulation step
+    descends every tree up to ``k`` times under virtual loss and scores all the leaves in
+    ONE evaluator call. ``1`` (AlphaZero.jl's default, and the trainer's: its lockstep
+    games already fill the batch) is the plain sequential search. See :mod:`az_gym.mcts`."""
+    virtual_loss: float = 1.0
+    """Value counted as lost, for the mover at each edge, by a descent still waiting for
+    its leaf's value (with one pending visit per descent); used only when
+    ``leaves_per_call > 1``. ``1``: a pending descent counts as a loss (Leela Zero, ELF)."""
 
     def __post_init__(self) -> None:
         n = self.num_iters_per_turn
@@ -103,6 +122,11 @@ class MctsParams:
             ("gumbel_scale", _is_real(self.gumbel_scale) and self.gumbel_scale > 0.0, "> 0"),
             ("c_visit", _is_real(self.c_visit) and self.c_visit > 0.0, "> 0"),
             ("c_scale", _is_real(self.c_scale) and self.c_scale > 0.0, "> 0"),
+            ("leaves_per_call", _is_count(self.leaves_per_call)
+             and 1 <= self.leaves_per_call <= MAX_LEAVES_PER_CALL,
+             f"an integer in [1, {MAX_LEAVES_PER_CALL}]"),
+            ("virtual_loss", _is_real(self.virtual_loss) and 0.0 <= self.virtual_loss <= 10.0,
+             "a number in [0, 10]"),
             ("temperature", isinstance(self.temperature, Schedule)
              and all(_is_real(v) and v >= 0 for v in schedule_points(self.temperature)),
              "a Schedule (e.g. ConstSchedule(1.0)) of values >= 0"),
@@ -127,6 +151,8 @@ class MctsParams:
             "gumbel_scale": self.gumbel_scale,
             "c_visit": self.c_visit,
             "c_scale": self.c_scale,
+            "leaves_per_call": self.leaves_per_call,
+            "virtual_loss": self.virtual_loss,
         }
 
     @classmethod

@@ -295,7 +295,10 @@ class AlphaZeroAgent(Agent):
             path: the file.
             env_or_game: the game to play (rebuilt from the stored ``game_id`` if ``None``).
             **kwargs: ``use_gpu``, ``seed``, ``add_noise``, ``temperature`` as in the
-                constructor.
+                constructor; ``leaves_per_call`` replaces the stored
+                :attr:`MctsParams.leaves_per_call` (``None``: keep it; ``az_gym.pretrained``
+                and the CLI's agent specs pass
+                :data:`~az_gym.mcts_params.PLAY_LEAVES_PER_CALL`).
 
         Raises:
             ValueError: the file is not a safe az_gym checkpoint (it would run code), is
@@ -336,6 +339,9 @@ class AlphaZeroAgent(Agent):
             mcts = MctsParams.from_dict(ckpt["mcts"])
         except (TypeError, ValueError) as e:
             raise CheckpointError(f"checkpoint {str(where)!r}: bad mcts: {e}") from None
+        k = kwargs.pop("leaves_per_call", None)
+        if k is not None:
+            mcts = dataclasses.replace(mcts, leaves_per_call=k)
         net = network_from_checkpoint(ckpt, where)
         return cls(game, net, mcts, **kwargs)
 

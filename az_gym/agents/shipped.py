@@ -55,6 +55,7 @@ def pretrained(
     seed: int | None = None,
     temperature: float | str | None = None,
     use_gpu: bool = False,
+    leaves_per_call: int | None = None,
     **game_options: Any,
 ) -> AlphaZeroAgent:
     """Load the agent shipped for game ``name``.
@@ -71,6 +72,9 @@ def pretrained(
         temperature: move temperature as in :class:`AlphaZeroAgent` (``None``: the most
             visited move; a number; ``"schedule"``).
         use_gpu: run the network on CUDA when available.
+        leaves_per_call: leaves gathered per network call under virtual loss (default
+            :data:`~az_gym.mcts_params.PLAY_LEAVES_PER_CALL`; ``1``: the sequential
+            search, as stored with the agent).
         **game_options: options of the game (``size=6``); they must be those the agent was
             trained with (the error says which those are), so they only check.
 
@@ -80,8 +84,12 @@ def pretrained(
     """
     from az_gym.agents.alphazero import AlphaZeroAgent  # torch: only here
     from az_gym.checkpoint_format import read_checkpoint
+    from az_gym.mcts_params import PLAY_LEAVES_PER_CALL, MctsParams
 
     path = pretrained_path(name)
+    if leaves_per_call is None:
+        leaves_per_call = PLAY_LEAVES_PER_CALL
+    MctsParams(leaves_per_call=leaves_per_call)  # checked here: a load error names the game
     if game_options:
         if env_or_game is not None:
             raise ValueError("pass either env_or_game or game options, not both")
@@ -92,12 +100,13 @@ def pretrained(
         except ValueError as e:  # most often a mistyped keyword of pretrained() itself
             raise ValueError(
                 f"{e}; pretrained() itself takes simulations=, env_or_game=, seed=, "
-                "temperature=, use_gpu= and the game's options"
+                "temperature=, use_gpu=, leaves_per_call= and the game's options"
             ) from None
     try:
         agent = AlphaZeroAgent.load(
-            path, env_or_game, seed=seed, temperature=temperature, use_gpu=use_gpu
-        )
+            path, env_or_game, seed=seed, temperature=temperature, use_gpu=use_gpu,
+            leaves_per_call=leaves_per_call,
+        )  # fmt: skip
     except ValueError as e:
         trained = read_checkpoint(path)["game_id"]
         raise ValueError(f"the shipped {name} agent plays {trained!r} only: {e}") from None
