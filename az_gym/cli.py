@@ -1,4 +1,5 @@
-"""The ``az-gym`` command: train, play, evaluate, tournament, analyse, bench, list, export.
+"""The ``az-gym`` command: train, play, evaluate, tournament, analyse, bench, list, export,
+serve (the web app, :mod:`az_gym.web.serve`).
 
 Agents are named on the command line by spec strings (``alphabeta:4``, ``runs/x:400``...),
 listed once in :data:`az_gym.agent_specs.AGENT_SPECS` (``az-gym list`` prints them).
@@ -397,6 +398,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("agent", help=AGENT_HELP)
     ex.add_argument("--out", default="model.onnx", help="output file")
     ex.set_defaults(func=cmd_export)
+
+    from az_gym.web.serve import add_serve_command
+
+    add_serve_command(sub, AGENT_HELP)
     return p
 
 

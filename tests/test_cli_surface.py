@@ -16,7 +16,17 @@ import pytest
 from az_gym.agent_specs import AGENT_HELP, AGENT_SPECS
 from az_gym.cli import build_parser, main
 
-COMMANDS = ["train", "play", "evaluate", "tournament", "analyse", "bench", "list", "export"]
+COMMANDS = [
+    "train",
+    "play",
+    "evaluate",
+    "tournament",
+    "analyse",
+    "bench",
+    "list",
+    "export",
+    "serve",
+]
 
 
 def az_gym(

@@ -1,0 +1,342 @@
+"""The web app's JSON API through FastAPI's TestClient: real games, real agents, real runs.
+
+Whole games to the end, every kind of refused request (which must change nothing),
+per-tab sessions, the bound on games in memory, the search off the event loop, the
+analysis overlay, the run page's curves of a real tiny run, and the ``serve`` command's
+own errors as real processes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("httpx2", reason="FastAPI's TestClient needs httpx2 (the dev extra)")
+
+from fastapi.testclient import TestClient
+from run_dir_helpers import assert_one_line_error
+from test_cli import TINY, _sets
+
+from az_gym.agents import RandomAgent
+from az_gym.cli import main
+from az_gym.web.app import ServerConfig, create_app
+from az_gym.web.players import Offer
+from az_gym.web.serve import _games
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ["alphabeta", "random", "mcts:50"]
+
+
+@pytest.fixture(scope="module")
+def offer() -> Offer:
+    return Offer(_games(["tictactoe", "connect_four"]), SPECS, seed=0)
+
+
+def _client(offer: Offer, **kw) -> TestClient:
+    return TestClient(create_app(ServerConfig(offer=offer, **kw)))
+
+
+def _play_out(c: TestClient, view: dict) -> dict:
+    """Play the game to its end, the human always taking the first legal move."""
+    sid = view["id"]
+    while not view["over"]:
+        if view["agent_to_move"]:
+            r = c.post(f"/api/games/{sid}/agent")
+        else:
+            r = c.post(f"/api/games/{sid}/move", json={"action": view["legal"][0]["action"]})
+        assert r.status_code == 200, r.text
+        view = r.json()
+    return view
+
+
+def test_a_whole_tictactoe_game_against_alphabeta(offer: Offer) -> None:
+    c = _client(offer)
+    config = c.get("/api/config").json()
+    assert [g["label"] for g in config["games"]] == ["tictactoe", "connect_four"]
+    assert [a["label"] for a in config["games"][0]["agents"]] == SPECS
+    view = c.post("/api/games", json={"game": 0, "agent": 0, "seat": 0}).json()
+    assert view["you_are"] == "You are X (you move first) against alphabeta."
+    assert view["layout"]["kind"] == "tictactoe" and not view["agent_to_move"]
+    assert [m["name"] for m in view["legal"]][:3] == ["a3", "b3", "c3"]
+    end = _play_out(c, view)
+    # a3 b3 c3... in order against perfect play: alpha-beta wins along a line it names
+    assert end["result"].startswith("You lose: O has 3 in a row ("), end["result"]
+    assert len(end["winning"]) == 3 and end["last"] in end["winning"]
+    assert [m["label"] for m in end["moves"]][:4] == ["X", "O", "X", "O"]
+    assert end["thinking_seconds"] is not None and end["thinking_seconds"] >= 0
+    assert end["to_play"] is None and end["legal"] == []
+    # nothing more is accepted, and nothing changes
+    for path, body in (("move", {"action": 8}), ("agent", None)):
+        r = c.post(f"/api/games/{end['id']}/{path}", json=body)
+        assert r.status_code == 409 and "over" in r.json()["error"]
+    assert c.get(f"/api/games/{end['id']}").json() == end
+
+
+def test_the_agent_opens_when_the_human_plays_second_and_undo_takes_back_a_turn(
+    offer: Offer,
+) -> None:
+    c = _client(offer)
+    view = c.post("/api/games", json={"game": 1, "agent": 1, "seat": 1}).json()
+    sid = view["id"]
+    assert view["agent_to_move"] and view["you_are"].startswith("You are O (you move second)")
+    assert c.post(f"/api/games/{sid}/undo").status_code == 409  # nothing of the human's yet
+    opened = c.post(f"/api/games/{sid}/agent").json()
+    assert not opened["agent_to_move"] and len(opened["moves"]) == 1
+    col = opened["moves"][0]["name"]
+    assert opened["last"] == [5, int(col) - 1]  # the disc landed at the bottom (row 5)
+    after = c.post(f"/api/games/{sid}/move", json={"action": 3}).json()
+    after = c.post(f"/api/games/{sid}/agent").json()
+    assert len(after["moves"]) == 3 and after["can_undo"]
+    back = c.post(f"/api/games/{sid}/undo").json()
+    assert back["moves"] == opened["moves"] and back["grid"] == opened["grid"]
+    assert not back["agent_to_move"] and not back["can_undo"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "needle"),
+    [
+        ("move", {"action": 99}, 400, "illegal move 99; legal moves: a3 b3"),
+        ("move", {"action": -1}, 400, "illegal move -1"),
+        ("move", {"action": "4"}, 400, "malformed request: action"),
+        ("move", {"action": True}, 400, "malformed request: action"),
+        ("move", {"action": 4.0}, 400, "malformed request: action"),
+        ("move", {}, 400, "malformed request: action: Field required"),
+        ("move", {"action": 4, "extra": 1}, 400, "malformed request: extra"),
+        ("move", [4], 400, "malformed request"),
+        ("analyse", {"agent": 7}, 400, "no agent 7"),
+        ("analyse", {"agent": 2, "simulations": 0}, 400, "simulations must be"),
+        ("analyse", {"agent": 2, "simulations": 10**9}, 400, "simulations must be"),
+        ("agent", None, 409, "not the agent's turn"),
+    ],
+)
+def test_refused_requests_answer_4xx_and_change_nothing(
+    offer: Offer, path: str, body: object, status: int, needle: str
+) -> None:
+    c = _client(offer)
+    view = c.post("/api/games", json={"game": 0, "agent": 0, "seat": 0}).json()
+    c.post(f"/api/games/{view['id']}/move", json={"action": 4})
+    view = c.post(f"/api/games/{view['id']}/agent").json()
+    if path == "move" and body == {"action": 99}:  # the illegal move is an occupied cell
+        body = {"action": 4}
+        needle = "illegal move 4 (b2); legal moves: a3 b3"
+    r = c.post(f"/api/games/{view['id']}/{path}", json=body)
+    assert r.status_code == status and needle in r.json()["error"], r.text
+    assert c.get(f"/api/games/{view['id']}").json() == view
+
+
+def test_bad_new_games_unknown_ids_and_raw_junk_are_refused(offer: Offer) -> None:
+    c = _client(offer)
+    bad = [
+        (
+            {"game": 5, "agent": 0},
+            "no game 5: this server offers games 0..1 (tictactoe, connect_four)",
+        ),
+        ({"game": 0, "agent": 3}, "no agent 3: this server offers agents 0..2 (alphabeta, random"),
+        ({"game": 0, "agent": 0, "seat": 2}, "seat must be 0 (move first) or 1"),
+        ({"game": "tictactoe", "agent": 0}, "malformed request: game"),
+        ({"game": 0, "agent": "/etc/passwd"}, "malformed request: agent"),
+        ({"game": 0, "agent": "az_gym.cli:main"}, "malformed request: agent"),
+    ]
+    for body, needle in bad:
+        r = c.post("/api/games", json=body)
+        assert r.status_code == 400 and needle in r.json()["error"], (body, r.text)
+    r = c.post("/api/games", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"].startswith("malformed request")
+    assert len(c.app.state.store) == 0  # nothing was created
+    for method, path in (("get", "/api/games/nope"), ("post", "/api/games/nope/undo")):
+        r = getattr(c, method)(path)
+        assert r.status_code == 404 and "no game 'nope'" in r.json()["error"]
+    assert c.get("/api/nothing").status_code == 404
+    assert c.put("/api/games").status_code == 405
+    assert c.get("/api/run").status_code == 404  # started without --run
+    assert c.get("/").status_code == 200 and "<svg" not in c.get("/").text  # drawn by JS
+    assert c.get("/static/board.js").status_code == 200
+
+
+def test_each_tab_has_its_own_game_and_concurrent_games_do_not_mix(offer: Offer) -> None:
+    c = _client(offer)
+
+    def play(seat: int) -> dict:
+        view = c.post("/api/games", json={"game": 0, "agent": 2, "seat": seat}).json()
+        return _play_out(c, view)
+
+    with ThreadPoolExecutor(4) as pool:
+        ends = list(pool.map(play, [0, 1, 0, 1]))
+    assert len({e["id"] for e in ends}) == 4
+    for end in ends:
+        assert end["over"] and end["result"]
+        again = c.get(f"/api/games/{end['id']}").json()
+        assert again == end  # each game kept its own moves
+        movers = [m["label"] for m in end["moves"]]
+        assert movers[0] == "X" and len(movers) >= 5
+
+
+def test_games_in_memory_are_bounded_the_least_recently_used_go_first(offer: Offer) -> None:
+    c = _client(offer, max_sessions=2)
+    ids = [c.post("/api/games", json={"game": 0, "agent": 1}).json()["id"] for _ in range(2)]
+    c.get(f"/api/games/{ids[0]}")  # the first game is now the most recently used
+    third = c.post("/api/games", json={"game": 0, "agent": 1}).json()["id"]
+    assert c.get(f"/api/games/{ids[0]}").status_code == 200
+    r = c.get(f"/api/games/{ids[1]}")
+    assert r.status_code == 404 and "the 2 most recently used games" in r.json()["error"]
+    assert c.get(f"/api/games/{third}").status_code == 200
+    assert len(c.app.state.store) == 2
+    assert c.delete(f"/api/games/{third}").status_code == 200
+    assert c.get(f"/api/games/{third}").status_code == 404
+
+
+class GatedAgent(RandomAgent):
+    """A random player that waits for ``gate`` before it answers (a slow search)."""
+
+    def __init__(self) -> None:
+        super().__init__(seed=0)
+        self.started, self.gate = threading.Event(), threading.Event()
+
+    def act_state(self, game, state):
+        self.started.set()
+        assert self.gate.wait(30)
+        return super().act_state(game, state)
+
+
+def test_the_search_runs_off_the_event_loop_and_a_second_request_is_refused() -> None:
+    offer = Offer(_games(["connect_four"]), ["random", "mcts:20"], seed=0)
+    gated = GatedAgent()
+    offer._pool[0, 0].agent = gated  # the offered "random" now thinks until released
+    with _client(offer) as c, ThreadPoolExecutor(1) as pool:
+        view = c.post("/api/games", json={"game": 0, "agent": 0, "seat": 1}).json()
+        sid = view["id"]
+        pending = pool.submit(c.post, f"/api/games/{sid}/agent")
+        assert gated.started.wait(30)
+        # while the agent "thinks": the server answers, other agents analyse, and the
+        # game refuses a second change
+        assert c.get("/api/config").status_code == 200
+        r = c.post(f"/api/games/{sid}/undo")
+        assert r.status_code == 409 and "still thinking" in r.json()["error"]
+        a = c.post(f"/api/games/{sid}/analyse", json={"agent": 1, "simulations": 10})
+        assert a.status_code == 200 and a.json()["simulations"] == 10
+        other = c.post("/api/games", json={"game": 0, "agent": 1, "seat": 0}).json()
+        assert c.post(f"/api/games/{other['id']}/move", json={"action": 3}).status_code == 200
+        assert not pending.done()
+        gated.gate.set()
+        done = pending.result(30)
+    assert done.status_code == 200 and len(done.json()["moves"]) == 1
+
+
+def test_the_analysis_overlay_reports_visits_q_priors_and_values(offer: Offer) -> None:
+    c = _client(offer, max_simulations=200)
+    view = c.post("/api/games", json={"game": 1, "agent": 0}).json()
+    a = c.post(f"/api/games/{view['id']}/analyse", json={"agent": 2, "simulations": 40}).json()
+    assert a["kind"] == "search" and a["simulations"] == 40 and a["to_play_label"] == "X"
+    assert [m["action"] for m in sorted(a["moves"], key=lambda m: m["action"])] == list(range(7))
+    assert abs(sum(m["share"] for m in a["moves"]) - 1) < 1e-9
+    assert a["moves"][0]["visits"] == max(m["visits"] for m in a["moves"])
+    assert all(-1 <= m["q"] <= 1 and abs(m["prior"] - 1 / 7) < 1e-6 for m in a["moves"])
+    assert -1 <= a["value"] <= 1 and a["network_value_label"] == "rollout value"
+    r = c.post(f"/api/games/{view['id']}/analyse", json={"agent": 2, "simulations": 201})
+    assert r.status_code == 400 and "1..200" in r.json()["error"]
+    table = c.post(f"/api/games/{view['id']}/analyse", json={"agent": 0}).json()
+    assert table["kind"] == "table" and table["columns"] == ["value"]
+    assert "alphabeta" in table["summary"] and len(table["moves"]) == 7
+
+
+def test_a_foreign_pettingzoo_env_gets_the_generic_view() -> None:
+    pytest.importorskip("pettingzoo.classic")
+    offer = Offer(_games(["pettingzoo.classic.tictactoe_v3:env"]), ["random"], seed=0)
+    c = _client(offer)
+    view = c.post("/api/games", json={"game": 0, "agent": 0}).json()
+    assert view["layout"]["kind"] == "generic" and "grid" not in view
+    assert view["text"] and len(view["legal"]) == 9
+    end = _play_out(c, view)
+    assert end["over"] and end["result"] in ("You win.", "You lose.", "Draw.")
+
+
+def test_the_run_page_follows_a_real_run_and_its_best_network_plays(tmp_path: Path) -> None:
+    from az_gym.web.serve import _run_game
+
+    run = tmp_path / "run"
+    base = ["train", "tictactoe", "--run-dir", str(run), "--quiet", *_sets(TINY)]
+    assert main(base) == 0
+    games = _games(["connect_four"])
+    g = _run_game(run, games)
+    assert [c.label for c in games] == ["connect_four", "tictactoe"] and g == 1
+    offer = Offer(games, ["random", str(run)], seed=0)
+    c = _client(offer, run_dir=run, run_game=g, run_agent=1)
+    assert c.get("/api/config").json()["run"] == {"path": str(run), "game": 1, "agent": 1}
+    assert c.get("/run").status_code == 200
+    curves = c.get("/api/run").json()
+    assert curves["iteration"] == 1 and curves["notes"] == []
+    losses = {s["label"]: s for s in curves["charts"]["losses"]["series"]}
+    assert losses["total loss"]["x"] == [1] and "policy cross-entropy L_p" in losses
+    arena = curves["charts"]["arena"]
+    assert len(arena["points"]) == 1 and 0 <= arena["points"][0][1] <= 1
+    assert curves["charts"]["selfplay"]["series"][0]["x"] == [1]
+    view = c.post("/api/games", json={"game": 1, "agent": 1, "seat": 1}).json()
+    assert len(c.post(f"/api/games/{view['id']}/agent").json()["moves"]) == 1
+    # the run goes on: the page and the agent follow it
+    assert main([*base, "--resume", "--set", "num_iters=2"]) == 0
+    assert c.get("/api/run").json()["charts"]["losses"]["series"][0]["x"] == [1, 2]
+    now = c.get(f"/api/games/{view['id']}").json()
+    r = c.post(f"/api/games/{view['id']}/move", json={"action": now["legal"][0]["action"]})
+    assert r.status_code == 200
+    assert len(c.post(f"/api/games/{view['id']}/agent").json()["moves"]) == 3
+    assert offer._pool[1, 1].iteration == 2
+    # the connect four game cannot be played by a tic-tac-toe network
+    r = c.post("/api/games", json={"game": 0, "agent": 1})
+    assert r.status_code == 400 and "cannot play connect_four" in r.json()["error"]
+
+
+def _serve(*args: str, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, *args], env=env, capture_output=True, text=True, timeout=120, **kw
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (
+            ["tictactoe", "--agent", "no_such_agent"],
+            "agent 'no_such_agent' plays none of the games",
+        ),
+        (["tictactoe", "--agent", "human"], "--agent human"),
+        (["no_such_game"], "no_such_game"),
+        (["othello,size=5"], "othello"),
+        (["--run", "/no/such/run"], "no such run directory"),
+        (["tictactoe", "--agent", "random", "--port", "70000"], "--port 70000"),
+    ],
+)
+def test_serve_refuses_bad_arguments_in_one_line(args: list[str], needle: str) -> None:
+    assert_one_line_error(_serve("-m", "az_gym.cli", "serve", *args), needle)
+
+
+def test_serve_without_fastapi_names_the_extra() -> None:
+    code = (
+        "import sys; sys.modules['fastapi'] = None; from az_gym.cli import main; sys.exit(main())"
+    )
+    proc = _serve("-c", code, "serve", "tictactoe")
+    assert_one_line_error(proc, "pip install 'az-gym[web]'")
+
+
+def test_serve_prints_its_url_and_warns_off_the_loopback_address() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    args = ["serve", "tictactoe", "--agent", "random", "--host", "0.0.0.0", "--port", "0"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "az_gym.cli", *args], env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        warning = proc.stderr.readline()
+        url = proc.stdout.readline()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert warning.startswith("az-gym: warning: serving on 0.0.0.0, not the loopback address")
+    assert url.startswith("az-gym serve: http://0.0.0.0:") and "(Ctrl-C to stop)" in url
