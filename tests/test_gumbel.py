@@ -316,3 +316,13 @@ def test_bad_gumbel_override_is_one_line(capsys, tmp_path) -> None:
     assert code == 2
     assert err.startswith("az-gym: error: ") and err.count("\n") == 1
     assert "c_scale" in err
+
+
+def test_analysis_shows_the_improved_policy() -> None:
+    from az_gym.agents.analysis import analyse_with
+
+    g = TicTacToe()
+    s = play(g, [0, 3, 1, 4])
+    mcts = BatchedMcts(g, UniformEvaluator(), gumbel(num_iters_per_turn=8))
+    a = analyse_with(mcts, g, s)
+    assert a.policy.argmax() == 2 and a.policy[2] > 0.99

@@ -36,7 +36,8 @@ class Analysis:
     visits: np.ndarray
     """Visit counts of the root's children."""
     policy: np.ndarray
-    """Visit distribution (temperature 1)."""
+    """Visit distribution (temperature 1), or the Gumbel search's improved policy (its
+    policy target)."""
     q: np.ndarray
     """Mean search value of each action (0 where unvisited)."""
     prior: np.ndarray
@@ -76,6 +77,8 @@ def analyse_with(
 
     r = mcts.search([state], num_simulations=num_simulations)
     pi = visits_to_policy(r.visits, np.ones(1), r.prior)[0]
+    if r.improved_policy is not None:
+        pi = r.improved_policy[0]
     return Analysis(
         game, state, r.visits[0], pi, r.q[0], r.prior[0],
         float(r.root_value[0]), float(r.network_value[0]), value_label,
