@@ -97,6 +97,9 @@ class Evaluator(Protocol):
       observations and passes ``observations=None`` (e.g. :class:`UniformEvaluator`).
     * ``needs_states: bool = False``; when True the search also passes the game states as
       the keyword ``states=`` (a list of ``B`` states), e.g. for random rollouts.
+    * ``deterministic: bool = True``; False for an evaluator that draws random numbers
+      (rollouts, a random symmetry per call): the evaluation cache
+      (:mod:`az_gym.eval_cache`) never wraps it.
     """
 
     def __call__(

@@ -72,13 +72,21 @@ def _openings(game, n: int, moves: int, seed: int) -> list:
     return states
 
 
+SEARCH_OPTIONS = [{}, {"root_policy": "gumbel"}, {"leaves_per_call": 4}, {"solver": True}]
+"""Search options the cache must leave unchanged; those this tree lacks are skipped."""
+
+
+@pytest.mark.parametrize("options", SEARCH_OPTIONS, ids=lambda o: ",".join(o) or "puct")
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
-def test_search_identical_to_uncached_with_a_torch_network(backend: str) -> None:
+def test_search_identical_to_uncached_with_a_torch_network(backend: str, options) -> None:
+    missing = set(options) - set(MctsParams.__dataclass_fields__)
+    if missing:
+        pytest.skip(f"MctsParams has no {sorted(missing)} yet")
     game = ConnectFour()
     net = _net(game)
     plain, inner = RowByRow(net), RowByRow(net)
     cached = CachedEvaluator(inner, game, 10_000, network=net)
-    params = MctsParams(num_iters_per_turn=48, cpuct=2.0)
+    params = MctsParams(num_iters_per_turn=48, cpuct=2.0, **options)
     searches = [
         BatchedMcts(game, ev, params, rng=np.random.default_rng(3), backend=backend)
         for ev in (plain, cached)
