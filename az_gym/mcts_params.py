@@ -76,7 +76,8 @@ class MctsParams:
     target: ``"puct"`` (AlphaZero: PUCT everywhere, root Dirichlet noise, the visit counts
     as the target) or ``"gumbel"`` (Gumbel AlphaZero, Danihelka et al. 2022: Gumbel-top-k
     root actions, sequential halving, the improved policy as the target, no Dirichlet noise
-    and no temperature in self-play). See :mod:`az_gym._gumbel`."""
+    and no temperature in self-play; ``cpuct`` and ``fpu_reduction`` are not used, the
+    completed Q-values take their place). See :mod:`az_gym._gumbel`."""
     max_num_considered_actions: int = 16
     """Gumbel: root actions sampled without replacement, ``m`` (paper and mctx: 16)."""
     gumbel_scale: float = 1.0

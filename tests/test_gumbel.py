@@ -125,6 +125,25 @@ def test_root_visits_follow_the_schedule(backend: str) -> None:
         assert row[a] == 6  # the selected action is one of the most visited
 
 
+@pytest.mark.parametrize("k", [3, 4])
+def test_schedule_holds_with_leaf_parallel_descents(k: int) -> None:
+    # k descents per step take the schedule's next k forced root actions, in order; both
+    # backends agree bit for bit.
+    g = ConnectFour()
+    p = gumbel(num_iters_per_turn=16, max_num_considered_actions=4, leaves_per_call=k)
+    results = [
+        BatchedMcts(g, UniformEvaluator(), p, rng=np.random.default_rng(2), backend=be).search(
+            [g.initial_state(), play(g, [3, 3])], add_noise=True
+        )
+        for be in BACKENDS
+    ]
+    for row in results[0].visits:
+        assert sorted(row.tolist(), reverse=True) == [6, 6, 2, 2, 0, 0, 0]
+    np.testing.assert_array_equal(results[0].visits, results[1].visits)
+    np.testing.assert_array_equal(results[0].improved_policy, results[1].improved_policy)
+    np.testing.assert_array_equal(results[0].action, results[1].action)
+
+
 def test_search_budget_below_num_considered() -> None:
     g = TicTacToe()
     m = BatchedMcts(g, UniformEvaluator(), gumbel(num_iters_per_turn=5))
