@@ -67,7 +67,8 @@ class TrainingData:
 
     Attributes:
         obs: ``float32[N, *observation_shape]``, each from its mover's view.
-        policy: ``float32[N, A]`` target policy (search visits), zero on illegal actions.
+        policy: ``float32[N, A]`` target policy (normalised search visits, or the Gumbel
+            search's improved policy), zero on illegal actions.
         value: ``float32[N]`` target ``z``: the game's return for the position's mover.
         mask: ``bool[N, A]`` legal actions.
         moves_left: ``float32[N]`` moves from the position to the end (mean if merged).
