@@ -14,6 +14,12 @@ un-compiled on ``[k, A]`` arrays (``.py_func``). Value sums over actions run lef
 in both (a loop; ``np.cumsum`` in numpy, whose order is sequential, unlike ``np.sum``'s
 pairwise one; visit counts are whole numbers, exact in any order) and discounts are
 ``gamma ** float(k)`` in both, so the two backends give bit-identical searches.
+
+With ``root_policy = "gumbel"`` the root's action is forced (``root_actions``, from
+:class:`~az_gym._gumbel.GumbelRoot`) and the nodes below it select by
+:func:`~az_gym._gumbel.gumbel_select`, one compiled function that both backends call (the
+numpy backend once per depth level over all its nodes), since it needs ``exp``, whose
+numpy and C-library results differ in the last bit on some CPUs.
 """
 
 from __future__ import annotations
