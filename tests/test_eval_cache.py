@@ -250,7 +250,10 @@ TINY = [
     "self_play.sim.batch_size=4",
     "self_play.sim.num_processes=1",
     "self_play.mcts.num_iters_per_turn=16",
-    "arena=none",
+    "arena.sim.num_games=2",
+    "arena.sim.num_workers=2",
+    "arena.sim.batch_size=2",
+    "arena.mcts.num_iters_per_turn=16",
     "learning.max_batches_per_checkpoint=2",
 ]
 
@@ -262,9 +265,11 @@ def test_hit_rate_in_a_training_report(tmp_path: Path, capsys: pytest.CaptureFix
     rate = record["self_play"]["cache_hit_rate"]
     assert 0 < rate < 1  # four games in lockstep share their opening positions at least
     assert f"cache hits {rate:.0%}" in capsys.readouterr().err
+    assert 0 < record["arena"]["runs"][0]["cache_hit_rate"] < 1
 
-    off = Trainer("tictactoe", run_dir=tmp_path / "off", quiet=True,
-                  overrides=[*TINY, "self_play.sim.cache_size=0"])  # fmt: skip
+    no_cache = ["self_play.sim.cache_size=0", "arena.sim.cache_size=0"]
+    off = Trainer("tictactoe", run_dir=tmp_path / "off", quiet=True, overrides=[*TINY, *no_cache])
     off.train()
     record = json.loads((tmp_path / "off" / "report.jsonl").read_text().splitlines()[-1])
     assert record["self_play"]["cache_hit_rate"] is None
+    assert record["arena"]["runs"][0]["cache_hit_rate"] is None

@@ -26,7 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from az_gym.training.selfplay import GameSpec, NetSpec, Weights, WorkerJob, split_games
+from az_gym.training.selfplay import (
+    GameSpec,
+    NetSpec,
+    Weights,
+    WorkerJob,
+    hit_rate,
+    split_games,
+)
 from az_gym.workers import WorkerPool
 
 
@@ -43,6 +50,8 @@ class ArenaReport:
         num_games: games played in all.
         promoted: whether the candidate replaces the best.
         seconds: wall time.
+        cache_hit_rate: share of the positions the searches asked to score that the
+            workers' evaluation caches answered (``None``: ``sim.cache_size = 0``).
     """
 
     score: float
@@ -51,6 +60,7 @@ class ArenaReport:
     num_games: int
     promoted: bool
     seconds: float
+    cache_hit_rate: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly fields."""
@@ -61,6 +71,7 @@ class ArenaReport:
             "num_games": self.num_games,
             "promoted": self.promoted,
             "seconds": self.seconds,
+            "cache_hit_rate": self.cache_hit_rate,
         }
 
 
@@ -165,4 +176,5 @@ def run_arena(
         num_games=total,
         promoted=bool(score >= arena.update_threshold),
         seconds=time.perf_counter() - start,
+        cache_hit_rate=hit_rate(outs) if sim.cache_size else None,
     )

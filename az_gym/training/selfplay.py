@@ -349,12 +349,13 @@ def run_self_play(
         samples_per_second=len(samples) / max(seconds, 1e-9),
         network_share=sum(o.network_seconds for o in outs) / max(worker_seconds, 1e-9),
         average_length=float(lengths.mean()) if len(lengths) else 0.0,
-        cache_hit_rate=_hit_rate(outs) if sim.cache_size else None,
+        cache_hit_rate=hit_rate(outs) if sim.cache_size else None,
     )
     return samples, report
 
 
-def _hit_rate(outs: list[WorkerOutput]) -> float:
-    """Hits over lookups of every job's caches (0 when nothing was looked up)."""
+def hit_rate(outs: list[WorkerOutput]) -> float:
+    """Hits over lookups of the evaluation caches of every job of ``outs`` (0 when nothing
+    was looked up)."""
     lookups = sum(o.cache_lookups for o in outs)
     return sum(o.cache_hits for o in outs) / lookups if lookups else 0.0
