@@ -115,13 +115,13 @@ def strength(games: int, new_k: int, processes: int, seed: int) -> None:
           f"{time.perf_counter() - t0:.0f} s on {processes} processes")  # fmt: skip
 
 
-def solver_errors(new_k: int, seed: int) -> None:
+def solver_errors(new_k: int, seed: int, extra: tuple[int, ...] = ()) -> None:
     """Error rates of the new and the old agent on ``bench/strength.py``'s positions."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import strength as yardstick
 
-    rows = yardstick.positions(100, seed, 2_000_000)
-    for k in (1, new_k):
+    rows = yardstick.positions(200, seed, 20_000_000)  # strength.py's defaults: its cached file
+    for k in sorted({1, new_k, *extra}):
         agent = pretrained("connect_four", leaves_per_call=k)
         yardstick._print(f"pretrained, k = {k}", yardstick.error_rates(agent, rows, agent.game))
 
