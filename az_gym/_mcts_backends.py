@@ -206,6 +206,7 @@ class NumbaBackend:
 
     def __init__(self) -> None:
         self._max_path = 1  # capacity of the path arrays; paths grow by <= 1 per simulation
+        self._free = np.zeros(0, np.int64)
 
     def descend(
         self, pool: NodePool, roots: np.ndarray, root_priors: np.ndarray,
@@ -221,14 +222,19 @@ class NumbaBackend:
             gumbel: ``(c_visit, c_scale)``: below the root, select by
                 :func:`~az_gym._gumbel.gumbel_select` instead of PUCT; ``None``: PUCT.
         """
-        forced = np.full(len(roots), -1, np.int64) if root_actions is None else root_actions
+        if root_actions is None:  # no forced root action: -1 per tree (kept between calls)
+            if self._free.shape[0] != len(roots):
+                self._free = np.full(len(roots), -1, np.int64)
+            forced = self._free
+        else:
+            forced = np.asarray(root_actions, np.int64)
         c_visit, c_scale = gumbel if gumbel is not None else (0.0, 0.0)
         while True:
             *fields, overflow = _descend_kernel(
                 roots, root_priors, pool.N, pool.W, pool.P, pool.penalty, pool.C,
                 pool.terminal, float(cpuct), self._max_path + 1, pool.value,
                 fpu_reduction is not None, float(fpu_reduction or 0.0),
-                forced.astype(np.int64), gumbel is not None, float(c_visit), float(c_scale),
+                forced, gumbel is not None, float(c_visit), float(c_scale),
             )  # fmt: skip
             if not overflow:
                 break

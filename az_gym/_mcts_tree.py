@@ -52,9 +52,9 @@ class NodePool:
             for f, arr in old.items():
                 getattr(self, f)[: self.size] = arr[: self.size]
         ids = np.arange(self.size, need)
-        self.N[ids] = 0
-        self.W[ids] = 0
-        self.C[ids] = -1
+        self.N[self.size : need] = 0  # slices: cheaper than indexing with ids
+        self.W[self.size : need] = 0
+        self.C[self.size : need] = -1
         self.size = need
         self.states.extend([None] * count)
         self.keys.extend([None] * count)

@@ -40,8 +40,10 @@ non-terminal leaf earns ``gamma * value``; every level further up multiplies by 
 Backends (:mod:`az_gym._mcts_backends`): the descent and the backup run as compiled loops over
 the pool arrays (numba), or as numpy passes vectorised across trees (one pass per depth
 level, ``backend="numpy"``); both give bit-identical searches
-(``tests/test_golden.py``). Leaf expansion (game calls) and evaluation are shared
-Python/numpy code.
+(``tests/test_golden.py``). Leaf expansion (game calls) and evaluation are shared code;
+storing the priors and turning leaves into values are compiled loops shared by both
+(:mod:`az_gym._mcts_leaves`), which a single tree's step would otherwise spend on fixed
+numpy costs.
 
 Leaf parallelism (``MctsParams.leaves_per_call = k``, AlphaZero.jl's workers per tree): a
 simulation step descends every tree ``k`` times before evaluating. Each descent but the last
@@ -67,12 +69,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Hashable, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from az_gym._gumbel import GumbelRoot
 from az_gym._mcts_backends import make_backend
+from az_gym._mcts_leaves import leaf_values, store_priors
 from az_gym._mcts_tree import NodePool, check_tree_ids, distinct_edges
 from az_gym._search_result import SearchResult, play_policy, visits_to_policy
 from az_gym.game import Game, GameOverError, State
@@ -324,22 +327,25 @@ class BatchedMcts:
         else:
             pool.terminal[ids] = False
             lstates, lids = states, ids
-        masks = np.asarray(game.legal_masks(lstates), bool)
+        # One leaf (a single tree searched sequentially): the state's own mask, without
+        # the batch version's per-call array work.
+        masks = np.asarray(
+            game.legal_mask(lstates[0])[None] if len(lstates) == 1 else game.legal_masks(lstates),
+            bool,
+        )
         obs = game.observations(lstates) if self._needs_obs else None
-        kw: dict[str, Any] = {"states": lstates} if self._needs_states else {}
         t0 = time.perf_counter()
-        priors, values = self.evaluator(obs, masks, **kw)
+        if self._needs_states:
+            priors, values = self.evaluator(obs, masks, states=lstates)
+        else:
+            priors, values = self.evaluator(obs, masks)
         self.evaluator_seconds += time.perf_counter() - t0
-        priors = np.asarray(priors, np.float64) * masks
+        priors = np.asarray(priors, np.float64)
         tp = self.params.prior_temperature
         if tp != 1.0:
-            priors = priors ** (1.0 / tp)
-        total = priors.sum(1, keepdims=True)
-        uniform = masks / np.maximum(masks.sum(1, keepdims=True), 1)
-        priors = np.where(total > 0, priors / np.where(total > 0, total, 1.0), uniform)
-        pool.P[lids] = priors
-        pool.penalty[lids] = np.where(masks, 0.0, -np.inf)
-        pool.value[lids] = np.asarray(values, np.float64).reshape(-1)
+            priors = (priors * masks) ** (1.0 / tp)
+        values = np.asarray(values, np.float64).reshape(-1)
+        store_priors(lids, priors, masks, values, pool.P, pool.penalty, pool.value)
         to_play = game.to_play
         pool.to_play[lids] = np.fromiter(map(to_play, lstates), np.int64, len(lstates))
 
@@ -368,7 +374,7 @@ class BatchedMcts:
             leaf_parent = np.concatenate([d.leaf_parent for d in paths])
             leaf_action = np.concatenate([d.leaf_action for d in paths])
             leaf_child = np.concatenate([d.leaf_child for d in paths])
-        new = np.flatnonzero(leaf_child < 0)
+        new = (leaf_child < 0).nonzero()[0]
         if new.size:
             par, act = leaf_parent[new], leaf_action[new]
             if k > 1:
@@ -381,15 +387,10 @@ class BatchedMcts:
             pstates[ids[0] : ids[-1] + 1] = states  # allocate() gives consecutive ids
             self._expand(ids, states)
             leaf_child[new] = ids if k == 1 else ids[slot]
-        # Leaf values as per-player vectors g [B*k, num_players]: a terminal leaf's
-        # returns, else the evaluator's value for its mover, spread zero-sum and discounted
-        # once.
-        v = pool.value[leaf_child]
-        players = np.arange(game.num_players)
-        mover = pool.to_play[leaf_child][:, None]
-        g = np.where(players[None, :] == mover, v[:, None], -v[:, None]) * params.gamma
-        term = pool.terminal[leaf_child]
-        g[term] = pool.ret[leaf_child[term]]
+        # Leaf values as per-player vectors g [B*k, num_players].
+        g = leaf_values(
+            leaf_child, pool.value, pool.to_play, pool.terminal, pool.ret, float(params.gamma)
+        )
         b = roots.size
         for j, path in enumerate(paths):
             if j < k - 1:

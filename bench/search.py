@@ -3,8 +3,9 @@
 Prints:
 
 (a) simulations per second on Connect Four with the free :class:`UniformEvaluator`, one
-    tree vs 256 trees in lockstep (target: >= 200k sims/s at batch 256; references on the
-    2-core dev machine: alpha-zero-general's MCTS ~2.7k sims/s, mctx+pgx ~170k at 256);
+    tree (sequential, and 8 leaves per call) vs 256 trees in lockstep (targets: >= 200k
+    sims/s at batch 256, >= mctx's ~41k at batch 1; references on the 2-core dev machine:
+    alpha-zero-general's MCTS ~2.7k sims/s, mctx+pgx ~170k at 256);
 (b) a ResNet (5 blocks x 64 filters) on CPU at batch 64: sims/s and the share of wall time
     spent inside the network (target >= 65%);
 (c) unmodified ``pettingzoo.classic`` ``connect_four_v3`` through the adapter: sims/s next to
@@ -33,12 +34,15 @@ def _opening(game, rng: np.random.Generator, plies: int):
     return s
 
 
-def sims_per_second(game, evaluator, batch: int, sims: int, seed: int = 0) -> tuple[float, float]:
+def sims_per_second(
+    game, evaluator, batch: int, sims: int, seed: int = 0, leaves_per_call: int = 1
+) -> tuple[float, float]:
     """Run one search of ``sims`` simulations on ``batch`` distinct openings; return
     ``(simulations per second, share of wall time in the evaluator)``."""
     rng = np.random.default_rng(seed)
     states = [_opening(game, rng, int(rng.integers(0, 6))) for _ in range(batch)]
-    mcts = BatchedMcts(game, evaluator, MctsParams(num_iters_per_turn=sims))
+    params = MctsParams(num_iters_per_turn=sims, leaves_per_call=leaves_per_call)
+    mcts = BatchedMcts(game, evaluator, params)
     t0 = time.perf_counter()
     mcts.search(states)
     wall = time.perf_counter() - t0
@@ -74,10 +78,11 @@ def main() -> None:
     sims_per_second(game, UniformEvaluator(), 2, 20)  # warm-up: load the compiled kernels
     ref = game_call_rate(game)
     print(f"(a) connect_four, UniformEvaluator (reference: bare game calls {ref:,.0f} leaves/s)")
-    for batch, sims in ((1, 4 * args.sims), (256, args.sims)):
-        rate, _ = sims_per_second(game, UniformEvaluator(), batch, sims)
+    for batch, sims, k in ((1, 4 * args.sims, 1), (1, 4 * args.sims, 8), (256, args.sims, 1)):
+        rate, _ = sims_per_second(game, UniformEvaluator(), batch, sims, leaves_per_call=k)
         print(
-            f"    batch {batch:4d}, {sims} sims/tree: {rate:10,.0f} sims/s ({rate / ref:.2f} x ref)"
+            f"    batch {batch:4d}, {sims} sims/tree, leaves_per_call {k}: {rate:10,.0f} sims/s "
+            f"({rate / ref:.2f} x ref)"
         )
 
     from az_gym.networks import NetworkConfig, NetworkEvaluator, PolicyValueNet, resolve_device
