@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from az_gym.inference import make_forward, resolve_engine
 from az_gym.threads import inference_threads, use_inference_threads
 
 _MASKED_LOGIT = -1e9
@@ -210,20 +211,29 @@ def resolve_device(use_gpu: bool) -> torch.device:
 class NetworkEvaluator:
     """The :class:`az_gym.mcts.Evaluator` of a network: one forward pass per batch.
 
-    The network is put in eval mode and run under ``torch.inference_mode``. Inputs move to
-    ``device`` in one transfer; outputs come back as numpy.
+    The network runs in eval mode under ``torch.inference_mode``, on the engine named by
+    ``inference`` (:mod:`az_gym.inference`: ONNX Runtime on the CPU when installed, else
+    eager). Inputs move to ``device`` in one transfer; outputs come back as numpy.
 
     Args:
         net: the network (moved to ``device``).
         device: where to run (see :func:`resolve_device`).
         num_threads: torch intra-op threads during each call (``None``: the inference
             rule of :mod:`az_gym.threads`, one thread unless overridden). The count is
-            process-wide and set at every call, so it holds in a process that also learns.
+            process-wide and set at every call, so it holds in a process that also learns;
+            ONNX Runtime sessions use the same count.
+        inference: ``"auto"``, ``"eager"``, ``"onnx"`` or ``"compile"``
+            (:func:`az_gym.inference.resolve_engine`); the engine in use is ``engine``.
+
+    Raises:
+        ValueError: an unknown ``inference``, or ``"onnx"`` off the CPU.
+        ImportError: ``"onnx"`` without its packages.
     """
 
     net: PolicyValueNet
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     num_threads: int | None = None
+    inference: str = "auto"
     needs_observations = True
     needs_states = False
 
@@ -231,16 +241,24 @@ class NetworkEvaluator:
         self.device = torch.device(self.device)
         self.net.to(self.device)
         inference_threads(self.num_threads)  # validates an explicit count now
+        exportable = type(self.net) is PolicyValueNet
+        self.engine = resolve_engine(self.inference, self.device, exportable)
+        self._forward = make_forward(self.net, self.device, self.engine, torch.get_num_threads)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # An engine holds sessions or compiled code, which neither pickle nor deep-copy: a
+        # copy (Ray, copy.deepcopy of an agent) rebuilds its own from the network.
+        return {k: v for k, v in self.__dict__.items() if k != "_forward"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._forward = make_forward(self.net, self.device, self.engine, torch.get_num_threads)
 
     def __call__(
         self, observations: np.ndarray, masks: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(priors float32[B, A] zero on illegal actions, values float32[B])``."""
         use_inference_threads(self.num_threads)
-        self.net.eval()
-        with torch.inference_mode():
-            obs = torch.from_numpy(np.ascontiguousarray(observations, np.float32)).to(self.device)
-            m = torch.from_numpy(np.ascontiguousarray(masks, bool)).to(self.device)
-            out = self.net(obs, m)
-            priors = out.log_probs.exp() * m
-            return priors.cpu().numpy(), out.value.float().cpu().numpy()
+        return self._forward(
+            np.ascontiguousarray(observations, np.float32), np.ascontiguousarray(masks, bool)
+        )

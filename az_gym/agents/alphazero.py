@@ -101,6 +101,8 @@ class AlphaZeroAgent(Agent):
             Gumbel noise with ``root_policy = "gumbel"``.
         temperature: fixed move temperature; ``None`` uses the rule in the module docstring.
         cache_size: entries of the evaluation cache (0: none; see the module docstring).
+        inference: the network's engine (:mod:`az_gym.inference`): ``"auto"`` (ONNX Runtime
+            on the CPU when installed, else eager), ``"eager"``, ``"onnx"``, ``"compile"``.
     """
 
     name = "alphazero"
@@ -116,6 +118,7 @@ class AlphaZeroAgent(Agent):
         add_noise: bool = False,
         temperature: float | str | None = None,
         cache_size: int = DEFAULT_CACHE_SIZE,
+        inference: str = "auto",
     ) -> None:
         self.game = as_game(env_or_game)
         if network is None or isinstance(network, NetworkConfig):
@@ -142,7 +145,7 @@ class AlphaZeroAgent(Agent):
         self.params = mcts if mcts is not None else MctsParams()
         self.network = network
         self.device = resolve_device(use_gpu)
-        self.evaluator = NetworkEvaluator(network, self.device)
+        self.evaluator = NetworkEvaluator(network, self.device, inference=inference)
         self.add_noise = add_noise
         if not (temperature is None or temperature == "schedule" or (
             isinstance(temperature, (int, float)) and temperature >= 0
@@ -249,6 +252,7 @@ class AlphaZeroAgent(Agent):
         other = AlphaZeroAgent(
             self.game, self.network, params, use_gpu=self.device.type != "cpu",
             add_noise=self.add_noise, temperature=self.temperature, cache_size=self.cache_size,
+            inference=self.evaluator.inference,
         )  # fmt: skip
         other.reseed(self.rng.spawn(1)[0])
         return other
@@ -294,8 +298,8 @@ class AlphaZeroAgent(Agent):
         Args:
             path: the file.
             env_or_game: the game to play (rebuilt from the stored ``game_id`` if ``None``).
-            **kwargs: ``use_gpu``, ``seed``, ``add_noise``, ``temperature`` as in the
-                constructor; ``leaves_per_call`` replaces the stored
+            **kwargs: ``use_gpu``, ``seed``, ``add_noise``, ``temperature``, ``inference`` as
+                in the constructor; ``leaves_per_call`` replaces the stored
                 :attr:`MctsParams.leaves_per_call` (``None``: keep it; ``az_gym.pretrained``
                 and the CLI's agent specs pass
                 :data:`~az_gym.mcts_params.PLAY_LEAVES_PER_CALL`).

@@ -56,6 +56,7 @@ def pretrained(
     temperature: float | str | None = None,
     use_gpu: bool = False,
     leaves_per_call: int | None = None,
+    inference: str = "auto",
     **game_options: Any,
 ) -> AlphaZeroAgent:
     """Load the agent shipped for game ``name``.
@@ -75,6 +76,7 @@ def pretrained(
         leaves_per_call: leaves gathered per network call under virtual loss (default
             :data:`~az_gym.mcts_params.PLAY_LEAVES_PER_CALL`; ``1``: the sequential
             search, as stored with the agent).
+        inference: the network's engine, as in :class:`AlphaZeroAgent` (``"auto"``).
         **game_options: options of the game (``size=6``); they must be those the agent was
             trained with (the error says which those are), so they only check.
 
@@ -100,12 +102,13 @@ def pretrained(
         except ValueError as e:  # most often a mistyped keyword of pretrained() itself
             raise ValueError(
                 f"{e}; pretrained() itself takes simulations=, env_or_game=, seed=, "
-                "temperature=, use_gpu=, leaves_per_call= and the game's options"
+                "temperature=, use_gpu=, leaves_per_call=, inference= and the game's options"
             ) from None
     try:
         agent = AlphaZeroAgent.load(
             path, env_or_game, seed=seed, temperature=temperature, use_gpu=use_gpu,
             leaves_per_call=leaves_per_call,
+            inference=inference,
         )  # fmt: skip
     except ValueError as e:
         trained = read_checkpoint(path)["game_id"]

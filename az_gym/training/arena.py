@@ -137,6 +137,7 @@ def run_arena(
             use_gpu=use_gpu,
             batch_size=sim.batch_size,
             cache_size=sim.cache_size,
+            inference=sim.inference,
         )
 
     if num_players == 2:

@@ -1,9 +1,12 @@
 """The memory buffer: the latest self-play samples, ready for learning.
 
-The buffer keeps the most recent ``capacity`` samples (FIFO) and turns them into
-:class:`~az_gym.training.samples.TrainingData`, augmented with the game's symmetries and
-averaged by position (:mod:`az_gym.training.samples` says how). It saves to and loads from
-``memory.npz`` with every header checked before anything is allocated.
+The buffer keeps the most recent ``capacity`` samples (FIFO), packed without loss
+(:mod:`az_gym.training.packed`: board planes and masks as bits, 56 bytes per Connect Four
+sample), and turns them into :class:`~az_gym.training.samples.TrainingData`, augmented with
+the game's symmetries and averaged by position (:mod:`az_gym.training.samples` says how),
+when learning asks. It saves to and loads from ``memory.npz`` (the packed arrays; files of
+the earlier unpacked layout still load) with every header checked before anything is
+allocated.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 from az_gym.game import Symmetry
 from az_gym.memory_budget import GIB, available_memory_bytes
 from az_gym.training.checkpoint import atomic_write
+from az_gym.training.packed import PackedSamples
 from az_gym.training.params import SamplesWeighingPolicy
 from az_gym.training.samples import (
     TrainingData,
@@ -49,7 +53,7 @@ class MemoryBuffer:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = self._check_capacity(capacity)
-        self._chunks: list[TrainingData] = []
+        self._chunks: list[PackedSamples] = []
         self._size = 0
         self.num_games = 0
         """Games added since the buffer was created (including dropped ones)."""
@@ -85,17 +89,14 @@ class MemoryBuffer:
             )
         if self._chunks:
             ref = self._chunks[0]
-            if (
-                samples.obs.shape[1:] != ref.obs.shape[1:]
-                or samples.mask.shape[1] != ref.mask.shape[1]
-            ):
+            if samples.obs.shape[1:] != ref.obs_shape or samples.mask.shape[1] != ref.num_actions:
                 raise ValueError(
                     f"MemoryBuffer: samples of shape obs {samples.obs.shape[1:]}, "
                     f"A={samples.mask.shape[1]} do not match the buffer's obs "
-                    f"{ref.obs.shape[1:]}, A={ref.mask.shape[1]}"
+                    f"{ref.obs_shape}, A={ref.num_actions}"
                 )
         if len(samples):
-            self._chunks.append(samples)
+            self._chunks.append(PackedSamples.pack(samples))
             self._size += len(samples)
         self.num_games += int(num_games)
         self.num_samples_seen += len(samples)
@@ -144,20 +145,29 @@ class MemoryBuffer:
                 self._size -= excess
                 excess = 0
         if len(self._chunks) > 64:  # keep concatenation cheap
-            self._chunks = [TrainingData.concat(self._chunks)]
+            self._chunks = [PackedSamples.concat(self._chunks)]
 
     # ------------------------------------------------------------------ reading
+    @property
+    def nbytes(self) -> int:
+        """Bytes the stored samples take (``python bench/memory.py`` reports it per sample)."""
+        return sum(c.nbytes for c in self._chunks)
+
+    def _packed(self) -> PackedSamples:
+        if not self._chunks:
+            raise ValueError("MemoryBuffer: the buffer is empty")
+        if len(self._chunks) > 1:
+            self._chunks = [PackedSamples.concat(self._chunks)]
+        return self._chunks[0]
+
     def samples(self) -> TrainingData:
-        """All stored samples, oldest first, unmerged.
+        """All stored samples, oldest first, unmerged, unpacked (a new copy at each call:
+        the buffer itself stays packed).
 
         Raises:
             ValueError: the buffer is empty.
         """
-        if not self._chunks:
-            raise ValueError("MemoryBuffer: the buffer is empty")
-        if len(self._chunks) > 1:
-            self._chunks = [TrainingData.concat(self._chunks)]
-        return self._chunks[0]
+        return self._packed().unpack()
 
     def training_data(
         self,
@@ -191,8 +201,7 @@ class MemoryBuffer:
             "num_samples_seen": np.int64(self.num_samples_seen),
         }
         if self._chunks:
-            data = self.samples()
-            arrays.update({k: getattr(data, k) for k in self._FIELDS})
+            arrays.update(self._packed().file_arrays())
         atomic_write(path, lambda f: np.savez(f, **arrays))
 
     @classmethod
@@ -220,18 +229,28 @@ class MemoryBuffer:
                 or int(value) < (name == "capacity")
             ):
                 raise ValueError(f"memory file {path}: {name} is not a count")
-        arrays = {k: files.get(k) for k in cls._FIELDS[:5]}
-        if any(a is not None for a in arrays.values()):
-            if any(a is None for a in arrays.values()):
-                raise ValueError(f"memory file {path} lacks some of the arrays {cls._FIELDS[:5]}")
-            if not all(np.isfinite(arrays[k]).all() for k in ("obs", "policy", "value")):
-                raise ValueError(f"memory file {path} holds non-finite samples")
         buf = cls(int(counts["capacity"]))
-        if arrays["obs"] is not None:
+        if "obs_format" in files:  # the packed layout
             try:
-                buf.add(TrainingData.from_arrays(**arrays))
-            except (TypeError, ValueError, IndexError) as e:
-                raise ValueError(f"memory file {path} holds malformed samples: {e}") from None
+                buf._chunks = [PackedSamples.from_file_arrays(files, available_memory_bytes())]
+            except ValueError as e:
+                raise ValueError(f"memory file {path}: {e}") from None
+            buf._size = len(buf._chunks[0])
+            buf._chunks = [c for c in buf._chunks if len(c)]
+            buf._trim()
+        else:  # the unpacked layout written before: float32 observations, bool masks
+            arrays = {k: files.get(k) for k in cls._FIELDS[:5]}
+            if any(a is not None for a in arrays.values()):
+                if any(a is None for a in arrays.values()):
+                    raise ValueError(
+                        f"memory file {path} lacks some of the arrays {cls._FIELDS[:5]}"
+                    )
+                if not all(np.isfinite(arrays[k]).all() for k in ("obs", "policy", "value")):
+                    raise ValueError(f"memory file {path} holds non-finite samples")
+                try:
+                    buf.add(TrainingData.from_arrays(**arrays))
+                except (TypeError, ValueError, IndexError) as e:
+                    raise ValueError(f"memory file {path} holds malformed samples: {e}") from None
         buf.num_games = int(counts["num_games"])
         buf.num_samples_seen = int(counts["num_samples_seen"])
         return buf

@@ -31,6 +31,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from az_gym.inference import ENGINES
 from az_gym.mcts_params import MctsParams
 from az_gym.networks import NetworkConfig
 from az_gym.schedules import (
@@ -161,6 +162,10 @@ class SimParams:
     """Most leaves per network call; must be ``<= num_workers``. AlphaZero.jl: no default."""
     use_gpu: bool = False
     """Run self-play inference on the GPU when one is present. AlphaZero.jl: false."""
+    inference: str = "auto"
+    """az_gym: the engine that runs the network in the workers (:mod:`az_gym.inference`):
+    ``"auto"`` (ONNX Runtime on the CPU when the ``fast`` extra is installed, else eager),
+    ``"eager"``, ``"onnx"`` (CPU only) or ``"compile"`` (``torch.compile``)."""
     flip_probability: float = 0.0
     """Before each turn, replace the position by a random symmetric one with this
     probability (needs a game with symmetries). AlphaZero.jl: 0."""
@@ -201,6 +206,14 @@ class SimParams:
         )
         for name in ("use_gpu", "alternate_colors"):
             _flag(o, name, getattr(self, name))
+        _require(
+            self.inference in ENGINES, o, "inference", self.inference,
+            f"must be one of {', '.join(ENGINES)}",
+        )  # fmt: skip
+        _require(
+            not (self.use_gpu and self.inference == "onnx"), o, "inference", self.inference,
+            "runs on the CPU only; with use_gpu=true use 'auto', 'eager' or 'compile'",
+        )  # fmt: skip
         _real(o, "flip_probability", self.flip_probability, 0, 1, "must be in [0, 1]")
         if self.num_processes is not None:
             _count(o, "num_processes", self.num_processes)

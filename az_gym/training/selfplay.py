@@ -123,6 +123,7 @@ class WorkerJob:
         batch_size: most leaves per network call (``None``: no limit).
         cache_size: entries of each network's evaluation cache (0: none; see
             :mod:`az_gym.eval_cache`).
+        inference: the network's engine (``SimParams.inference``).
     """
 
     game: GameSpec
@@ -139,6 +140,7 @@ class WorkerJob:
     use_gpu: bool = False
     batch_size: int | None = None
     cache_size: int = 0
+    inference: str = "auto"
 
     def run(self, on_game_end: Callable[[int], None] | None = None) -> WorkerOutput:
         """Play the job's games (:func:`run_job`); the :class:`~az_gym.workers.Job`
@@ -218,7 +220,7 @@ def run_job(job: WorkerJob, on_game_end: Callable[[int], None] | None = None) ->
     players = []
     for w in job.weights:  # the weights are fixed for the job: its caches never go stale
         net = job.net.build(w).to(device)
-        ev = TimedEvaluator(NetworkEvaluator(net, device), job.batch_size)
+        ev = TimedEvaluator(NetworkEvaluator(net, device, inference=job.inference), job.batch_size)
         evaluators.append(ev)
         cached = with_cache(ev, game, job.cache_size)
         players.append(MctsPlayer(game, cached, job.mcts, add_noise=job.add_noise, rng=rng))
@@ -329,6 +331,7 @@ def run_self_play(
             use_gpu=sim.use_gpu,
             batch_size=sim.batch_size,
             cache_size=sim.cache_size,
+            inference=sim.inference,
         )
         for n, c in zip(shares, children)
     ]

@@ -1,0 +1,280 @@
+"""Inference engines: how a :class:`~az_gym.networks.NetworkEvaluator` runs its network.
+
+The search sends small batches (one position per tree and simulation step, ``k`` with
+leaf parallelism, ``num_workers`` with lockstep games), where the per-call overhead of
+eager PyTorch (Python dispatch of some 40 modules) dominates: ``python bench/inference.py``
+measured, on the shipped Connect Four net, one thread, 3,500 positions/s at batch 1 under
+eager and 26,000 under ONNX Runtime (7.6x), 2.5x at batch 8, 1.1x at 64 and 256 (README,
+Fast inference, gives the full table). Hence the engines, chosen by name
+(``SimParams.inference``, ``AlphaZeroAgent(inference=)``):
+
+* ``"eager"``: the module itself under ``torch.inference_mode`` (any device);
+* ``"onnx"``: ONNX Runtime on the CPU (the ``fast`` extra: ``onnxruntime`` and ``onnx``);
+  the graph is exported *in this process from the in-memory network*, to bytes (never
+  read from a file), at the first call and again when the weights change (a learner's
+  step, ``load_state_dict``: noticed through the tensors' version counters), ~20 ms;
+* ``"compile"``: ``torch.compile(dynamic=True)`` of the module (any device; the first calls
+  compile for tens of seconds, so it pays only in long runs and rarely beats ``"onnx"``);
+* ``"auto"`` (the default): ``"onnx"`` on the CPU when its packages are installed, else
+  ``"eager"``; ONNX Runtime was >= 1.3x faster at the batch sizes the search sends and never
+  slower in that measurement.
+
+Every new ONNX session is checked against eager outputs on a probe batch (max absolute
+difference <= :data:`MAX_ABS_DIFF`); a mismatch warns and falls back to eager, so a
+future exporter regression costs speed, never play. Threads follow :mod:`az_gym.threads`
+(one intra-op thread for inference): ONNX Runtime's ``intra_op_num_threads`` is the count
+torch gets, its inter-op pool has one thread and never spins.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import io
+import logging
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from az_gym.networks import PolicyValueNet
+
+ENGINES = ("auto", "eager", "onnx", "compile")
+"""Names accepted for an inference engine."""
+
+ONNX_PACKAGES = ("onnxruntime", "onnx")
+"""What the ``"onnx"`` engine imports (``pip install az-gym[fast]``)."""
+
+MAX_ABS_DIFF = 1e-4
+"""Largest difference from eager outputs (priors and values) an engine may show."""
+
+Batch = tuple[np.ndarray, np.ndarray]
+"""``(priors float32[B, A] zero on illegal actions, values float32[B])``."""
+
+
+def check_engine(name: Any, owner: str = "inference") -> str:
+    """Return ``name`` if it is one of :data:`ENGINES`.
+
+    Raises:
+        ValueError: anything else (the message names ``owner``).
+    """
+    if not isinstance(name, str) or name not in ENGINES:
+        raise ValueError(f"{owner} = {name!r}; must be one of {', '.join(ENGINES)}")
+    return name
+
+
+def onnx_available() -> bool:
+    """Whether the ``"onnx"`` engine's packages are installed."""
+    return all(importlib.util.find_spec(m) is not None for m in ONNX_PACKAGES)
+
+
+def resolve_engine(name: str, device: torch.device, exportable: bool = True) -> str:
+    """The engine that runs for ``name`` on ``device`` (``"auto"`` resolved).
+
+    ``exportable``: whether ``"auto"`` may choose ``"onnx"`` (the evaluator says false for a
+    module that is not a :class:`~az_gym.networks.PolicyValueNet`, whose export is untested).
+
+    Raises:
+        ValueError: an unknown name, or ``"onnx"`` on another device than the CPU.
+        ImportError: ``"onnx"`` without its packages (the message says what to install).
+    """
+    check_engine(name)
+    cpu = torch.device(device).type == "cpu"
+    if name == "auto":
+        return "onnx" if cpu and exportable and onnx_available() else "eager"
+    if name == "onnx":
+        if not cpu:
+            raise ValueError(f"inference = 'onnx' runs on the CPU only, not on {device}")
+        if not onnx_available():
+            missing = [m for m in ONNX_PACKAGES if importlib.util.find_spec(m) is None]
+            raise ImportError(
+                f"inference = 'onnx' needs the packages {missing}: pip install az-gym[fast]"
+            )
+    return name
+
+
+class _PriorsValue(torch.nn.Module):
+    """``(obs, mask) -> (priors zero on illegal actions, value)``: what an engine returns."""
+
+    def __init__(self, net: PolicyValueNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, obs: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.net(obs, mask)
+        return out.log_probs.exp() * mask, out.value.float()
+
+
+def eager_forward(net: PolicyValueNet, device: torch.device) -> Callable[..., Batch]:
+    """The ``"eager"`` engine: ``(obs float32[B, ...], masks bool[B, A]) -> Batch``."""
+    module = _PriorsValue(net)
+
+    def run(observations: np.ndarray, masks: np.ndarray) -> Batch:
+        net.eval()
+        with torch.inference_mode():
+            obs = torch.from_numpy(observations).to(device)
+            m = torch.from_numpy(masks).to(device)
+            priors, value = module(obs, m)
+            return priors.cpu().numpy(), value.cpu().numpy()
+
+    return run
+
+
+def compiled_forward(net: PolicyValueNet, device: torch.device) -> Callable[..., Batch]:
+    """The ``"compile"`` engine: ``torch.compile(dynamic=True)`` of the eager one (the batch
+    axis is symbolic, so the search's changing batch sizes do not recompile). It follows
+    the module's weights as they change, as eager does."""
+    module = torch.compile(_PriorsValue(net), dynamic=True)
+
+    def run(observations: np.ndarray, masks: np.ndarray) -> Batch:
+        net.eval()
+        with torch.inference_mode():
+            priors, value = module(
+                torch.from_numpy(observations).to(device), torch.from_numpy(masks).to(device)
+            )
+            return priors.cpu().numpy(), value.cpu().numpy()
+
+    return run
+
+
+def _export_bytes(net: PolicyValueNet) -> bytes:
+    """``_PriorsValue(net)`` as an ONNX model (batch axis dynamic), exported in memory.
+
+    torch's TorchScript exporter takes ~20 ms here against ~1 s for the dynamo one (the
+    two graphs ran at the same speed in ONNX Runtime), so each weight change can afford a
+    fresh export; it is deprecated, and the dynamo exporter (``onnxscript``) takes over
+    where it is gone. A copy is exported: the exporters leave their module in train mode.
+    """
+    module = _PriorsValue(copy.deepcopy(net).cpu()).eval()
+    dummy = (  # 2 rows: a batch of 1 would be specialised
+        torch.zeros((2, *net.observation_shape), dtype=torch.float32),
+        torch.ones((2, net.num_actions), dtype=torch.bool),
+    )
+    names = {"input_names": ["obs", "mask"], "output_names": ["priors", "value"]}
+    quiet = logging.getLogger("torch.onnx")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # "torchvision is not installed": nothing of ours needs it
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # deprecation and tracer notes on torch's side
+            buf = io.BytesIO()
+            try:
+                axes = {k: {0: "batch"} for k in ("obs", "mask", "priors", "value")}
+                torch.onnx.export(module, dummy, buf, dynamic_axes=axes, dynamo=False, **names)
+                return buf.getvalue()
+            except (TypeError, ValueError, RuntimeError, NotImplementedError):
+                batch = torch.export.Dim("batch")
+                shapes = {"obs": {0: batch}, "mask": {0: batch}}
+                program = torch.onnx.export(
+                    module, dummy, None, dynamic_shapes=shapes, dynamo=True, **names
+                )
+                return program.model_proto.SerializeToString()
+    finally:
+        quiet.setLevel(level)
+
+
+class OnnxForward:
+    """The ``"onnx"`` engine of one CPU network: ``(obs, masks) -> Batch``.
+
+    The session is built at the first call and rebuilt when the network's weights change
+    (:meth:`stale`) or the thread count does. Each new session is checked against eager on
+    a probe batch; a mismatch warns once and leaves this engine running eager.
+
+    Args:
+        net: the network (on the CPU); its current weights are read at each rebuild.
+        threads: returns the intra-op thread count to use (called at every call).
+    """
+
+    def __init__(self, net: PolicyValueNet, threads: Callable[[], int]) -> None:
+        self.net = net
+        self.threads = threads
+        self.eager = eager_forward(net, torch.device("cpu"))
+        self.fallback = False
+        """Set when a session disagreed with eager: this engine then runs eager."""
+        self._session: Any = None
+        self._tensors: list[torch.Tensor] = []
+        self._signature: tuple[int, ...] | None = None
+        self._num_threads = 0
+
+    def _weights_signature(self) -> tuple[int, ...] | None:
+        # In-place updates (optimiser steps, load_state_dict) bump a tensor's version
+        # counter; reading the counters of the tensors seen at the last build costs ~3 us
+        # where walking the module tree again (state_dict) costs ~50 us, as much as a
+        # batch-1 call. A parameter *replaced* by a new tensor object is not noticed.
+        try:
+            return tuple(t._version for t in self._tensors)
+        except RuntimeError:  # inference tensors keep no version counter
+            return None
+
+    def stale(self) -> bool:
+        """Whether the network's weights changed since the session was built."""
+        return self._signature is None or self._signature != self._weights_signature()
+
+    def _build(self, num_threads: int) -> None:
+        import onnxruntime as ort
+
+        try:
+            model = _export_bytes(self.net)
+        except Exception as e:  # whatever an exporter raises on a module: play on, slower
+            self._fall_back(f"its ONNX export failed ({type(e).__name__}: {e})")
+            return
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = num_threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3  # errors only
+        self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        self._tensors = list(self.net.state_dict(keep_vars=True).values())
+        self._signature = self._weights_signature()
+        if self._signature is None:
+            self.fallback = True  # weights we cannot watch for changes: eager stays exact
+            return
+        self._num_threads = num_threads
+        diff = self._probe_difference()
+        if not diff <= MAX_ABS_DIFF:
+            self._fall_back(f"it differs from eager by {diff:.2e} (> {MAX_ABS_DIFF})")
+
+    def _fall_back(self, why: str) -> None:
+        warnings.warn(
+            f"inference 'onnx' on this network: {why}; running eager instead",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        self.fallback = True
+
+    def _probe_difference(self) -> float:
+        """Max absolute difference of priors and values from eager on a fixed probe batch."""
+        rng = np.random.default_rng(0)
+        obs = rng.random((4, *self.net.observation_shape), dtype=np.float32)
+        masks = rng.random((4, self.net.num_actions)) < 0.7
+        masks[:, 0] = True
+        p_ref, v_ref = self.eager(obs, masks)
+        p, v = self._session.run(None, {"obs": obs, "mask": masks})
+        return float(max(np.abs(p - p_ref).max(), np.abs(v - v_ref).max()))
+
+    def __call__(self, observations: np.ndarray, masks: np.ndarray) -> Batch:
+        """Return :data:`Batch` for ``observations float32[B, ...]`` and ``masks bool[B, A]``."""
+        if self.fallback:
+            return self.eager(observations, masks)
+        n = self.threads()
+        if self._session is None or n != self._num_threads or self.stale():
+            self._build(n)
+            if self.fallback:
+                return self.eager(observations, masks)
+        priors, value = self._session.run(None, {"obs": observations, "mask": masks})
+        return priors, value
+
+
+def make_forward(
+    net: PolicyValueNet, device: torch.device, engine: str, threads: Callable[[], int]
+) -> Callable[..., Batch]:
+    """The callable of a resolved ``engine`` (see :func:`resolve_engine`) for ``net``."""
+    if engine == "onnx":
+        return OnnxForward(net, threads)
+    if engine == "compile":
+        return compiled_forward(net, device)
+    return eager_forward(net, device)
