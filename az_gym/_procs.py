@@ -48,9 +48,10 @@ from contextlib import contextmanager
 from typing import Any
 
 
-class WorkerError(RuntimeError):
-    """A pool's worker processes died or could not start; the message says why and what
-    to do."""
+class WorkerError(ChildProcessError, RuntimeError):
+    """A pool's worker processes (or Ray actors) died or could not start; the message says
+    why and what to do. An ``OSError`` (an environment problem: one ``az-gym: error:`` line
+    in the CLI, no "internal error") and a ``RuntimeError``."""
 
 
 def watch_parent(parent_pid: int, poll_seconds: float = 0.5) -> None:

@@ -10,9 +10,11 @@
 
 Games always start from ``game.initial_state()``. With ``num_processes > 1`` games run in
 worker processes of the ``spawn`` context, on the pool every phase uses
-(:class:`az_gym.workers.LocalPool`): the game and the agents are pickled with each of a few
-jobs per worker, so they must be picklable (every az_gym agent is, except :class:`HumanAgent`
-with the default ``input``); workers run torch on one thread (:mod:`az_gym.threads`) and
+(:class:`az_gym.workers.LocalPool`), or on the ``pool`` given (a trainer's Ray actors: the
+game and agents then go to Ray's object store once); locally the game and the agents are
+pickled with each of a few jobs per worker, so they must be picklable (every az_gym agent
+is, except :class:`HumanAgent` with the default ``input``); workers run torch on one thread
+(:mod:`az_gym.threads`) and
 start as :mod:`az_gym._procs` describes (an agent class defined in a notebook or on stdin
 makes the games run in this process, with a warning).
 Results do not depend on ``num_processes``: game ``i`` always gets the same seed.
@@ -20,6 +22,9 @@ Results do not depend on ``num_processes``: game ``i`` always gets the same seed
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import dataclasses
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -33,7 +38,7 @@ from az_gym.agents.base import Agent
 from az_gym.elo import TournamentResult, fit_bradley_terry
 from az_gym.envs.registry import as_game
 from az_gym.game import Game, State
-from az_gym.workers import LocalPool
+from az_gym.workers import LocalPool, WorkerPool
 
 __all__ = [
     "WDL",
@@ -150,13 +155,21 @@ def play_game(
 
 # --------------------------------------------------------- many games (pools)
 @dataclass(frozen=True)
-class _DuelGames:
-    """A :class:`~az_gym.workers.Job` of evaluation: play each ``(seats, seed)`` task
-    (``seats[p]`` indexes ``agents``) in order. In a worker process the game and agents are
-    the job's unpickled copies; in this process they are the caller's objects."""
+class _Table:
+    """The game and agents of an evaluation: what all its jobs share (a pool with an object
+    store sends it once, however many jobs)."""
 
     game: Game
     agents: list[Agent]
+
+
+@dataclass(frozen=True)
+class _DuelGames:
+    """A :class:`~az_gym.workers.SharedJob` of evaluation: play each ``(seats, seed)`` task
+    (``seats[p]`` indexes the table's agents) in order. In a worker process the game and
+    agents are the job's unpickled copies; in this process they are the caller's objects."""
+
+    table: _Table | None
     tasks: list[tuple[tuple[int, ...], np.random.SeedSequence]]
 
     @property
@@ -164,15 +177,26 @@ class _DuelGames:
         return len(self.tasks)
 
     def run(self, on_game_end: Callable[[int], None] | None = None) -> list[GameRecord]:
+        assert self.table is not None, "a job without its table"
+        game, agents = self.table.game, self.table.agents
         records = []
         for seats, seed in self.tasks:
-            records.append(play_game(self.game, [self.agents[i] for i in seats], seed))
+            records.append(play_game(game, [agents[i] for i in seats], seed))
             if on_game_end is not None:
                 on_game_end(1)
         return records
 
     def main_references(self) -> list[str]:
-        return main_references((self.game, self.agents))
+        return main_references(self.table)
+
+    def shared(self) -> tuple[_Table | None, ...]:
+        return (self.table,)
+
+    def with_shared(self, parts: tuple[Any, ...]) -> _DuelGames:
+        # What an object store returns is read-only (numpy arrays are views of its shared
+        # memory) and common to every job of the node, while agents keep state (search
+        # trees, generators): each job plays on its own copy, as a local worker does.
+        return dataclasses.replace(self, table=copy.deepcopy(parts[0]) if parts else None)
 
 
 def _run_games(
@@ -181,10 +205,11 @@ def _run_games(
     tasks: list[tuple[tuple[int, ...], np.random.SeedSequence]],
     num_processes: int,
     progress: bool | None = False,
+    pool: WorkerPool | None = None,
 ) -> list[GameRecord]:
-    """Play each ``(seats, seed)`` task (``seats[p]`` indexes ``agents``), in order, on a
-    :class:`~az_gym.workers.LocalPool` of ``num_processes`` (in this process for 1 or a
-    single task).
+    """Play each ``(seats, seed)`` task (``seats[p]`` indexes ``agents``), in order, on
+    ``pool``, or else on a :class:`~az_gym.workers.LocalPool` of ``num_processes`` (in this
+    process for 1 or a single task).
 
     ``progress``: ``False`` is silent; ``True`` or ``None`` report games on stderr, as a bar
     on a terminal and as periodic log lines otherwise (:mod:`az_gym.progress`).
@@ -193,14 +218,18 @@ def _run_games(
         raise ValueError(f"num_processes={num_processes!r} must be an int >= 1")
     from az_gym.progress import progress as progress_bar
 
-    procs = min(num_processes, len(tasks))
-    # A few jobs per process balance games of unequal length; each job carries its own
-    # copy of the game and agents (unpickled in the worker, after its watchdog started).
+    procs = min(num_processes if pool is None else pool.parallelism, len(tasks))
+    # A few jobs per worker balance games of unequal length; a local process unpickles
+    # each job's copy of the game and agents (after its watchdog started), a Ray actor
+    # fetches the one copy in the object store.
     parts = 1 if procs <= 1 else min(len(tasks), 4 * procs)
     bounds = [len(tasks) * i // parts for i in range(parts + 1)]
-    jobs = [_DuelGames(game, agents, tasks[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
+    table = _Table(game, agents)
+    jobs = [_DuelGames(table, tasks[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
     bar = progress_bar(len(tasks), "evaluate", unit="games", enabled=progress is not False)
-    with bar, LocalPool(procs, what="evaluation") as pool:
+    with bar, contextlib.ExitStack() as stack:
+        if pool is None:
+            pool = stack.enter_context(LocalPool(procs, what="evaluation"))
         outs = pool.run(jobs, on_game_end=lambda _n: bar.update(1))
     return [record for out in outs for record in out]
 
@@ -311,6 +340,7 @@ def evaluate(
     seed: Seed = None,
     num_processes: int = 1,
     progress: bool | None = False,
+    pool: WorkerPool | None = None,
 ) -> DuelResult:
     """Play ``num_games`` games of A against B and count A's results.
 
@@ -324,6 +354,8 @@ def evaluate(
         num_processes: worker processes (see the module docstring); 1 plays in-process.
         progress: report games on stderr (``True``/``None``: a bar on a terminal, a log line
             every ``AZ_GYM_PROGRESS_SECONDS`` otherwise; ``False``: silent).
+        pool: a :class:`~az_gym.workers.WorkerPool` to play on instead of
+            ``num_processes`` local ones (a trainer's, e.g. a Ray pool); left open.
 
     Raises:
         ValueError: ``num_games < 1``, a game that is not 2-player, or an agent built for
@@ -336,7 +368,7 @@ def evaluate(
     a_players = [i % 2 if alternate_colors else 0 for i in range(num_games)]
     seeds = _seed_sequence(seed).spawn(num_games)
     tasks = [((0, 1) if pa == 0 else (1, 0), s) for pa, s in zip(a_players, seeds)]
-    records = _run_games(game, [agent_a, agent_b], tasks, num_processes, progress)
+    records = _run_games(game, [agent_a, agent_b], tasks, num_processes, progress, pool)
     return _duel_result(records, a_players, (agent_a.name, agent_b.name))
 
 
@@ -364,6 +396,7 @@ def tournament(
     anchor: str | None = None,
     prior_games: float = 1.0,
     progress: bool | None = False,
+    pool: WorkerPool | None = None,
 ) -> TournamentResult:
     """Round robin: every pair plays ``games_per_pair`` games, colours alternated.
 
@@ -377,6 +410,8 @@ def tournament(
         prior_games: weight of the Bradley-Terry prior (see :func:`fit_bradley_terry`).
         progress: report games on stderr (``True``/``None``: a bar on a terminal, a log line
             every ``AZ_GYM_PROGRESS_SECONDS`` otherwise; ``False``: silent).
+        pool: a :class:`~az_gym.workers.WorkerPool` to play on instead of
+            ``num_processes`` local ones; left open.
 
     Raises:
         ValueError: fewer than 2 agents, a bad ``games_per_pair`` or ``anchor``, or an
@@ -402,7 +437,7 @@ def tournament(
         for g, s in enumerate(ps.spawn(games_per_pair)):
             tasks.append(((i, j) if g % 2 == 0 else (j, i), s))
             owners.append((i, j, g % 2))
-    records = _run_games(game, players, tasks, num_processes, progress)
+    records = _run_games(game, players, tasks, num_processes, progress, pool)
     n = len(players)
     wins, draws = np.zeros((n, n)), np.zeros((n, n))
     duels = {}

@@ -5,7 +5,10 @@ jobs are :class:`~az_gym.training.selfplay.WorkerJob`, evaluation's are batches 
 games (:mod:`az_gym.evaluation`). A *pool* runs a list of jobs and returns their results in
 job order (:class:`WorkerPool`), calling ``on_game_end(n)`` in the caller's process as games
 finish. Two pools satisfy it: :class:`LocalPool` (processes on this machine, below) and
-:class:`~az_gym.training.ray_backend.RayPool` (Ray actors, for self-play jobs).
+:class:`~az_gym.training.ray_backend.RayPool` (Ray actors, on one machine or a cluster).
+A job may name its large read-only parts (network weights, evaluation's agents:
+:class:`SharedJob`), which a pool with an object store sends once per call, whatever the
+number of jobs, instead of once per job.
 
 :class:`LocalPool` keeps ``num_processes`` spawn-context worker processes alive until
 :meth:`LocalPool.close` (the trainer keeps one across iterations; evaluation one per call).
@@ -55,6 +58,29 @@ class Job(Protocol):
     def main_references(self) -> list[str]:
         """Names of objects defined in the caller's ``__main__`` that the job pickles."""
         ...
+
+
+@runtime_checkable
+class SharedJob(Job, Protocol):
+    """A :class:`Job` whose large read-only parts travel apart from it."""
+
+    def shared(self) -> tuple[Any, ...]:
+        """The parts (objects several jobs of one call hold, by identity or, for weight
+        sets, by content)."""
+        ...
+
+    def with_shared(self, parts: tuple[Any, ...]) -> Any:
+        """This job with ``parts`` in place of :meth:`shared`'s (``()``: without them)."""
+        ...
+
+
+def split_shared(job: Any) -> tuple[Any, tuple[Any, ...]]:
+    """``(job without its shared parts, the parts)`` of a :class:`SharedJob`, else
+    ``(job, ())``."""
+    if not isinstance(job, SharedJob):
+        return job, ()
+    parts = tuple(job.shared())
+    return (job.with_shared(()), parts) if parts else (job, ())
 
 
 @runtime_checkable

@@ -8,7 +8,7 @@ import numpy as np
 
 from az_gym.agents import OneStepLookaheadAgent, RandomAgent
 from az_gym.envs.registry import make_game
-from az_gym.evaluation import _DuelGames, evaluate
+from az_gym.evaluation import _DuelGames, _Table, evaluate
 from az_gym.mcts import MctsParams
 from az_gym.networks import NetworkConfig
 from az_gym.training.params import SelfPlayParams, SimParams
@@ -33,7 +33,10 @@ def test_self_play_and_evaluation_jobs_share_one_pool() -> None:
         samples, report = run_self_play(
             GameSpec(name="tictactoe"), game, spec, weights, params, pool, seed=0
         )
-        jobs = [_DuelGames(game, agents, tasks[:3]), _DuelGames(game, agents, tasks[3:])]
+        jobs = [
+            _DuelGames(_Table(game, agents), tasks[:3]),
+            _DuelGames(_Table(game, agents), tasks[3:]),
+        ]
         in_workers = pool.run(jobs, on_game_end=ticks.append)
     assert report.num_games == 4 and len(samples) > 0
     assert ticks == [1, 2, 3, 4, 5, 6]  # every game reported, in this process

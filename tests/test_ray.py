@@ -84,13 +84,14 @@ def test_missing_ray_gives_a_clear_error(monkeypatch):
         rb.import_ray()
 
 
-def test_each_weight_set_is_put_once_per_call(local_ray):
+def test_each_weight_set_is_put_once(local_ray):
     """Self-play builds a fresh ``(weights,)`` tuple per job and the arena a fresh
-    ``(candidate, best)`` per job; the weights used to be put once per job."""
+    ``(candidate, best)`` per job; the weights used to be put once per job. Now each
+    distinct weight set is put once, and not again in the next call (by content)."""
     import numpy as np
 
     from az_gym.mcts import MctsParams
-    from az_gym.training.ray_backend import share_weights
+    from az_gym.training.ray_backend import _ObjectStore
     from az_gym.training.selfplay import GameSpec, NetSpec, WorkerJob
 
     best, cand = {"w": np.zeros(3)}, {"w": np.ones(3)}
@@ -106,9 +107,14 @@ def test_each_weight_set_is_put_once_per_call(local_ray):
         puts.append(obj)
         return ray.put(obj)
 
+    store = _ObjectStore(put)
     jobs = [job((cand, best)) for _ in range(3)] + [job((best,)) for _ in range(3)]
-    refs = share_weights(jobs, put)
+    refs = store.share([j.shared() for j in jobs])
     assert len(puts) == 2
     assert [len(r) for r in refs] == [2, 2, 2, 1, 1, 1]
     assert refs[0][1] == refs[5][0]  # the best network's one copy, shared
     assert np.array_equal(ray.get(refs[0][0])["w"], cand["w"])
+    # The next call (next iteration's self-play) with a new dict of the same weights
+    # reuses the reference; new weights are put.
+    again = store.share([({"w": np.ones(3)},), ({"w": np.full(3, 2.0)},)])
+    assert again[0][0] == refs[0][0] and len(puts) == 3

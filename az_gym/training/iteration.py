@@ -180,10 +180,12 @@ def _baseline(name: str, options: dict[str, Any], seed: int) -> Any:
 
 
 def run_benchmark(
-    game: Game, best_net: Any, params: Any, rng: np.random.Generator
+    game: Game, best_net: Any, params: Any, rng: np.random.Generator, pool: Any = None
 ) -> dict[str, Any]:
     """Play ``params.benchmark``'s duels with (a CPU copy of) ``best_net``;
-    ``{name: score dict}``, seeds drawn from ``rng``.
+    ``{name: score dict}``, seeds drawn from ``rng``, on ``pool`` (the trainer's
+    :class:`~az_gym.workers.WorkerPool`, local processes or Ray actors; ``None``: in this
+    process). The scores do not depend on the pool: each game's seed is fixed.
 
     Skipped (with a note in the record) when the game is not two-player.
     """
@@ -206,7 +208,7 @@ def run_benchmark(
 
             player = NetworkOnlyAgent(net, seed=seed)
         opponent = _baseline(duel.opponent, duel.opponent_options, seed + 1)
-        result = evaluate(player, opponent, game, duel.num_games, seed=seed)
+        result = evaluate(player, opponent, game, duel.num_games, seed=seed, pool=pool)
         out[duel.name] = {
             "score": result.score,
             "wins": result.wins,

@@ -1,58 +1,111 @@
-"""Self-play and arena workers as Ray actors (``pip install az-gym[ray]``).
+"""Self-play, arena and evaluation workers as Ray actors (``pip install az-gym[ray]``).
 
-Selected by ``SimParams.backend = "ray"``. The actors run exactly the local workers' job
-(:func:`~az_gym.training.selfplay.run_job`); the learner stays in the process that runs the
-:class:`~az_gym.training.trainer.Trainer` (the head node, GPU when present). Each distinct
-weight set is put in the Ray object store once per call (:func:`share_weights`) and shared
-by every actor.
+Selected by ``SimParams.backend = "ray"``. :class:`RayPool` is a
+:class:`~az_gym.workers.WorkerPool`: its actors run exactly the jobs the local processes
+run (:class:`~az_gym.training.selfplay.WorkerJob`, evaluation's duel games); the learner
+stays in the process that runs the :class:`~az_gym.training.trainer.Trainer` (the head
+node, GPU when present: the actors ask for no GPU unless told to).
 
-``ray_address`` ``None`` starts (or joins, if already initialised) a local Ray instance;
-``"auto"`` or ``"ray://host:10001"`` joins a cluster, whose workers must have az_gym installed.
+* **Each large part once** (:class:`_ObjectStore`): a job's :meth:`shared` parts (network
+  weights, evaluation's game and agents) go to the Ray object store once and every job gets
+  the reference. Weight sets are recognised by content, so the best network that self-play
+  put is not put again by the arena, nor by the next iteration's self-play once promoted:
+  each weight set is put once in its life, one ``ray.put`` per new network per iteration.
+* **Jobs survive lost actors.** Each idle actor takes the next job; a job whose actor dies
+  (killed, out of memory, its node gone) is run again on another actor, and a replacement
+  actor is started. A job's games depend only on its seed, so the rerun plays exactly the
+  games that were lost, and each job's result is kept once (by its index in the call): no
+  sample is lost or counted twice. After ``max_retries`` reruns of one job the pool raises
+  :class:`~az_gym._procs.WorkerError`; the trainer's run directory still holds its last
+  completed iteration, ready to resume.
+* **Bounded waits** (:mod:`az_gym.training.ray_connect`): an address where no Ray answers,
+  or a cluster without a free CPU per actor, is one :class:`RayUnavailableError` within
+  seconds, not a hang.
+
+``address`` ``None`` starts (or joins, if already initialised) a local Ray instance;
+``"auto"``, ``"host:6379"`` or ``"ray://host:10001"`` joins a cluster, whose nodes must have
+az_gym installed.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import hashlib
 import os
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from az_gym.training.selfplay import WorkerJob, WorkerOutput, run_job
+import numpy as np
 
+from az_gym._procs import WorkerError
+from az_gym.training.ray_connect import (
+    CONNECT_TIMEOUT_S,
+    RayUnavailableError,
+    check_free_cpus,
+    connect,
+    import_ray,
+)
+from az_gym.workers import split_shared
 
-def import_ray() -> Any:
-    """Import ``ray``, or raise an ``ImportError`` that says how to install it."""
-    try:
-        import ray
-    except ImportError:
-        raise ImportError(
-            "SimParams.backend='ray' needs Ray, an optional extra: pip install 'az-gym[ray]' "
-            "(or pip install 'ray[default]')"
-        ) from None
-    return ray
-
-
-def share_weights(jobs: Sequence[WorkerJob], put: Callable[[Any], Any]) -> list[tuple[Any, ...]]:
-    """Each job's weights as object-store references, putting every distinct weight set
-    (by identity: the same dict in several jobs, e.g. the best network of self-play and
-    of the arena) once per call, however many jobs and tuples hold it."""
-    refs: dict[int, Any] = {}
-    out = []
-    for job in jobs:
-        for w in job.weights:
-            if id(w) not in refs:
-                refs[id(w)] = put(w)
-        out.append(tuple(refs[id(w)] for w in job.weights))
-    return out
+__all__ = ["ActorLocation", "RayPool", "RayUnavailableError", "import_ray"]
 
 
-class RayUnavailableError(RuntimeError):
-    """Ray could not start or join a cluster at the given address (the message says how to
-    start one or which setting to unset)."""
+def fingerprint(part: Any) -> str | None:
+    """A content hash of a weight set (``{name: ndarray}``), ``None`` for anything else
+    (shared by identity within one call only)."""
+    if not isinstance(part, dict) or not part:
+        return None
+    if not all(isinstance(k, str) and isinstance(v, np.ndarray) for k, v in part.items()):
+        return None
+    h = hashlib.blake2b(digest_size=20)
+    for name in sorted(part):
+        v = np.ascontiguousarray(part[name])
+        h.update(f"{name}:{v.dtype.str}:{v.shape};".encode())
+        h.update(v.data)
+    return h.hexdigest()
 
 
-class SelfPlayActor:
-    """A worker process holding its own torch thread count; runs :class:`WorkerJob`s."""
+class _ObjectStore:
+    """Object-store references of the jobs' shared parts, each put once (see the module
+    docstring); weight sets of the previous call stay referenced for the next one."""
+
+    def __init__(self, put: Callable[[Any], Any]) -> None:
+        self._put = put
+        self._last: dict[str, Any] = {}
+        self._before: dict[str, Any] = {}
+
+    def share(self, parts: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """One tuple of references per job's ``parts``."""
+        by_id: dict[int, Any] = {}
+        used: dict[str, Any] = {}
+        out = []
+        for job_parts in parts:
+            refs = []
+            for part in job_parts:
+                if id(part) not in by_id:
+                    key = fingerprint(part)
+                    ref = None
+                    if key is not None:
+                        ref = used.get(key) or self._last.get(key) or self._before.get(key)
+                    by_id[id(part)] = ref if ref is not None else self._put(part)
+                    if key is not None:
+                        used[key] = by_id[id(part)]
+                refs.append(by_id[id(part)])
+            out.append(tuple(refs))
+        self._before, self._last = self._last, used
+        return out
+
+
+class ActorLocation(NamedTuple):
+    """Where an actor runs: its Ray node id and process id."""
+
+    node_id: str
+    pid: int
+
+
+class JobActor:
+    """A Ray worker process with its own torch thread count; runs pool jobs."""
 
     def __init__(self, threads: int | None = None) -> None:
         from az_gym.threads import set_inference_threads, use_inference_threads
@@ -60,46 +113,37 @@ class SelfPlayActor:
         set_inference_threads(threads)
         use_inference_threads()
 
-    def run(self, job: WorkerJob, *weights: Any) -> WorkerOutput:
-        """Run ``job`` with ``weights``, one argument per weight set (Ray resolves each
-        from the object store)."""
-        return run_job(dataclasses.replace(job, weights=tuple(weights)))
+    def run(self, job: Any, *shared: Any) -> Any:
+        """Run ``job`` with its shared parts (Ray resolves each reference from the object
+        store, once per node)."""
+        return job.with_shared(shared).run() if shared else job.run()
 
-    def ping(self) -> bool:
-        """Liveness check."""
-        return True
+    def where(self) -> ActorLocation:
+        """This actor's node and process (also its readiness check)."""
+        import ray
 
-
-def _no_cluster_message(address: str | None) -> str:
-    """What to do when ``ray.init(address)`` finds no cluster (``address`` ``None``: Ray
-    read the ``RAY_ADDRESS`` environment variable)."""
-    env = os.environ.get("RAY_ADDRESS")
-    if address is None:
-        return (
-            f"no Ray cluster at RAY_ADDRESS={env!r}: start that cluster, or unset RAY_ADDRESS "
-            "to let az_gym start a local Ray instance"
-        )
-    return (
-        f"no Ray cluster at address {address!r}: start one first (`ray start --head` on "
-        "the head node), or unset self_play.sim.ray_address to let az_gym start a local "
-        "Ray instance"
-    )
+        return ActorLocation(ray.get_runtime_context().get_node_id(), os.getpid())
 
 
 class RayPool:
-    """The Ray counterpart of :class:`~az_gym.workers.LocalPool`: a
-    :class:`~az_gym.workers.WorkerPool` of self-play and arena jobs.
+    """The Ray counterpart of :class:`~az_gym.workers.LocalPool` (see the module docstring).
 
     Args:
-        num_actors: actors to start (``None``: one per CPU the cluster offers).
-        address: Ray address (``None``: local instance).
+        num_actors: actors to start (``None``: one per free CPU of the cluster).
+        address: Ray address (``None``: local instance, or ``RAY_ADDRESS``).
         threads_per_actor: torch threads in each actor (``None``: the inference rule of
             :mod:`az_gym.threads`, one thread).
-        num_gpus_per_actor: GPU share of each actor (e.g. 0.25 for self-play on a GPU).
+        num_gpus_per_actor: GPU share of each actor (default 0: CPU-only actors, the GPU
+            stays the learner's; e.g. 0.25 for self-play inference on a GPU node).
+        max_retries: reruns of a job whose actor died before the pool gives up.
+        connect_timeout: seconds to join the cluster before :class:`RayUnavailableError`.
+        start_timeout: seconds the actors may take to start (imports, placement) before
+            :class:`RayUnavailableError`.
+        what: what the jobs are, for the messages.
 
     Raises:
         RayUnavailableError: no Ray cluster at ``address`` (e.g. ``"auto"`` with none
-            running).
+            running, an unreachable host), or not enough free CPUs for the actors.
     """
 
     def __init__(
@@ -109,65 +153,176 @@ class RayPool:
         address: str | None = None,
         threads_per_actor: int | None = None,
         num_gpus_per_actor: float = 0.0,
+        max_retries: int = 3,
+        connect_timeout: float = CONNECT_TIMEOUT_S,
+        start_timeout: float = 300.0,
+        what: str = "self-play",
     ) -> None:
-        ray = import_ray()
-        self._ray = ray
-        self._started_ray = False
-        if not ray.is_initialized():
-            kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False}
-            if address is None:
-                kwargs["include_dashboard"] = False
-            try:
-                ray.init(address=address, **kwargs)
-            except ConnectionError as e:
-                raise RayUnavailableError(_no_cluster_message(address)) from e
-            self._started_ray = True
-        if num_actors is None:
-            num_actors = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        if num_actors < 1:
+        if num_actors is not None and num_actors < 1:
             raise ValueError(f"RayPool: num_actors={num_actors} must be >= 1")
-        actor_cls = ray.remote(num_cpus=1, num_gpus=num_gpus_per_actor)(SelfPlayActor)
-        self._actors = [actor_cls.remote(threads_per_actor) for _ in range(num_actors)]
+        if max_retries < 0:
+            raise ValueError(f"RayPool: max_retries={max_retries} must be >= 0")
+        self._ray = ray = import_ray()
+        self._started_ray = connect(address, connect_timeout)
+        self.max_retries = max_retries
+        self.start_timeout = start_timeout
+        self.what = what
+        self._store = _ObjectStore(lambda obj: self._ray.put(obj))
+        try:
+            if num_actors is None:
+                num_actors = max(1, int(ray.available_resources().get("CPU", 0)))
+            check_free_cpus(ray, num_actors, wait=min(10.0, start_timeout))
+            self._actor_cls = ray.remote(
+                num_cpus=1, num_gpus=num_gpus_per_actor, max_restarts=0,
+                scheduling_strategy="SPREAD",  # self-play load on every node
+            )(JobActor)  # fmt: skip
+            self._threads = threads_per_actor
+            self._num_actors = num_actors
+            self._start_actors()
+        except BaseException:
+            self.close()
+            raise
+
+    def _new_actor(self) -> Any:
+        return self._actor_cls.remote(self._threads)
+
+    def _start_actors(self) -> None:
+        self._actors = [self._new_actor() for _ in range(self._num_actors)]
+        self._wait_ready(self._actors)
+
+    def _wait_ready(self, actors: list[Any]) -> None:
+        pings = [a.where.remote() for a in actors]
+        ready, _ = self._ray.wait(pings, num_returns=len(pings), timeout=self.start_timeout)
+        if len(ready) < len(pings):
+            raise RayUnavailableError(
+                f"{len(pings) - len(ready)} of {len(pings)} Ray actor(s) did not start within "
+                f"{self.start_timeout:g} s (free resources: {self._ray.available_resources()}):"
+                " lower self_play.sim.num_processes or add nodes"
+            )
+        self._ray.get(ready)  # an actor that failed to start raises its error here
 
     @property
     def parallelism(self) -> int:
         """How many jobs run at once (the number of actors)."""
         return len(self._actors)
 
-    def run(
-        self, jobs: Sequence[WorkerJob], on_game_end: Callable[[int], None] | None = None
-    ) -> list[WorkerOutput]:
-        """Run the jobs on the actors (round robin); results in job order.
+    def locations(self) -> list[ActorLocation]:
+        """Where each actor runs (node id, pid), in actor order."""
+        return self._ray.get([a.where.remote() for a in self._actors])
 
-        ``on_game_end(n)`` is called as each job completes, once per game it played.
+    def run(
+        self, jobs: Sequence[Any], on_game_end: Callable[[int], None] | None = None
+    ) -> list[Any]:
+        """Run the jobs on the actors, each idle actor taking the next job; results in job
+        order. ``on_game_end(n)`` is called as each job completes, once per game it played.
+
+        Raises:
+            WorkerError: one job lost its actor more than ``max_retries`` times.
+            RayUnavailableError: every actor is gone and no replacement could start.
+            Exception: what a job raised (not retried: it would raise again).
         """
-        ray = self._ray
-        if not self._actors:
+        if self._num_actors == 0:
             raise RuntimeError("RayPool is closed")
-        refs = []
-        for k, (job, weights) in enumerate(zip(jobs, share_weights(jobs, ray.put))):
-            actor = self._actors[k % len(self._actors)]
-            bare = dataclasses.replace(job, weights=())
-            refs.append(actor.run.remote(bare, *weights))
-        index = {ref: k for k, ref in enumerate(refs)}
-        results: list[WorkerOutput | None] = [None] * len(refs)
-        pending, done_games = list(refs), 0
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
+        if not self._actors:  # the previous call failed and stopped them
+            self._start_actors()
+        try:
+            return self._run(jobs, on_game_end)
+        except BaseException:
+            # Ctrl-C or a failed job: stop the actors rather than let them finish jobs
+            # nobody waits for (they start again at the next call).
+            self._kill_actors()
+            raise
+
+    def _run(self, jobs: Sequence[Any], on_game_end: Callable[[int], None] | None) -> list[Any]:
+        ray = self._ray
+        split = [split_shared(job) for job in jobs]
+        refs = self._store.share([parts for _, parts in split])
+        results: dict[int, Any] = {}
+        attempts = [0] * len(jobs)
+        queue = deque(range(len(jobs)))
+        idle = list(self._actors)
+        running: dict[Any, tuple[int, Any]] = {}  # result ref -> (job index, actor)
+        starting: dict[Any, Any] = {}  # readiness ref -> replacement actor
+        done_games = 0
+        waiting_since = time.monotonic()
+        while len(results) < len(jobs):
+            while queue and idle:
+                k, actor = queue.popleft(), idle.pop()
+                attempts[k] += 1
+                running[actor.run.remote(split[k][0], *refs[k])] = (k, actor)
+            if not running and not starting:
+                raise WorkerError(f"{self.what}: every Ray actor of the pool is gone")
+            if running:
+                waiting_since = time.monotonic()
+            elif time.monotonic() - waiting_since > self.start_timeout:
+                raise RayUnavailableError(
+                    f"{self.what}: every Ray actor died and none could be restarted within "
+                    f"{self.start_timeout:g} s (free resources: {ray.available_resources()})"
+                )
+            ready, _ = ray.wait([*running, *starting], num_returns=1, timeout=1.0)
             for ref in ready:
-                out = ray.get(ref)
-                results[index[ref]] = out
-                for _ in range(len(out.returns)):
-                    done_games += 1
-                    if on_game_end is not None:
-                        on_game_end(done_games)
-        return [r for r in results if r is not None]
+                if ref in starting:
+                    actor = starting.pop(ref)
+                    try:
+                        ray.get(ref)
+                        idle.append(actor)
+                    except _lost_errors(ray):
+                        self._drop(actor)  # not replaced again: a node that cannot start one
+                    continue
+                k, actor = running.pop(ref)
+                try:
+                    out = ray.get(ref)
+                except _lost_errors(ray) as e:
+                    if attempts[k] > self.max_retries:
+                        raise self._gave_up(jobs[k], k, attempts[k], e) from None
+                    self._drop(actor)
+                    replacement = self._new_actor()
+                    self._actors.append(replacement)
+                    starting[replacement.where.remote()] = replacement
+                    queue.appendleft(k)  # rerun first, on the next idle actor
+                    continue
+                except ray.exceptions.RayTaskError as e:
+                    cause = getattr(e, "cause", None)
+                    raise (cause if isinstance(cause, Exception) else e) from e
+                idle.append(actor)
+                if k not in results:  # a job's games count once, whatever happened
+                    results[k] = out
+                    for _ in range(jobs[k].num_games):
+                        done_games += 1
+                        if on_game_end is not None:
+                            on_game_end(done_games)
+        return [results[k] for k in range(len(jobs))]
+
+    def _kill_actors(self) -> None:
+        for a in getattr(self, "_actors", []):
+            try:
+                self._ray.kill(a)
+            except Exception:  # already gone with its node
+                pass
+        self._actors = []
+
+    def _drop(self, actor: Any) -> None:
+        if actor in self._actors:
+            self._actors.remove(actor)
+        try:
+            self._ray.kill(actor)
+        except Exception:  # already gone with its node
+            pass
+
+    def _gave_up(self, job: Any, k: int, attempts: int, error: BaseException) -> WorkerError:
+        seed = getattr(job, "seed", None)
+        name = f"job {k}" + (f" (seed {seed})" if seed is not None else "")
+        last = " ".join(str(error).split())[:300]
+        return WorkerError(
+            f"{self.what}: {name} lost its Ray actor {attempts} times (the actor or its node "
+            f"died; last: {last}); giving up after {self.max_retries} rerun(s). A training "
+            "run keeps its last completed iteration: resume it once the cluster is healthy"
+        )
 
     def close(self) -> None:
         """Stop the actors (and Ray, if this pool started it)."""
-        for a in self._actors:
-            self._ray.kill(a)
-        self._actors = []
+        self._kill_actors()
+        self._num_actors = 0
         if self._started_ray:
             self._ray.shutdown()
             self._started_ray = False
@@ -177,3 +332,9 @@ class RayPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _lost_errors(ray: Any) -> tuple[type[BaseException], ...]:
+    """Ray's errors for a task whose actor, process, node or result was lost."""
+    e = ray.exceptions
+    return (e.RayActorError, e.WorkerCrashedError, e.ObjectLostError, e.NodeDiedError)

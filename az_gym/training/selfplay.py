@@ -2,9 +2,12 @@
 
 A :class:`WorkerJob` is everything a worker needs, all picklable: the game (a
 :class:`GameSpec`), how to rebuild the network (:class:`NetSpec`), the weights as numpy
-arrays (sent once per job, i.e. once per process per iteration, never a pickled module),
-the search and simulation parameters, how many games, a seed. :func:`run_job` plays them
-with :func:`~az_gym.training.simulation.simulate` and returns numpy arrays.
+arrays (never a pickled module: sent with each job to a local process, one job per process
+per phase; put once per iteration in a Ray object store), the search and simulation
+parameters, how many games, a seed. :func:`run_job` plays them with
+:func:`~az_gym.training.simulation.simulate` and returns numpy arrays; its games depend
+only on the job (the seed drives every random choice, the network runs on one thread), so a
+job rerun after its worker died plays the same games again.
 
 Jobs run on a pool of :mod:`az_gym.workers` (the one pool abstraction of self-play, the
 arena and evaluation): :class:`~az_gym.workers.LocalPool` (processes on this machine) or
@@ -16,7 +19,7 @@ from __future__ import annotations
 import pickle
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -150,6 +153,15 @@ class WorkerJob:
     def main_references(self) -> list[str]:
         """Objects of ``__main__`` the recipes refer to (the weights cannot)."""
         return main_references((self.game, self.net, self.mcts))
+
+    def shared(self) -> tuple[Weights, ...]:
+        """The weight sets, which a Ray pool puts in its object store once
+        (:class:`~az_gym.workers.SharedJob`)."""
+        return self.weights
+
+    def with_shared(self, parts: tuple[Weights, ...]) -> WorkerJob:
+        """This job with ``parts`` as its weights."""
+        return replace(self, weights=tuple(parts))
 
 
 @dataclass(frozen=True)
@@ -286,35 +298,21 @@ class SelfPlayReport:
         return dict(self.__dict__)
 
 
-def run_self_play(
+def self_play_jobs(
     game_spec: GameSpec,
-    game: Game,
     net_spec: NetSpec,
     weights: Weights,
     self_play: Any,
-    pool: WorkerPool,
-    *,
+    parts: int,
     seed: int,
-    on_game_end: Callable[[int], None] | None = None,
-) -> tuple[TrainingData, SelfPlayReport]:
-    """Play ``self_play.sim.num_games`` games of the network against itself.
-
-    Args:
-        game_spec, game: the game recipe and the game it builds (for empty arrays).
-        net_spec, weights: the network (the current best).
-        self_play: ``SelfPlayParams`` (``mcts``, ``sim``).
-        pool: the :class:`~az_gym.workers.WorkerPool` the jobs run on.
-        seed: seeds the jobs.
-        on_game_end: progress callback (games finished so far).
-
-    Returns:
-        The samples of every game, and the phase's figures.
-    """
-    start = time.perf_counter()
+) -> list[WorkerJob]:
+    """The jobs of one self-play phase: ``self_play.sim.num_games`` games split into at
+    most ``parts`` jobs, job ``i`` seeded by the ``i``-th child of ``seed`` (so a job and
+    its games are the same whichever worker runs it, and however often)."""
     sim = self_play.sim
-    shares = split_games(sim.num_games, pool.parallelism)
+    shares = split_games(sim.num_games, parts)
     children = np.random.SeedSequence(seed).spawn(len(shares))
-    jobs = [
+    return [
         WorkerJob(
             game=game_spec,
             net=net_spec,
@@ -335,14 +333,19 @@ def run_self_play(
         )
         for n, c in zip(shares, children)
     ]
-    outs = pool.run(jobs, on_game_end)
+
+
+def self_play_results(
+    game: Game, outs: list[WorkerOutput], seconds: float, cached: bool = False
+) -> tuple[TrainingData, SelfPlayReport]:
+    """The samples of the jobs' outputs ``outs`` (in job order) and the phase's figures
+    (``seconds``: its wall time; ``cached``: the jobs had evaluation caches)."""
     parts = [o.samples for o in outs if len(o.samples)]
     samples = (
         TrainingData.concat(parts)
         if parts
         else TrainingData.empty(game.observation_shape, game.num_actions)
     )
-    seconds = time.perf_counter() - start
     worker_seconds = sum(o.seconds for o in outs)
     lengths = np.concatenate([o.lengths for o in outs]) if outs else np.zeros(0)
     report = SelfPlayReport(
@@ -352,9 +355,40 @@ def run_self_play(
         samples_per_second=len(samples) / max(seconds, 1e-9),
         network_share=sum(o.network_seconds for o in outs) / max(worker_seconds, 1e-9),
         average_length=float(lengths.mean()) if len(lengths) else 0.0,
-        cache_hit_rate=hit_rate(outs) if sim.cache_size else None,
+        cache_hit_rate=hit_rate(outs) if cached else None,
     )
     return samples, report
+
+
+def run_self_play(
+    game_spec: GameSpec,
+    game: Game,
+    net_spec: NetSpec,
+    weights: Weights,
+    self_play: Any,
+    pool: WorkerPool,
+    *,
+    seed: int,
+    on_game_end: Callable[[int], None] | None = None,
+) -> tuple[TrainingData, SelfPlayReport]:
+    """Play ``self_play.sim.num_games`` games of the network against itself.
+
+    Args:
+        game_spec, game: the game recipe and the game it builds (for empty arrays).
+        net_spec, weights: the network (the current best).
+        self_play: ``SelfPlayParams`` (``mcts``, ``sim``).
+        pool: the :class:`~az_gym.workers.WorkerPool` the jobs run on, one per worker.
+        seed: seeds the jobs (:func:`self_play_jobs`).
+        on_game_end: progress callback (games finished so far).
+
+    Returns:
+        The samples of every game, and the phase's figures.
+    """
+    start = time.perf_counter()
+    jobs = self_play_jobs(game_spec, net_spec, weights, self_play, pool.parallelism, seed)
+    outs = pool.run(jobs, on_game_end)
+    cached = bool(self_play.sim.cache_size)
+    return self_play_results(game, outs, time.perf_counter() - start, cached)
 
 
 def hit_rate(outs: list[WorkerOutput]) -> float:

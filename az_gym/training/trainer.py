@@ -327,8 +327,11 @@ class Trainer(TrainerState):
         return memory_stages(self.current_net, self.memory, self.params, self.device)
 
     def benchmark(self) -> dict[str, Any]:
-        """``params.benchmark``'s duels of the best network against baselines."""
-        return run_benchmark(self.game, self.best_net, self.params, self.rng)
+        """``params.benchmark``'s duels of the best network against baselines, on the
+        self-play workers (processes or Ray actors)."""
+        if not self.params.benchmark:
+            return {}
+        return run_benchmark(self.game, self.best_net, self.params, self.rng, self.pool())
 
     # ------------------------------------------------------------------ the loop
     def _loop(self) -> list[IterationReport]:
