@@ -44,7 +44,14 @@ import numpy as np
 
 from az_gym.game import Game, State
 
-__all__ = ["CacheStats", "CachedEvaluator", "EvalCache", "network_version", "with_cache"]
+__all__ = [
+    "CacheStats",
+    "CachedEvaluator",
+    "EvalCache",
+    "cache_stats",
+    "network_version",
+    "with_cache",
+]
 
 
 @dataclass(frozen=True)
