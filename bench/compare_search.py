@@ -71,8 +71,11 @@ def train(
     ``None`` when it cannot run here."""
     timeline_path = run_dir / "timeline.json"
     if timeline_path.exists():
+        done = json.loads(timeline_path.read_text())
         print(f"[{name}] reusing the finished run in {run_dir} (--fresh trains again)")
-        return json.loads(timeline_path.read_text())
+        if (done["config"], done["common"], done["budget_seconds"]) != (config, common, budget):
+            print(f"[{name}] note: that run had other overrides or another budget; see below")
+        return done
     overrides = [*config, *common, "num_iters=100000"]  # the budget decides when to stop
     try:
         apply_overrides(default_params("connect_four"), overrides)
@@ -206,11 +209,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nConnect Four from scratch, {args.minutes:g} min per run on {os.cpu_count()} cores; "
           f"error rate (%) begin / middle / end of the best network by then, "
           f"{len(rows)} solved positions")  # fmt: skip
-    if args.set:
-        print(f"- every run: `{'; '.join(args.set)}`")
+    commons = {tuple(tl["common"]) for tl in timelines.values()}  # reused runs keep theirs
+    if len(commons) == 1 and commons != {()}:
+        print(f"- every run: `{'; '.join(next(iter(commons)))}`")
     for name, tl in timelines.items():
+        own = tl["config"] + (tl["common"] if len(commons) > 1 else [])
         print(
-            f"- {name}: `{'; '.join(tl['config']) or 'the tuned file'}` "
+            f"- {name}: `{'; '.join(own) or 'the tuned file'}` "
             f"(load average {tl['load_before']} before, {tl.get('load_after')} after)"
         )
     print("\n" + text)
