@@ -176,6 +176,8 @@ class WorkerOutput:
         network_seconds: time spent inside network evaluation.
         cache_lookups, cache_hits: positions the searches asked to score, and those the
             evaluation caches answered (0 and 0 without a cache).
+        cpu_seconds: CPU time of the worker's process over the whole job (every thread);
+            below ``seconds`` when other programs held the cores (``bench/selfplay.py``).
     """
 
     samples: TrainingData
@@ -185,6 +187,7 @@ class WorkerOutput:
     network_seconds: float
     cache_lookups: int = 0
     cache_hits: int = 0
+    cpu_seconds: float = 0.0
 
 
 class TimedEvaluator:
@@ -225,6 +228,7 @@ def run_job(job: WorkerJob, on_game_end: Callable[[int], None] | None = None) ->
     from az_gym.eval_cache import CacheStats, cache_stats, with_cache
     from az_gym.networks import NetworkEvaluator, resolve_device
 
+    cpu_start = time.process_time()
     game = job.game.build()
     rng = np.random.default_rng(job.seed)
     device = resolve_device(job.use_gpu)
@@ -260,6 +264,7 @@ def run_job(job: WorkerJob, on_game_end: Callable[[int], None] | None = None) ->
         sum(ev.seconds for ev in evaluators),
         stats.lookups,
         stats.hits,
+        time.process_time() - cpu_start,
     )
 
 
