@@ -197,7 +197,9 @@ class PolicyValueNet(nn.Module):
             x = x.permute(0, 3, 1, 2)  # [B, H, W, C] -> [B, C, H, W]
         z = self.trunk(x)
         logits = self.policy_head(z)
-        masked = logits if mask is None else logits.masked_fill(~mask.bool(), _MASKED_LOGIT)
+        # float32 before masking: under fp16 autocast the masked logit would overflow
+        masked = logits.float()
+        masked = masked if mask is None else masked.masked_fill(~mask.bool(), _MASKED_LOGIT)
         value = torch.tanh(self.value_head(z)).squeeze(-1)
         return NetOutput(logits, F.log_softmax(masked, dim=-1), value)
 

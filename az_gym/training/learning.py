@@ -133,7 +133,15 @@ def _forward(net: nn.Module, obs: torch.Tensor, mask: torch.Tensor) -> tuple[tor
     out = net(obs, mask)
     logits = out.logits if hasattr(out, "logits") else out[0]
     value = out.value if hasattr(out, "value") else out[-1]
-    return logits, value.reshape(-1)
+    # float32 losses under autocast: a masked logit of -1e9 does not exist in float16
+    return logits.float(), value.reshape(-1).float()
+
+
+def autocast(device: torch.device, mixed_precision: str) -> torch.autocast:
+    """The autocast context of :attr:`LearningParams.mixed_precision` on ``device``
+    (disabled for ``"none"``)."""
+    dtype = torch.float16 if mixed_precision == "fp16" else torch.bfloat16
+    return torch.autocast(device.type, dtype=dtype, enabled=mixed_precision != "none")
 
 
 def loss_tensors(
@@ -279,6 +287,15 @@ class Learner:
         self.net = net.to(self.device)
         self.params = params
         self.optimiser = make_optimiser(self.net, params)
+        self._scaler: torch.amp.GradScaler | None = None
+
+    def _grad_scaler(self, mixed_precision: str) -> torch.amp.GradScaler:
+        """fp16's loss scaling (a pass-through otherwise): float16 gradients underflow
+        without it. Its scale restarts with the learner (it is not checkpointed)."""
+        enabled = mixed_precision == "fp16"
+        if self._scaler is None or self._scaler.is_enabled() != enabled:
+            self._scaler = torch.amp.GradScaler(self.device.type, enabled=enabled)
+        return self._scaler
 
     def set_lr(self, lr: float) -> None:
         """Set the learning rate of every parameter group."""
@@ -343,15 +360,18 @@ class Learner:
                 idx = np.searchsorted(cdf, rng.random(p.batch_size) * cdf[-1], side="right")
                 idx = np.minimum(idx, n_samples - 1)
                 t = _tensors(data, idx, self.device)
-                terms = loss_tensors(self.net, t["obs"], t["mask"], t["policy"], t["value"], p)
+                with autocast(self.device, p.mixed_precision):
+                    terms = loss_tensors(self.net, t["obs"], t["mask"], t["policy"], t["value"], p)
                 loss = (
                     terms["policy"] + terms["value"] + p.nonvalidity_penalty * terms["illegal_mass"]
                 )
                 if p.l2_regularization > 0:
                     loss = loss + p.l2_regularization * l2_penalty(self.net)
                 self.optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimiser.step()
+                scaler = self._grad_scaler(p.mixed_precision)
+                scaler.scale(loss).backward()
+                scaler.step(self.optimiser)
+                scaler.update()
                 done += 1
                 batch_losses.append(float(loss.detach()))
                 if on_progress is not None:

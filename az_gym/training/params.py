@@ -70,6 +70,9 @@ __all__ = [
     "schedule_from_dict",
 ]
 
+MIXED_PRECISION = ("none", "bf16", "fp16")
+"""Values of :attr:`LearningParams.mixed_precision`."""
+
 
 class ParamsError(ValueError):
     """A parameter value that breaks a rule; the message names the field and the rule."""
@@ -385,10 +388,19 @@ class LearningParams:
     least 1), so that one busy program beside the learner does not stall its OpenMP team
     (see :mod:`az_gym.threads`). Self-play and arenas always run the network on one thread
     per process. AlphaZero.jl: none (Julia's BLAS threads)."""
+    mixed_precision: str = "none"
+    """az_gym: autocast of the learning phase's forward passes and losses: ``"none"``
+    (float32), ``"bf16"`` or ``"fp16"`` (with loss scaling), on the learner's device (a
+    GPU's tensor cores; a CPU autocasts too, rarely faster). Weights and the optimiser stay
+    float32. AlphaZero.jl: none."""
 
     def __post_init__(self) -> None:
         o = "LearningParams"
         _flag(o, "use_gpu", self.use_gpu)
+        _require(
+            self.mixed_precision in MIXED_PRECISION, o, "mixed_precision", self.mixed_precision,
+            f"must be one of {', '.join(MIXED_PRECISION)}",
+        )  # fmt: skip
         _flag(o, "use_position_averaging", self.use_position_averaging)
         _require(
             isinstance(self.samples_weighing_policy, SamplesWeighingPolicy),
