@@ -8,10 +8,13 @@ own errors as real processes.
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import threading
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -335,8 +338,13 @@ def test_serve_prints_its_url_and_warns_off_the_loopback_address() -> None:
     try:
         warning = proc.stderr.readline()
         url = proc.stdout.readline()
+        port = url.split(":")[-1].split("/")[0]
+        # it listens once the URL is out; a request at once is answered
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/config", timeout=30) as r:
+            assert r.status == 200 and json.load(r)["games"][0]["label"] == "tictactoe"
     finally:
-        proc.terminate()
-        proc.wait(30)
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: the normal way to stop a server
+        out, err = proc.communicate(timeout=30)
     assert warning.startswith("az-gym: warning: serving on 0.0.0.0, not the loopback address")
     assert url.startswith("az-gym serve: http://0.0.0.0:") and "(Ctrl-C to stop)" in url
+    assert proc.returncode == 0 and "stopped" in out and "Traceback" not in err, err

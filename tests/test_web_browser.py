@@ -13,12 +13,12 @@ downloads one (selenium-manager is not used).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,11 +55,10 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    """``az-gym serve`` on a free loopback port; yields its URL."""
+@contextlib.contextmanager
+def _serve(args: list[str]) -> Iterator[str]:
+    """``az-gym serve ARGS`` on a free loopback port, as a process; yields its URL."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    args = ["tictactoe", "connect_four", "--agent", "alphabeta", "--agent", "pretrained:64"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "az_gym.cli", "serve", *args, "--port", "0", "--seed", "0"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -76,6 +75,15 @@ def server() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """The server of the game test: two games, alpha-beta and the shipped networks."""
+    with _serve(
+        ["tictactoe", "connect_four", "--agent", "alphabeta", "--agent", "pretrained:64"]
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -161,23 +169,47 @@ def test_a_whole_tictactoe_game_by_clicks_then_the_connect_four_overlay(
     Select(browser.find_element(By.ID, "analyst")).select_by_visible_text("pretrained:64")
     browser.find_element(By.ID, "show-analysis").click()
     overlay = "#board .overlay .an-move"
-    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, overlay)) == 7)
-    rows = browser.find_elements(By.CSS_SELECTOR, "#analysis-table tr")
-    assert len(rows) == 8  # a header and the seven columns
+    rows = "#analysis-table tr"
+    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, rows)) == 8)  # head + 7 moves
+    assert 1 <= len(browser.find_elements(By.CSS_SELECTOR, overlay)) <= 7  # the searched ones
     summary = browser.find_element(By.ID, "analysis-summary").text
     assert "value for X to move" in summary and "simulations" in summary, summary
     shares = [
         float(t.text.rstrip("%"))
         for t in browser.find_elements(By.CSS_SELECTOR, f"{overlay} .an-share")
     ]
-    assert 97 <= sum(shares) <= 103, shares  # rounded visit shares of all seven moves
+    assert 97 <= sum(shares) <= 103, shares  # the rounded visit shares add up
     _shot(browser, tmp_path, "connect_four_analysis")
 
     # a click on a column drops a disc; the agent answers; the overlay follows the position
     browser.find_element(By.CSS_SELECTOR, "#board rect.cell.legal[data-action='3']").click()
     _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#moves li")) == 2)
-    _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, overlay)) == 7)
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, overlay))  # of the new position
     assert browser.find_elements(By.CSS_SELECTOR, "#board .last-move")
     _shot(browser, tmp_path, "connect_four_after_moves")
     assert not browser.find_element(By.ID, "error").text
-    time.sleep(0)  # nothing pending: the page is idle
+
+
+def test_the_run_page_draws_a_training_run_live_and_plays_its_best(
+    browser: webdriver.Chrome, tmp_path: Path
+) -> None:
+    from run_dir_helpers import az_gym
+    from test_cli import TINY, _sets
+
+    run = tmp_path / "run"
+    train = ["train", "tictactoe", "--run-dir", str(run), "--quiet", *_sets(TINY)]
+    assert az_gym(*train, cwd=tmp_path).returncode == 0
+    with _serve(["tictactoe", "--agent", "random", "--run", str(run)]) as url:
+        browser.get(url + "run")
+        charts = "#c-losses svg polyline.series"
+        _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, charts)) >= 4)
+        assert browser.find_element(By.ID, "run-iteration").text == "iteration 1"
+        assert browser.find_elements(By.CSS_SELECTOR, "#c-arena svg .point")
+        # training goes on while the page is open: the page follows (it polls)
+        resume = [*train, "--resume", "--set", "num_iters=2"]
+        assert az_gym(*resume, cwd=tmp_path).returncode == 0
+        iteration = browser.find_element(By.ID, "run-iteration")
+        _wait(browser, lambda d: iteration.text == "iteration 2")
+        _shot(browser, tmp_path, "run_page")
+        browser.find_element(By.ID, "play-best").click()
+        _wait(browser, lambda d: "against " + str(run) in d.find_element(By.ID, "you-are").text)

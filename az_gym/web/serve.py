@@ -112,7 +112,7 @@ def _loopback(host: str) -> bool:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Serve the web app until Ctrl-C (exit 0)."""
+    """Serve the web app until Ctrl-C, the normal way to stop it (exit 0, not 130)."""
     _web_modules()
     import uvicorn
 
@@ -151,6 +151,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((args.host, args.port))
+        sock.listen(2048)  # before the URL is printed: a client that connects at once waits
     except OSError as e:
         sock.close()
         raise OSError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
@@ -160,5 +161,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if run_dir is not None:
         print(f"run page: http://{shown}:{port}/run", flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shuts down cleanly, then passes Ctrl-C on
+        pass
+    print("az-gym serve: stopped")
     return 0

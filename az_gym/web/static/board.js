@@ -180,7 +180,8 @@ function drawAnalysis(svg, layout, view, analysis, M, kind) {
   const best = analysis.moves.length ? analysis.moves[0].action : null;
   for (const m of analysis.moves) {
     const cell = moveCell(layout, view, m.action);
-    if (!cell) continue;
+    // unsearched moves stay off the board (a 9x9 board would drown in "0%"): the table lists them
+    if (!cell || (analysis.kind === "search" && m.visits === 0)) continue;
     const [x, y] = centre(cell[0], cell[1], M);
     const item = el("g", { class: "an-move", "data-action": m.action }, g);
     const isBest = m.action === best;

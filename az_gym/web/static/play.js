@@ -133,7 +133,7 @@ function renderAnalysisTable() {
     const head = "<tr><th>move</th><th>visits</th><th>share</th><th>Q</th><th>prior</th></tr>";
     table.innerHTML = head + a.moves.map((m, i) =>
       `<tr class="${i === 0 ? "best" : ""}"><td>${esc(m.name)}</td><td>${m.visits}</td>` +
-      `<td><span class="bar" style="width:${Math.round(30 * m.share)}px"></span>${(100 * m.share).toFixed(1)}%</td>` +
+      `<td>${(100 * m.share).toFixed(1)}%</td>` +
       `<td>${fmt(m.q)}</td><td>${m.prior.toFixed(3)}</td></tr>`).join("");
   } else {
     summary.textContent = `${a.summary} (${seconds(a.seconds)})`;
@@ -168,7 +168,14 @@ async function agentMove() {
   busy = true; startThinking(); render();
   try {
     game = await api("POST", `/api/games/${game.id}/agent`);
-  } catch (err) { showError(err); }
+  } catch (err) {
+    if (err.status !== 409) showError(err);
+    // 409: the agent is already thinking for this game (a reloaded tab): wait for its move
+    while (err.status === 409 && game.agent_to_move) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      try { game = await api("GET", `/api/games/${game.id}`); } catch (e) { showError(e); break; }
+    }
+  }
   busy = false; clearInterval(thinkTimer); render(); refreshAnalysis();
 }
 
