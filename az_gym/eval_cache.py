@@ -106,19 +106,18 @@ class EvalCache:
         """Drop every entry (the arrays are kept for reuse)."""
         self._rows.clear()
 
-    def rows(self, keys: Sequence[Hashable]) -> np.ndarray:
-        """``int64[len(keys)]``: the row of each key, ``-1`` where absent; each key found
-        becomes the most recently used."""
-        rows, move = self._rows, self._rows.move_to_end
-        out = np.full(len(keys), -1, np.int64)
-        for i, k in enumerate(keys):
-            r = rows.get(k)
-            if r is not None:
-                out[i] = r
+    def rows(self, keys: Sequence[Hashable]) -> list[int]:
+        """The row of each key, ``-1`` where absent; each key found becomes the most
+        recently used."""
+        get, move, out = self._rows.get, self._rows.move_to_end, []
+        for k in keys:
+            r = get(k, -1)
+            if r >= 0:
                 move(k)
+            out.append(r)
         return out
 
-    def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def gather(self, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """``(priors [k, A], values [k])`` copied from ``rows`` (found by :meth:`rows`)."""
         assert self._priors is not None and self._values is not None
         return self._priors[rows], self._values[rows]
@@ -126,22 +125,25 @@ class EvalCache:
     def put(self, keys: Sequence[Hashable], priors: np.ndarray, values: np.ndarray) -> None:
         """Store distinct new ``keys`` with ``priors [k, A]`` and ``values [k]``, dropping
         the least recently used entries past ``capacity``."""
+        cut = len(keys) - self.capacity  # past the capacity the first ones go at once
+        if cut > 0:
+            keys, priors, values = keys[cut:], priors[cut:], values[cut:]
         if self._priors is None or self._values is None:
-            dtype = np.promote_types(priors.dtype, np.float32)
             size = min(self.capacity, max(256, len(keys)))
-            self._priors = np.zeros((size, priors.shape[1]), dtype)
+            self._priors = np.zeros(
+                (size, priors.shape[1]), np.promote_types(priors.dtype, np.float32)
+            )
             self._values = np.zeros(size, np.promote_types(values.dtype, np.float32))
-        rows = self._rows
-        for k, p, v in zip(keys, priors, values):
-            if len(rows) < self.capacity:
-                r = len(rows)
-                if r == len(self._values):
-                    self._grow()
-            else:
-                _, r = rows.popitem(last=False)
+        rows, capacity = self._rows, self.capacity
+        while len(self._values) < min(capacity, len(rows) + len(keys)):
+            self._grow()
+        targets = []
+        for k in keys:
+            r = len(rows) if len(rows) < capacity else rows.popitem(last=False)[1]
             rows[k] = r
-            self._priors[r] = p
-            self._values[r] = v
+            targets.append(r)
+        self._priors[targets] = priors
+        self._values[targets] = values
 
     def _grow(self) -> None:
         assert self._priors is not None and self._values is not None
@@ -208,12 +210,16 @@ class CachedEvaluator:
         self._version = network_version(network) if network is not None else None
         self._inner_obs = bool(getattr(inner, "needs_observations", True))
         self._inner_states = bool(getattr(inner, "needs_states", False))
-        self.stats = CacheStats(0, 0)
+        self._lookups = self._hits = 0
+
+    @property
+    def stats(self) -> CacheStats:
         """Lookups and hits so far (see :class:`CacheStats`)."""
+        return CacheStats(self._lookups, self._hits)
 
     def reset_stats(self) -> None:
         """Start counting lookups and hits from zero (the entries are kept)."""
-        self.stats = CacheStats(0, 0)
+        self._lookups = self._hits = 0
 
     def __call__(
         self, observations: np.ndarray | None, masks: np.ndarray, *, states: Sequence[State]
@@ -228,20 +234,23 @@ class CachedEvaluator:
                 self._version = v
         keys = list(map(self.game.key, states))
         rows = self.cache.rows(keys)
-        hit, miss = np.flatnonzero(rows >= 0), np.flatnonzero(rows < 0)
-        if miss.size == 0:
-            self.stats = self.stats + CacheStats(len(keys), len(keys))
+        self._lookups += len(keys)
+        first: dict[Hashable, int] = {}  # each distinct missing key -> its index in `todo`
+        todo, hit, miss, where = [], [], [], []  # `where`: each miss -> its `todo` entry
+        for i, (k, r) in enumerate(zip(keys, rows)):
+            if r >= 0:
+                hit.append(i)
+                continue
+            j = first.setdefault(k, len(todo))
+            if j == len(todo):
+                todo.append(i)
+            miss.append(i)
+            where.append(j)
+        self._hits += len(keys) - len(todo)
+        if not todo:
             return self.cache.gather(rows)
         # Copy the hits out first: storing the misses may evict their rows.
-        hits = self.cache.gather(rows[hit]) if hit.size else None
-        first: dict[Hashable, int] = {}  # each distinct missing key -> its index in `todo`
-        todo: list[int] = []
-        where = np.empty(miss.size, np.int64)  # each miss -> the `todo` entry answering it
-        for j, i in enumerate(miss.tolist()):
-            where[j] = first.setdefault(keys[i], len(todo))
-            if where[j] == len(todo):
-                todo.append(i)
-        self.stats = self.stats + CacheStats(len(keys), len(keys) - len(todo))
+        hits = self.cache.gather([rows[i] for i in hit]) if hit else None
         tstates = [states[i] for i in todo]
         obs = self.game.observations(tstates) if self._inner_obs else None
         kw = {"states": tstates} if self._inner_states else {}

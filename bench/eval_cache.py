@@ -44,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--cache", type=int, default=SimParams().cache_size, help="cache entries")
     ap.add_argument("--rounds", type=int, default=1, help="timed rounds of each setting")
     ap.add_argument("--pretrained", action="store_true", help="the shipped agent's network")
+    ap.add_argument("--inference", default=SimParams().inference, help="network engine")
     args = ap.parse_args(argv)
     if min(args.games, args.workers, args.cache, args.rounds) < 1:
         ap.error("--games, --workers, --cache and --rounds must be >= 1")
@@ -66,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return WorkerJob(game=GameSpec(name="connect_four"), net=net_spec,
                          weights=(net_weights(net),), mcts=mcts, num_games=num_games,
                          num_concurrent=min(args.workers, num_games), seed=seed,
-                         batch_size=args.workers, cache_size=cache)  # fmt: skip
+                         batch_size=args.workers, cache_size=cache,
+                         inference=args.inference)  # fmt: skip
 
     print(_load(), "(before)")
     job(2, args.cache, 0).run()  # compiles the search, warms torch
@@ -83,7 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     kind = "shipped network" if args.pretrained else "random weights"
     print(
         f"connect_four self-play, {kind} ({net.config.num_blocks} blocks x "
-        f"{net.config.num_filters} filters), {mcts.num_iters_per_turn} sims/move, one worker x "
+        f"{net.config.num_filters} filters, inference {args.inference!r}), "
+        f"{mcts.num_iters_per_turn} sims/move, one worker x "
         f"{min(args.workers, args.games)} games in lockstep, {args.rounds} round(s) of "
         f"{args.games} games per setting"
     )
