@@ -24,7 +24,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("httpx2", reason="FastAPI's TestClient needs httpx2 (the dev extra)")
 
 from fastapi.testclient import TestClient
-from run_dir_helpers import assert_one_line_error
+from run_dir_helpers import assert_one_line_error, cli
 from test_cli import TINY, _sets
 
 from az_gym.agents import RandomAgent
@@ -295,13 +295,6 @@ def test_the_run_page_follows_a_real_run_and_its_best_network_plays(tmp_path: Pa
     assert r.status_code == 400 and "cannot play connect_four" in r.json()["error"]
 
 
-def _serve(*args: str, **kw) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, *args], env=env, capture_output=True, text=True, timeout=120, **kw
-    )
-
-
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
@@ -317,15 +310,12 @@ def _serve(*args: str, **kw) -> subprocess.CompletedProcess:
     ],
 )
 def test_serve_refuses_bad_arguments_in_one_line(args: list[str], needle: str) -> None:
-    assert_one_line_error(_serve("-m", "az_gym.cli", "serve", *args), needle)
+    assert_one_line_error(cli("serve", *args), needle)  # main() in this process
 
 
-def test_serve_without_fastapi_names_the_extra() -> None:
-    code = (
-        "import sys; sys.modules['fastapi'] = None; from az_gym.cli import main; sys.exit(main())"
-    )
-    proc = _serve("-c", code, "serve", "tictactoe")
-    assert_one_line_error(proc, "pip install 'az-gym[web]'")
+def test_serve_without_fastapi_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # what `import fastapi` meets uninstalled
+    assert_one_line_error(cli("serve", "tictactoe"), "pip install 'az-gym[web]'")
 
 
 def test_serve_prints_its_url_and_warns_off_the_loopback_address() -> None:

@@ -193,12 +193,13 @@ def test_a_whole_tictactoe_game_by_clicks_then_the_connect_four_overlay(
 def test_the_run_page_draws_a_training_run_live_and_plays_its_best(
     browser: webdriver.Chrome, tmp_path: Path
 ) -> None:
-    from run_dir_helpers import az_gym
     from test_cli import TINY, _sets
+
+    from az_gym.cli import main  # training in this process: no second torch import
 
     run = tmp_path / "run"
     train = ["train", "tictactoe", "--run-dir", str(run), "--quiet", *_sets(TINY)]
-    assert az_gym(*train, cwd=tmp_path).returncode == 0
+    assert main(train) == 0
     with _serve(["tictactoe", "--agent", "random", "--run", str(run)]) as url:
         browser.get(url + "run")
         charts = "#c-losses svg polyline.series"
@@ -207,7 +208,7 @@ def test_the_run_page_draws_a_training_run_live_and_plays_its_best(
         assert browser.find_elements(By.CSS_SELECTOR, "#c-arena svg .point")
         # training goes on while the page is open: the page follows (it polls)
         resume = [*train, "--resume", "--set", "num_iters=2"]
-        assert az_gym(*resume, cwd=tmp_path).returncode == 0
+        assert main(resume) == 0
         iteration = browser.find_element(By.ID, "run-iteration")
         _wait(browser, lambda d: iteration.text == "iteration 2")
         _shot(browser, tmp_path, "run_page")
