@@ -21,7 +21,7 @@ legal masks (``Game.key``), so an entry is what the evaluator would return again
   left unwrapped by :func:`with_cache`, because a stored sample would replace the fresh
   draws the uncached search makes. One that averages over all symmetries is deterministic.
 * Batches: a network's output for a position can differ in the last float bits with the
-  batch it is computed in (BLAS kernels depend on the batch size), and the cache changes
+  batch it is computed in (kernels depend on the batch size), and the cache changes
   which positions share a batch, so a searched network value can move by ~1e-7 against an
   uncached search. That is the same freedom the uncached search already has (its batches
   depend on ``SimParams.batch_size`` and on which games are in lockstep); with an evaluator
@@ -29,8 +29,8 @@ legal masks (``Game.key``), so an entry is what the evaluator would return again
   (``tests/test_eval_cache.py``).
 
 Where it is used: each self-play and arena worker wraps its network evaluators
-(``SimParams.cache_size`` entries each; the iteration report gives the self-play hit
-rate), and :class:`~az_gym.agents.alphazero.AlphaZeroAgent` wraps its own (``cache_size``).
+(``SimParams.cache_size`` entries each; the iteration report gives the hit rates of
+self-play and of each arena), and :class:`~az_gym.agents.alphazero.AlphaZeroAgent` wraps its own (``cache_size``).
 """
 
 from __future__ import annotations
