@@ -30,7 +30,8 @@ legal masks (``Game.key``), so an entry is what the evaluator would return again
 
 Where it is used: each self-play and arena worker wraps its network evaluators
 (``SimParams.cache_size`` entries each; the iteration report gives the hit rates of
-self-play and of each arena), and :class:`~az_gym.agents.alphazero.AlphaZeroAgent` wraps its own (``cache_size``).
+self-play and of each arena), and :class:`~az_gym.agents.alphazero.AlphaZeroAgent` wraps
+its own (``cache_size``).
 """
 
 from __future__ import annotations
