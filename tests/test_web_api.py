@@ -293,6 +293,15 @@ def test_the_run_page_follows_a_real_run_and_its_best_network_plays(tmp_path: Pa
     # the connect four game cannot be played by a tic-tac-toe network
     r = c.post("/api/games", json={"game": 0, "agent": 1})
     assert r.status_code == 400 and "cannot play connect_four" in r.json()["error"]
+    # a damaged run: one line, 503, and the game is still there as it was
+    (run / "state.json").write_text("{not json")
+    r = c.get("/api/run")
+    assert r.status_code == 503 and "state.json" in r.json()["error"]
+    before = c.get(f"/api/games/{view['id']}").json()
+    c.post(f"/api/games/{view['id']}/move", json={"action": before["legal"][0]["action"]})
+    r = c.post(f"/api/games/{view['id']}/agent")
+    assert r.status_code == 503 and "cannot be read now" in r.json()["error"], r.text
+    assert len(c.get(f"/api/games/{view['id']}").json()["moves"]) == 4
 
 
 @pytest.mark.parametrize(

@@ -160,7 +160,7 @@ def test_a_whole_tictactoe_game_by_clicks_then_the_connect_four_overlay(
     ), result
     assert "thought" in browser.find_element(By.ID, "thinking").text
     moves = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#moves li")]
-    assert moves[0] == "X b2" and len(moves) >= 5
+    assert moves[0] == "1. X b2" and len(moves) >= 5
     if result.startswith("You lose"):
         assert browser.find_elements(By.CSS_SELECTOR, "#board .winning-line")
     _shot(browser, tmp_path, "tictactoe_over")

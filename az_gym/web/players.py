@@ -95,7 +95,7 @@ class Offer:
             for g in range(len(self.games)):
                 try:
                     self._pool[g, a] = self._build(g, a)
-                except ValueError as e:  # SpecError, CheckpointError, another game's net
+                except (ValueError, OSError) as e:  # SpecError, CheckpointError, a foreign net
                     self._refused[g, a] = str(e).splitlines()[0]
             missing = all((g, a) in self._refused for g in range(len(self.games)))
             if missing and run_directory(spec) is None:  # a run may not have a network yet
@@ -137,7 +137,7 @@ class Offer:
                 try:
                     self._pool[game, agent] = self._build(game, agent)
                     self._refused.pop((game, agent), None)
-                except ValueError as e:
+                except (ValueError, OSError) as e:
                     self._refused[game, agent] = str(e).splitlines()[0]
         if (game, agent) in self._refused:
             raise RequestError(
@@ -177,8 +177,12 @@ class Offer:
         with self._build_lock:
             pooled = self._pool[game, agent]
             run = run_directory(self.specs[agent])
-            if run is not None and _run_iteration(run) != pooled.iteration:
-                pooled = self._pool[game, agent] = self._build(game, agent)
+            try:
+                if run is not None and _run_iteration(run) != pooled.iteration:
+                    pooled = self._pool[game, agent] = self._build(game, agent)
+            except (ValueError, OSError) as e:  # a damaged state.json or checkpoint
+                first = str(e).splitlines()[0] if str(e) else type(e).__name__
+                raise RequestError(f"the run {run} cannot be read now: {first}", 503) from None
         with pooled.lock:
             yield pooled.agent
 

@@ -83,8 +83,9 @@ function render() {
   $("undo").disabled = busy || !v.can_undo;
   // moves
   $("moves").replaceChildren(...v.moves.map((m, i) => {
-    const li = document.createElement("li");
-    li.textContent = `${m.label} ${m.name}`;
+    const li = document.createElement("li"), n = document.createElement("span");
+    n.className = "n"; n.textContent = `${i + 1}. `;
+    li.append(n, `${m.label} ${m.name}`);
     if (i === v.moves.length - 1) li.className = "last";
     return li;
   }));
