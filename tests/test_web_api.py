@@ -347,3 +347,35 @@ def test_serve_prints_its_url_and_warns_off_the_loopback_address() -> None:
     assert warning.startswith("az-gym: warning: serving on 0.0.0.0, not the loopback address")
     assert url.startswith("az-gym serve: http://0.0.0.0:") and "(Ctrl-C to stop)" in url
     assert proc.returncode == 0 and "stopped" in out and "Traceback" not in err, err
+
+
+def test_othello_passes_are_moves_of_their_own_and_undo_takes_them_back() -> None:
+    offer = Offer(_games(["othello,size=6"]), ["random"], seed=3)
+    c = _client(offer)
+    for k in range(40):  # random games until the human must pass (most games have one)
+        view = c.post("/api/games", json={"game": 0, "agent": 0, "seat": k % 2}).json()
+        sid = view["id"]
+        while not view["over"]:
+            if view["agent_to_move"]:
+                view = c.post(f"/api/games/{sid}/agent").json()
+                continue
+            if [m["name"] for m in view["legal"]] == ["pass"]:
+                break
+            legal = view["legal"]
+            view = c.post(
+                f"/api/games/{sid}/move", json={"action": legal[k % len(legal)]["action"]}
+            )
+            view = view.json()
+        else:
+            continue
+        assert view["to_play"] == view["human"] and view["last"] is not None
+        after = c.post(f"/api/games/{sid}/move", json={"action": 36}).json()
+        assert after["moves"][len(view["moves"])] == {
+            "player": view["human"],
+            "label": view["human_label"],
+            "name": "pass",
+        }
+        back = c.post(f"/api/games/{sid}/undo").json()
+        assert back["moves"] == view["moves"] and back["grid"] == view["grid"]
+        return
+    pytest.fail("no game of 40 made the human pass")

@@ -81,6 +81,7 @@ function render() {
   result.textContent = v.result || "";
   result.className = "result" + (v.result ? (v.result.startsWith("You win") ? " win" : v.result.startsWith("You lose") ? " loss" : "") : "");
   $("undo").disabled = busy || !v.can_undo;
+  $("new-game").disabled = busy;
   // moves
   $("moves").replaceChildren(...v.moves.map((m, i) => {
     const li = document.createElement("li"), n = document.createElement("span");
@@ -166,18 +167,22 @@ function startThinking() {
 }
 
 async function agentMove() {
+  const id = game.id;
+  let view = game;
   busy = true; startThinking(); render();
   try {
-    game = await api("POST", `/api/games/${game.id}/agent`);
+    view = await api("POST", `/api/games/${id}/agent`);
   } catch (err) {
     if (err.status !== 409) showError(err);
     // 409: the agent is already thinking for this game (a reloaded tab): wait for its move
-    while (err.status === 409 && game.agent_to_move) {
+    while (err.status === 409 && view.agent_to_move) {
       await new Promise((resolve) => setTimeout(resolve, 500));
-      try { game = await api("GET", `/api/games/${game.id}`); } catch (e) { showError(e); break; }
+      try { view = await api("GET", `/api/games/${id}`); } catch (e) { showError(e); break; }
     }
   }
-  busy = false; clearInterval(thinkTimer); render(); refreshAnalysis();
+  busy = false; clearInterval(thinkTimer);
+  if (game.id === id) game = view;  // a reply for this tab's current game only
+  render(); refreshAnalysis();
 }
 
 async function move(action) {
