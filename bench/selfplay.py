@@ -68,6 +68,9 @@ class Round:
 
     report: SelfPlayReport
     outs: list[WorkerOutput]
+    driver_cpu: float
+    """CPU seconds of this (the trainer's) process during the phase: the jobs' own when
+    they run in it, else what waiting on the workers costs."""
 
     @property
     def rate(self) -> float:
@@ -98,7 +101,8 @@ class Round:
             f"({rep.num_samples * sims / rep.seconds:,.0f} simulations/s); "
             f"{100 * rep.network_share:.0f}% of worker time inside the network; per worker "
             f"{self.cpu_rate:.1f} samples per CPU second, on a core {100 * self.on_core:.0f}% "
-            f"of its job; {self.overhead:.2f} s of the phase outside the jobs' games"
+            f"of its job; {self.overhead:.2f} s of the phase outside the jobs' games, "
+            f"{self.driver_cpu:.2f} CPU s in the driver"
         )
 
 
@@ -154,9 +158,10 @@ class Setup:
         n = self.args.games * pool.parallelism
         sp = self.params(n, pool.parallelism)
         jobs = self_play_jobs(self.spec, self.net_spec, self.weights, sp, pool.parallelism, seed)
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         outs = pool.run(jobs)
-        return Round(self_play_results(self.game, outs, time.perf_counter() - t)[1], outs)
+        report = self_play_results(self.game, outs, time.perf_counter() - t)[1]
+        return Round(report, outs, time.process_time() - cpu)
 
     def title(self, what: str) -> str:
         """The first line of the summary."""

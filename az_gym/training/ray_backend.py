@@ -168,6 +168,8 @@ class RayPool:
         self.start_timeout = start_timeout
         self.what = what
         self._store = _ObjectStore(lambda obj: self._ray.put(obj))
+        self._actors: list[Any] = []
+        self._starting: dict[Any, Any] = {}  # readiness ref -> replacement not yet started
         try:
             if num_actors is None:
                 num_actors = max(1, int(ray.available_resources().get("CPU", 0)))
@@ -199,15 +201,22 @@ class RayPool:
                 f"{self.start_timeout:g} s (free resources: {self._ray.available_resources()}):"
                 " lower self_play.sim.num_processes or add nodes"
             )
-        self._ray.get(ready)  # an actor that failed to start raises its error here
+        try:
+            self._ray.get(ready)  # an actor that failed to start raises its error here
+        except _lost_errors(self._ray) as e:
+            text = " ".join(str(e).split())[:300]
+            raise RayUnavailableError(
+                f"a Ray actor could not start ({text}): every node needs az_gym installed, "
+                "at the driver's version"
+            ) from None
 
     @property
     def parallelism(self) -> int:
-        """How many jobs run at once (the number of actors)."""
-        return len(self._actors)
+        """How many jobs run at once (the actors, counting replacements still starting)."""
+        return len(self._actors) + len(self._starting)
 
     def locations(self) -> list[ActorLocation]:
-        """Where each actor runs (node id, pid), in actor order."""
+        """Where each started actor runs (node id, pid), in actor order."""
         return self._ray.get([a.where.remote() for a in self._actors])
 
     def run(
@@ -223,7 +232,7 @@ class RayPool:
         """
         if self._num_actors == 0:
             raise RuntimeError("RayPool is closed")
-        if not self._actors:  # the previous call failed and stopped them
+        if not self._actors and not self._starting:  # the previous call failed
             self._start_actors()
         try:
             return self._run(jobs, on_game_end)
@@ -240,9 +249,11 @@ class RayPool:
         results: dict[int, Any] = {}
         attempts = [0] * len(jobs)
         queue = deque(range(len(jobs)))
+        # Only started actors take jobs: a replacement that cannot be placed (its node gone,
+        # no free CPU) would hold its job for ever. Those still starting stay for later calls.
         idle = list(self._actors)
         running: dict[Any, tuple[int, Any]] = {}  # result ref -> (job index, actor)
-        starting: dict[Any, Any] = {}  # readiness ref -> replacement actor
+        starting = self._starting
         done_games = 0
         waiting_since = time.monotonic()
         while len(results) < len(jobs):
@@ -265,6 +276,7 @@ class RayPool:
                     actor = starting.pop(ref)
                     try:
                         ray.get(ref)
+                        self._actors.append(actor)
                         idle.append(actor)
                     except _lost_errors(ray):
                         self._drop(actor)  # not replaced again: a node that cannot start one
@@ -277,7 +289,6 @@ class RayPool:
                         raise self._gave_up(jobs[k], k, attempts[k], e) from None
                     self._drop(actor)
                     replacement = self._new_actor()
-                    self._actors.append(replacement)
                     starting[replacement.where.remote()] = replacement
                     queue.appendleft(k)  # rerun first, on the next idle actor
                     continue
@@ -294,12 +305,12 @@ class RayPool:
         return [results[k] for k in range(len(jobs))]
 
     def _kill_actors(self) -> None:
-        for a in getattr(self, "_actors", []):
+        for a in [*self._actors, *self._starting.values()]:
             try:
                 self._ray.kill(a)
             except Exception:  # already gone with its node
                 pass
-        self._actors = []
+        self._actors, self._starting = [], {}
 
     def _drop(self, actor: Any) -> None:
         if actor in self._actors:
