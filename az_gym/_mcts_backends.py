@@ -20,6 +20,11 @@ With ``root_policy = "gumbel"`` the root's action is forced (``root_actions``, f
 :func:`~az_gym._gumbel.gumbel_select`, one compiled function that both backends call (the
 numpy backend once per depth level over all its nodes), since it needs ``exp``, whose
 numpy and C-library results differ in the last bit on some CPUs.
+
+With ``MctsParams.solver`` (:mod:`az_gym._mcts_solver`) a descent stops at any proven child
+(as at a terminal one), PUCT scores a proven child by its exact value and a dominated one
+``-inf``, and :meth:`prove` backs the proofs up after each backup. Without it only terminal
+nodes are proven and the searches are those of before, bit for bit.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import numpy as np
 from numba import njit
 
 from az_gym._gumbel import gumbel_select, gumbel_select_nodes
+from az_gym._mcts_solver import dominated, prove_numba, prove_numpy, solver_select_terms
 from az_gym._mcts_tree import NodePool
 
 
@@ -57,7 +63,8 @@ class Descent(NamedTuple):
     leaf_action: np.ndarray
     """``int64[B]`` the action taken there."""
     leaf_child: np.ndarray
-    """``int64[B]`` the child it leads to: a terminal node, or ``-1`` (to create)."""
+    """``int64[B]`` the child it leads to: a proven node (terminal, or proven by the
+    solver), or ``-1`` (to create)."""
 
 
 # ------------------------------------------------------------------ the selection rule
@@ -84,7 +91,9 @@ def fpu_value(node_value, w_total, n_total, reduction):
 
 
 @njit(cache=True, nogil=True)
-def puct_select(n_row, w_row, p_row, penalty_row, node_value, cpuct, use_fpu, fpu_reduction):
+def puct_select(
+    n_row, w_row, p_row, penalty_row, node_value, cpuct, use_fpu, fpu_reduction, exact_row,
+):  # fmt: skip
     """The PUCT action of one node (the numba descent's loop; the numpy backend runs the
     same rule on ``[k, A]`` arrays in :meth:`NumpyBackend.select`): the highest
     :func:`puct_score`, the lowest action index on ties.
@@ -94,7 +103,16 @@ def puct_select(n_row, w_row, p_row, penalty_row, node_value, cpuct, use_fpu, fp
             node's mover), priors (possibly noisy at a root) and penalties of the node.
         node_value: the evaluator's value of the node, for its mover (first-play urgency).
         cpuct, use_fpu, fpu_reduction: :class:`~az_gym.mcts_params.MctsParams` settings.
+        exact_row: solver: ``float64[A]`` each child's proven value for the node's mover
+            (NaN where unknown), which replaces its ``Q``; a dominated child
+            (:func:`~az_gym._mcts_solver.dominated`) scores ``-inf``. Empty: no solver.
     """
+    solver = exact_row.shape[0] > 0
+    lower = -np.inf  # the best proven child value
+    if solver:
+        for a in range(exact_row.shape[0]):
+            if not np.isnan(exact_row[a]):
+                lower = max(lower, exact_row[a])
     total = 0.0
     w_total = 0.0
     for a in range(n_row.shape[0]):
@@ -107,7 +125,12 @@ def puct_select(n_row, w_row, p_row, penalty_row, node_value, cpuct, use_fpu, fp
     for a in range(n_row.shape[0]):
         n = n_row[a]
         q = w_row[a] / n if n > 0.0 else fpu_q
+        exact = solver and not np.isnan(exact_row[a])
+        if exact:
+            q = exact_row[a]
         score = puct_score(q, p_row[a], n, sqrt_total, cpuct, penalty_row[a])
+        if exact and dominated(q, lower):
+            score = -np.inf
         if score > best_score:
             best_score = score
             best = a
@@ -123,12 +146,14 @@ def discounted(value, gamma, steps):
 # --------------------------------------------------------------------- numba backend
 @njit(cache=True, nogil=True)
 def _descend_kernel(
-    roots, root_priors, n_visits, w_sums, priors, penalty, children, terminal,
+    roots, root_priors, n_visits, w_sums, priors, penalty, children, proven,
     cpuct, max_depth, node_value, use_fpu, fpu_reduction, root_actions, gumbel, c_visit, c_scale,
+    to_play, solver,
 ):  # fmt: skip
     """:meth:`NumbaBackend.descend` as one compiled loop; returns the :class:`Descent`
     fields and an overflow flag (the paths did not fit in ``max_depth``)."""
     b_count = roots.shape[0]
+    exact_row = np.empty(children.shape[1] if solver else 0)
     path_nodes = np.empty((b_count, max_depth), np.int64)
     path_actions = np.empty((b_count, max_depth), np.int64)
     path_len = np.zeros(b_count, np.int64)
@@ -157,15 +182,19 @@ def _descend_kernel(
                     c_visit, c_scale,
                 )  # fmt: skip
             else:
+                if solver:  # the children's proven values for this node's mover
+                    for a in range(exact_row.shape[0]):
+                        c = children[node, a]
+                        exact_row[a] = proven[c, to_play[node]] if c >= 0 else np.nan
                 best = puct_select(
                     n_visits[node], w_sums[node], root_priors[b] if d == 0 else priors[node],
-                    penalty[node], node_value[node], cpuct, use_fpu, fpu_reduction,
+                    penalty[node], node_value[node], cpuct, use_fpu, fpu_reduction, exact_row,
                 )  # fmt: skip
             path_nodes[b, d] = node
             path_actions[b, d] = best
             d += 1
             child = children[node, best]
-            if child < 0 or terminal[child]:
+            if child < 0 or not np.isnan(proven[child, 0]):
                 leaf_parent[b] = node
                 leaf_action[b] = best
                 leaf_child[b] = child
@@ -212,6 +241,7 @@ class NumbaBackend:
         self, pool: NodePool, roots: np.ndarray, root_priors: np.ndarray,
         cpuct: float, fpu_reduction: float | None, *,
         root_actions: np.ndarray | None = None, gumbel: tuple[float, float] | None = None,
+        solver: bool = False,
     ) -> Descent:  # fmt: skip
         """Descent of every tree (``roots int64[B]``) to a leaf.
 
@@ -221,6 +251,8 @@ class NumbaBackend:
                 ``None``.
             gumbel: ``(c_visit, c_scale)``: below the root, select by
                 :func:`~az_gym._gumbel.gumbel_select` instead of PUCT; ``None``: PUCT.
+            solver: PUCT takes proven children's exact values and never picks a dominated
+                one (:mod:`az_gym._mcts_solver`); the Gumbel rule keeps its own values.
         """
         if root_actions is None:  # no forced root action: -1 per tree (kept between calls)
             if self._free.shape[0] != len(roots):
@@ -232,9 +264,10 @@ class NumbaBackend:
         while True:
             *fields, overflow = _descend_kernel(
                 roots, root_priors, pool.N, pool.W, pool.P, pool.penalty, pool.C,
-                pool.terminal, float(cpuct), self._max_path + 1, pool.value,
+                pool.proven, float(cpuct), self._max_path + 1, pool.value,
                 fpu_reduction is not None, float(fpu_reduction or 0.0),
-                forced, gumbel is not None, float(c_visit), float(c_scale),
+                forced, gumbel is not None, float(c_visit), float(c_scale), pool.to_play,
+                bool(solver),
             )  # fmt: skip
             if not overflow:
                 break
@@ -256,6 +289,11 @@ class NumbaBackend:
             d.path_nodes, d.path_actions, d.path_len, g, pool.to_play, pool.N, pool.W,
             float(gamma),
         )  # fmt: skip
+
+    def prove(self, pool: NodePool, descent: Descent, leaf_child: np.ndarray) -> None:
+        """Back the solver's proofs up the paths (:func:`~az_gym._mcts_solver.prove_numba`;
+        ``leaf_child int64[B]``: the node each path ended in, expanded)."""
+        prove_numba(pool, descent.path_nodes, descent.path_len, leaf_child)
 
     def virtual_loss(self, pool: NodePool, descent: Descent, sign: float, loss: float) -> None:
         """Add ``sign`` pending visits and ``-sign * loss`` to the value sum of every edge
@@ -286,7 +324,7 @@ class NumpyBackend:
 
     def select(
         self, pool: NodePool, nodes: np.ndarray, priors: np.ndarray,
-        cpuct: float, fpu_reduction: float | None,
+        cpuct: float, fpu_reduction: float | None, solver: bool = False,
     ) -> np.ndarray:  # fmt: skip
         """``int64[k]`` the PUCT action at each of ``nodes int64[k]`` (``priors [k, A]``)."""
         n, w = pool.N[nodes], pool.W[nodes]
@@ -297,13 +335,19 @@ class NumpyBackend:
             q = np.where(
                 n > 0, q, _fpu_value(pool.value[nodes, None], w_total, total, fpu_reduction)
             )
+        if solver:
+            q, dead = solver_select_terms(pool, nodes, q)
         sqrt_total = np.sqrt(np.maximum(total, 1.0))
-        return _puct_score(q, priors, n, sqrt_total, cpuct, pool.penalty[nodes]).argmax(1)
+        score = _puct_score(q, priors, n, sqrt_total, cpuct, pool.penalty[nodes])
+        if solver:
+            score[dead] = -np.inf
+        return score.argmax(1)
 
     def descend(
         self, pool: NodePool, roots: np.ndarray, root_priors: np.ndarray,
         cpuct: float, fpu_reduction: float | None, *,
         root_actions: np.ndarray | None = None, gumbel: tuple[float, float] | None = None,
+        solver: bool = False,
     ) -> Descent:  # fmt: skip
         """As :meth:`NumbaBackend.descend`."""
         b = roots.size
@@ -320,11 +364,11 @@ class NumpyBackend:
                                         float(gumbel[0]), float(gumbel[1]))  # fmt: skip
             else:
                 pri = root_priors if not levels else pool.P[nodes]
-                a = self.select(pool, nodes, pri, cpuct, fpu_reduction)
+                a = self.select(pool, nodes, pri, cpuct, fpu_reduction, solver)
             levels.append((alive, nodes, a))
             child = pool.C[nodes, a].astype(np.int64)
             stop = child < 0
-            stop[~stop] = pool.terminal[child[~stop]]
+            stop[~stop] = ~np.isnan(pool.proven[child[~stop], 0])
             if stop.any():
                 done = alive[stop]
                 leaf_parent[done], leaf_action[done] = nodes[stop], a[stop]
@@ -349,6 +393,10 @@ class NumpyBackend:
                 vals = _discounted(vals, gamma, d.path_len[idx] - 1 - depth)
             pool.N[nodes, a] += 1.0
             pool.W[nodes, a] += vals
+
+    def prove(self, pool: NodePool, descent: Descent, leaf_child: np.ndarray) -> None:
+        """As :meth:`NumbaBackend.prove` (:func:`~az_gym._mcts_solver.prove_numpy`)."""
+        prove_numpy(pool, descent.path_nodes, descent.path_len, leaf_child)
 
     def virtual_loss(self, pool: NodePool, descent: Descent, sign: float, loss: float) -> None:
         """As :meth:`NumbaBackend.virtual_loss`, one depth level at a time (the edges of

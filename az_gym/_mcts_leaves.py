@@ -106,23 +106,24 @@ def store_priors(rows, priors, masks, values, pool_p, pool_penalty, pool_value):
 
 
 @njit(cache=True, nogil=True)
-def leaf_values(leaf_child, value, to_play, terminal, ret, gamma):
+def leaf_values(leaf_child, value, to_play, proven, gamma):
     """``float64[n, P]`` each leaf's value per player, as the backups take it.
 
-    A terminal leaf gives its returns; another gives the evaluator's ``value`` for its
-    mover, spread zero-sum over the players (``-value`` for the others) and discounted
-    once (``* gamma``).
+    A proven leaf gives its exact values (a terminal leaf its returns); another gives the
+    evaluator's ``value`` for its mover, spread zero-sum over the players (``-value`` for
+    the others) and discounted once (``* gamma``).
 
     Args:
-        leaf_child: ``int64[n]`` leaf node ids; ``value``, ``to_play``, ``terminal``,
-            ``ret``: the pool's arrays of the same names.
+        leaf_child: ``int64[n]`` leaf node ids; ``value``, ``to_play``, ``proven``: the
+            pool's arrays of the same names.
     """
-    g = np.empty((leaf_child.shape[0], ret.shape[1]), np.float64)
+    g = np.empty((leaf_child.shape[0], proven.shape[1]), np.float64)
     for i in range(leaf_child.shape[0]):
         c = leaf_child[i]
-        for p in range(ret.shape[1]):
-            if terminal[c]:
-                g[i, p] = ret[c, p]
+        known = not np.isnan(proven[c, 0])
+        for p in range(proven.shape[1]):
+            if known:
+                g[i, p] = proven[c, p]
             else:
                 g[i, p] = (value[c] if p == to_play[c] else -value[c]) * gamma
     return g

@@ -37,10 +37,12 @@ class NodePool:
         self.penalty = np.zeros((cap, a), np.float64)  # 0 legal, -inf illegal (selection)
         self.to_play = np.zeros(cap, np.int64)
         self.terminal = np.zeros(cap, bool)
-        self.ret = np.zeros((cap, p), np.float64)  # returns of terminal nodes
+        # Exact value per player, NaN while unknown: a terminal node's returns, and with the
+        # solver (az_gym._mcts_solver) the game-theoretic value of a proven node.
+        self.proven = np.full((cap, p), np.nan, np.float64)
         self.value = np.zeros(cap, np.float64)  # evaluator value for the mover
 
-    _FIELDS = ("N", "W", "P", "C", "penalty", "to_play", "terminal", "ret", "value")
+    _FIELDS = ("N", "W", "P", "C", "penalty", "to_play", "terminal", "proven", "value")
 
     def allocate(self, count: int) -> np.ndarray:
         """Return ``int[count]`` fresh node ids (zeroed rows, children -1)."""
@@ -55,6 +57,7 @@ class NodePool:
         self.N[self.size : need] = 0  # slices: cheaper than indexing with ids
         self.W[self.size : need] = 0
         self.C[self.size : need] = -1
+        self.proven[self.size : need] = np.nan
         self.size = need
         self.states.extend([None] * count)
         self.keys.extend([None] * count)

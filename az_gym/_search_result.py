@@ -36,14 +36,40 @@ class SearchResult:
     ``g + logits + sigma`` among the most visited (``g = 0`` without noise)."""
     noisy: bool = False
     """Whether the root carried exploration noise (Dirichlet, or Gumbel)."""
+    simulations: np.ndarray | None = None
+    """``int64[B]`` simulations this search ran in tree ``i`` (fewer than asked once the
+    solver proved the root)."""
+    proven_value: np.ndarray | None = None
+    """``float[B]`` solver: the root's proven value for its mover (+1 win, 0 draw, -1 loss;
+    NaN while unproven); ``None`` without ``MctsParams.solver``."""
+    proven_q: np.ndarray | None = None
+    """``float[B, A]`` solver: each child's proven value for the root's mover (NaN where
+    unknown); ``None`` without the solver."""
+    choices: np.ndarray | None = None
+    """``bool[B, A]`` solver: the moves it allows (:func:`az_gym._mcts_solver.choices`: the
+    best proven moves of a proven root, else every legal move that is not a proven loss or
+    worse than a proven sibling); ``None`` without the solver."""
 
     @property
     def policy_target(self) -> np.ndarray:
         """``float[B, A]`` what self-play records as the policy target: the improved policy
-        (Gumbel) or the normalised visit counts (PUCT)."""
-        if self.improved_policy is not None:
+        (Gumbel) or the normalised visit counts (PUCT); with the solver, only over the moves
+        it allows (:attr:`choices`), renormalised."""
+        if self.improved_policy is not None and self.choices is None:
             return self.improved_policy
-        return self.visits / np.maximum(self.visits.sum(1, keepdims=True), 1e-12)
+        target = self.improved_policy if self.improved_policy is not None else self.visits
+        target = _allowed(self, target)
+        return target / np.maximum(target.sum(1, keepdims=True), 1e-12)
+
+
+def _allowed(result: SearchResult, x: np.ndarray) -> np.ndarray:
+    """``x float[B, A]`` zeroed outside the solver's allowed moves (unchanged without the
+    solver, or in a row where nothing allowed has mass)."""
+    x = np.asarray(x, np.float64)
+    if result.choices is None:
+        return x
+    kept = np.where(result.choices, x, 0.0)
+    return np.where(kept.sum(1, keepdims=True) > 0, kept, np.where(result.choices, 1.0, 0.0))
 
 
 def play_policy(result: SearchResult, taus: np.ndarray) -> np.ndarray:
@@ -55,14 +81,32 @@ def play_policy(result: SearchResult, taus: np.ndarray) -> np.ndarray:
     temperature is not used) or at ``tau <= 1e-3``; otherwise ``pi_a ∝ pi'_a^(1/tau)`` over
     the improved policy ``pi'`` (noiseless play at a temperature, e.g. the arena's
     schedule, which then still varies its games).
+
+    Solver (:attr:`SearchResult.choices`): only the moves it allows, so a proven win is
+    always played and a proven loss never while another move is open; at a proven root
+    the most visited best proven move, whatever the temperature.
     """
+    taus = np.asarray(taus, np.float64)
+    if result.proven_value is not None:
+        taus = np.where(np.isnan(result.proven_value), taus, 0.0)
     if result.improved_policy is None:
         visits = np.asarray(result.visits, np.float64)
-        return visits_to_policy(visits, taus, np.asarray(result.prior, np.float64))
-    out = visits_to_policy(result.improved_policy, taus, result.improved_policy)
-    greedy = np.flatnonzero((np.asarray(taus) <= _TAU_ARGMAX) | result.noisy)
+        if result.choices is not None and visits.size:
+            visits = np.where(result.choices, visits, 0.0)
+        return visits_to_policy(visits, taus, _allowed(result, result.prior))
+    improved = _allowed(result, result.improved_policy)
+    out = visits_to_policy(improved, taus, improved)
+    greedy = (taus <= _TAU_ARGMAX) | result.noisy
+    action = np.asarray(result.action).copy()
+    if result.choices is not None:  # the solver overrides a disallowed or unproven pick
+        rows = np.arange(len(action))
+        proven = ~np.isnan(result.proven_value)
+        redo = proven | ~result.choices[rows, action]
+        best = np.where(result.choices, result.visits + improved, -1.0).argmax(1)
+        action = np.where(redo, best, action)
+    greedy = np.flatnonzero(greedy)
     out[greedy] = 0.0
-    out[greedy, result.action[greedy]] = 1.0
+    out[greedy, action[greedy]] = 1.0
     return out
 
 

@@ -149,12 +149,16 @@ class Game(ABC):
         num_players: 1 or 2.
         num_actions: size of the fixed action space.
         observation_shape: shape of :meth:`observation` (channels-last for boards).
+        chance: whether :meth:`next_state` draws random events (dice, shuffles), so a
+            position's future is not a function of the moves alone; the MCTS solver
+            (``MctsParams.solver``) refuses such games. Default False.
     """
 
     name: str
     num_players: int
     num_actions: int
     observation_shape: tuple[int, ...]
+    chance: bool = False
 
     # ----------------------------------------------------------------- identity
     @property

@@ -34,6 +34,14 @@ nodes below the root select deterministically from their improved policy, and th
 carries the selected ``action`` and the ``improved_policy`` (the training target); the root
 Dirichlet noise is not used (``add_noise`` draws the Gumbel noise instead).
 
+MCTS solver (``MctsParams.solver``, :mod:`az_gym._mcts_solver`): proven wins, draws and
+losses are backed up the tree after each simulation; PUCT scores a proven child by its
+exact value and never picks one that is dominated (a proven loss while another move is
+open); a descent stops at a proven child and backs its exact value up, so a proven subtree
+is never searched again; a proven root ends its tree's search (``SearchResult.simulations``,
+``proven_value``, ``proven_q``, ``choices``), and :func:`play_policy` and
+``SearchResult.policy_target`` keep to the moves the solver allows.
+
 Discounting: the edge into a terminal child earns ``returns`` undiscounted; the edge into a
 non-terminal leaf earns ``gamma * value``; every level further up multiplies by ``gamma``.
 
@@ -76,6 +84,7 @@ import numpy as np
 from az_gym._gumbel import GumbelRoot
 from az_gym._mcts_backends import make_backend
 from az_gym._mcts_leaves import leaf_values, store_priors
+from az_gym._mcts_solver import check_returns, check_solvable, choices
 from az_gym._mcts_tree import NodePool, check_tree_ids, distinct_edges
 from az_gym._search_result import SearchResult, play_policy, visits_to_policy
 from az_gym.game import Game, GameOverError, State
@@ -153,6 +162,8 @@ class BatchedMcts:
         self._backend = make_backend(backend)
         self.backend: str = self._backend.name
         """The backend in use: ``"numba"`` or ``"numpy"``."""
+        if params.solver:
+            check_solvable(game)
         self.game = game
         self.evaluator = evaluator
         self.params = params
@@ -231,20 +242,44 @@ class BatchedMcts:
         elif add_noise and b:
             root_priors = self._noisy(root_priors, np.isfinite(pool.penalty[roots]))
         k = self.params.leaves_per_call
+        sims = np.zeros(b, np.int64)
         for done in range(0, n_sims, k):
+            # A proven root (solver; never without it) is decided: its tree rests.
+            live = np.flatnonzero(np.isnan(pool.proven[roots, 0]))
+            if live.size == 0:
+                break
             step = min(k, n_sims - done)  # Gumbel: the step's forced root actions, in order
             forced = None if gumbel is None else [gumbel.next_actions() for _ in range(step)]
-            self._simulate(roots, root_priors, step, forced)
+            if live.size == b:
+                self._simulate(roots, root_priors, step, forced)
+            else:
+                sub = None if forced is None else [f[live] for f in forced]
+                self._simulate(roots[live], root_priors[live], step, sub)
+            sims[live] += step
         n, w = pool.N[roots].astype(np.float64), pool.W[roots]
         q = np.divide(w, n, out=np.zeros_like(w), where=n > 0)
         net_v = pool.value[roots].copy()
         root_value = (net_v + w.sum(1)) / (1.0 + n.sum(1))
         prior = pool.P[roots].astype(np.float64)
+        solved: dict = {}
+        if self.params.solver:
+            mover = pool.to_play[roots]
+            proven = pool.proven[roots, mover]
+            ch = pool.C[roots].astype(np.int64)
+            solved = dict(
+                proven_value=proven,
+                proven_q=np.where(ch >= 0, pool.proven[ch, mover[:, None]], np.nan),
+                choices=choices(pool, roots),
+            )
+            root_value = np.where(np.isnan(proven), root_value, proven)
         if gumbel is None:
-            return SearchResult(n, root_value, q, prior, net_v, reused, noisy=add_noise)
+            return SearchResult(
+                n, root_value, q, prior, net_v, reused, noisy=add_noise, simulations=sims,
+                **solved,
+            )  # fmt: skip
         return SearchResult(
             n, root_value, q, prior, net_v, reused, gumbel.improved_policy(),
-            gumbel.selected_actions(), add_noise,
+            gumbel.selected_actions(), add_noise, sims, **solved,
         )  # fmt: skip
 
     def search_one(
@@ -318,7 +353,10 @@ class BatchedMcts:
             term = np.array(term_list, bool)
             pool.terminal[ids] = term
             for j in np.flatnonzero(term).tolist():
-                pool.ret[ids[j]] = game.returns(states[j])
+                ret = game.returns(states[j])
+                if self.params.solver:
+                    check_returns(game, ret)
+                pool.proven[ids[j]] = ret  # a terminal node is proven by its returns
             live = np.flatnonzero(~term)
             if live.size == 0:
                 return
@@ -364,6 +402,7 @@ class BatchedMcts:
             paths.append(backend.descend(
                 pool, roots, root_priors, params.cpuct, params.fpu_reduction,
                 root_actions=None if root_actions is None else root_actions[j], gumbel=gumbel,
+                solver=params.solver,
             ))  # fmt: skip
             if j < k - 1:
                 backend.virtual_loss(pool, paths[-1], 1.0, params.virtual_loss)
@@ -388,11 +427,11 @@ class BatchedMcts:
             self._expand(ids, states)
             leaf_child[new] = ids if k == 1 else ids[slot]
         # Leaf values as per-player vectors g [B*k, num_players].
-        g = leaf_values(
-            leaf_child, pool.value, pool.to_play, pool.terminal, pool.ret, float(params.gamma)
-        )
+        g = leaf_values(leaf_child, pool.value, pool.to_play, pool.proven, float(params.gamma))
         b = roots.size
         for j, path in enumerate(paths):
             if j < k - 1:
                 backend.virtual_loss(pool, path, -1.0, params.virtual_loss)
             backend.backup(pool, path, g[j * b : (j + 1) * b], params.gamma)
+            if params.solver and game.num_players == 2:
+                backend.prove(pool, path, leaf_child[j * b : (j + 1) * b])

@@ -97,6 +97,12 @@ class MctsParams:
     """Value counted as lost, for the mover at each edge, by a descent still waiting for
     its leaf's value (with one pending visit per descent); used only when
     ``leaves_per_call > 1``. ``1``: a pending descent counts as a loss (Leela Zero, ELF)."""
+    solver: bool = False
+    """MCTS-Solver backups (Winands et al. 2008; OpenSpiel's ``solve=True``): proven wins,
+    draws and losses are backed up the tree, proven nodes are never searched again and a
+    proven root ends the search early (:mod:`az_gym._mcts_solver`). Off by default, as in
+    AlphaZero.jl and AlphaGo Zero; needs ``gamma = 1`` (a proof is the undiscounted value
+    of the game) and a deterministic zero-sum game of one or two players."""
 
     def __post_init__(self) -> None:
         n = self.num_iters_per_turn
@@ -128,6 +134,9 @@ class MctsParams:
              f"an integer in [1, {MAX_LEAVES_PER_CALL}]"),
             ("virtual_loss", _is_real(self.virtual_loss) and 0.0 <= self.virtual_loss <= 10.0,
              "a number in [0, 10]"),
+            ("solver", isinstance(self.solver, bool), "True or False"),
+            ("gamma", not self.solver or self.gamma == 1.0,
+             "1 with solver = True (proofs are undiscounted game values)"),
             ("temperature", isinstance(self.temperature, Schedule)
              and all(_is_real(v) and v >= 0 for v in schedule_points(self.temperature)),
              "a Schedule (e.g. ConstSchedule(1.0)) of values >= 0"),
@@ -154,6 +163,7 @@ class MctsParams:
             "c_scale": self.c_scale,
             "leaves_per_call": self.leaves_per_call,
             "virtual_loss": self.virtual_loss,
+            "solver": self.solver,
         }
 
     @classmethod

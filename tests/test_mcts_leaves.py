@@ -41,8 +41,7 @@ def test_store_priors_masks_renormalises_and_falls_back_to_uniform() -> None:
 def test_leaf_values_spread_zero_sum_or_take_the_returns() -> None:
     value = np.array([0.5, -0.2, 0.0])
     to_play = np.array([1, 0, 0])
-    terminal = np.array([False, False, True])
-    ret = np.array([[0.0, 0.0], [0.0, 0.0], [-1.0, 1.0]])
-    g = leaf_values(np.array([0, 1, 2, 0]), value, to_play, terminal, ret, 0.9)
+    proven = np.array([[np.nan, np.nan], [np.nan, np.nan], [-1.0, 1.0]])  # node 2 terminal
+    g = leaf_values(np.array([0, 1, 2, 0]), value, to_play, proven, 0.9)
     assert g.tolist() == [[-0.5 * 0.9, 0.5 * 0.9], [-0.2 * 0.9, 0.2 * 0.9], [-1.0, 1.0],
                           [-0.5 * 0.9, 0.5 * 0.9]]  # fmt: skip

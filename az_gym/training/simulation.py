@@ -11,6 +11,14 @@ mask, the search policy ``pi`` (:attr:`~az_gym.mcts.SearchResult.policy_target`:
 normalised visit counts, or the Gumbel search's improved policy), the mover, its key; when the game
 ends each sample gets ``z`` (the final return for *that position's mover*) and the number of
 moves left. Nothing here touches autograd: players only call evaluators.
+
+Value targets of proven positions (``MctsParams.solver``): a position whose search proved
+its value gets that exact value as ``z`` instead of the game's outcome. AlphaZero's ``z`` is
+an unbiased but noisy sample of the position's value under self-play (an exploratory move
+later can throw a won game away); the proof is the game-theoretic value itself, the quantity
+the value head is meant to approach, without the noise. The two agree whenever the rest of
+the game is played without a blunder, so the exact value is never the worse target (as
+Leela's "exact win" targets).
 """
 
 from __future__ import annotations
@@ -27,14 +35,38 @@ from az_gym.mcts import BatchedMcts, Evaluator, MctsParams, SearchResult
 from az_gym.training.samples import TrainingData
 
 
+class Decision(tuple):
+    """What a :class:`Player` decided for ``B`` game slots: the pair ``(pi, play)`` (it
+    unpacks as one, so callers of :meth:`Player.decide` that take two values keep working)
+    with the proven values alongside.
+
+    Attributes:
+        pi: ``float[B, A]`` the search policy to record.
+        play: ``float[B, A]`` the distribution to draw the move from.
+        exact: ``float[B]`` each position's proven value for its mover (NaN where
+            unproven), its value target instead of the outcome (module docstring);
+            ``None``: nothing proven.
+    """
+
+    pi: np.ndarray
+    play: np.ndarray
+    exact: np.ndarray | None
+
+    def __new__(cls, pi: np.ndarray, play: np.ndarray, exact: np.ndarray | None = None):
+        self = super().__new__(cls, (pi, play))
+        self.pi, self.play, self.exact = pi, play, exact
+        return self
+
+
 class Player(Protocol):
     """A seat's decision maker over many game slots at once."""
 
     def decide(
         self, slots: Sequence[int], states: Sequence[State], move_numbers: Sequence[int]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(pi float[B, A], play_dist float[B, A])`` for the ``B`` given slots:
-        the search policy to record and the distribution to draw the move from."""
+        """Return ``(pi float[B, A], play_dist float[B, A])`` for the ``B`` given slots: the
+        search policy to record and the distribution to draw the move from (a
+        :class:`Decision` adds proven values)."""
         ...
 
     def reset(self, slot: int | None = None) -> None:
@@ -73,16 +105,17 @@ class MctsPlayer:
 
     def decide(
         self, slots: Sequence[int], states: Sequence[State], move_numbers: Sequence[int]
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> Decision:
         """Search the states of ``slots`` in one batch (see :class:`Player`).
 
         Each game slot is its own tree slot of the search, so a game keeps its tree even
-        when the set of games this player is asked about changes from call to call."""
+        when the set of games this player is asked about changes from call to call. With
+        the solver, positions it proved carry their exact value."""
         result = self.mcts.search(list(states), add_noise=self.add_noise, trees=list(slots))
         self.last_result = result
         pi = np.asarray(result.policy_target, dtype=np.float64)
         play = np.asarray(self.mcts.policy(result, list(move_numbers)), dtype=np.float64)
-        return pi, play
+        return Decision(pi, play, result.proven_value)
 
     def reset(self, slot: int | None = None) -> None:
         """Empty the tree of game ``slot`` (all trees if ``None``)."""
@@ -101,6 +134,7 @@ class _Slot:
     pis: list[np.ndarray] = field(default_factory=list)
     masks: list[np.ndarray] = field(default_factory=list)
     movers: list[int] = field(default_factory=list)
+    exact: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -201,7 +235,9 @@ def simulate(
             seat0 = game.to_play(s0.state)
             player = seats[1 - seat0 if s0.swap else seat0]
             states = [s.state for _, s in members]
-            pi, play = player.decide([i for i, _ in members], states, [s.moves for _, s in members])
+            decision = player.decide([i for i, _ in members], states, [s.moves for _, s in members])
+            pi, play = decision
+            exact = getattr(decision, "exact", None)
             masks = np.asarray(game.legal_masks(states), dtype=bool)  # one batched call each
             obs = game.observations(states) if record else None
             for k, (_, s) in enumerate(members):
@@ -212,6 +248,7 @@ def simulate(
                     s.pis.append(pi[k].astype(np.float32))
                     s.masks.append(mask)
                     s.movers.append(game.to_play(s.state))
+                    s.exact.append(np.nan if exact is None else float(exact[k]))
                 s.state = game.next_state(s.state, action)
                 s.moves += 1
         for i, s in live:
@@ -250,13 +287,15 @@ def _choose(dist: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> int
 
 def _to_samples(slot: _Slot, final: np.ndarray, gamma: float = 1.0) -> TrainingData:
     """Turn a finished game's history into samples with ``z`` for each mover (discounted
-    by ``gamma`` per move to the end)."""
+    by ``gamma`` per move to the end; a proven position's exact value where it has one)."""
     n = len(slot.obs)
     moves_left = np.arange(n, 0, -1, dtype=np.float32)
+    z = final[np.asarray(slot.movers)] * gamma ** (moves_left - 1)
+    exact = np.asarray(slot.exact, np.float64)
     return TrainingData.from_arrays(
         np.stack(slot.obs),
         np.stack(slot.pis),
-        final[np.asarray(slot.movers)] * gamma ** (moves_left - 1),
+        np.where(np.isnan(exact), z, exact),
         np.stack(slot.masks),
         moves_left,
     )
