@@ -312,6 +312,10 @@ def test_the_run_page_follows_a_real_run_and_its_best_network_plays(tmp_path: Pa
             "agent 'no_such_agent' plays none of the games",
         ),
         (["tictactoe", "--agent", "human"], "--agent human"),
+        (
+            ["tictactoe", "pettingzoo.classic.tictactoe_v3:env", "--agent", "pretrained"],
+            "no agent offered plays pettingzoo.classic.tictactoe_v3:env (pretrained: no pre",
+        ),
         (["no_such_game"], "no_such_game"),
         (["othello,size=5"], "othello"),
         (["--run", "/no/such/run"], "no such run directory"),
@@ -379,3 +383,21 @@ def test_othello_passes_are_moves_of_their_own_and_undo_takes_them_back() -> Non
         assert back["moves"] == view["moves"] and back["grid"] == view["grid"]
         return
     pytest.fail("no game of 40 made the human pass")
+
+
+def test_an_agent_file_plays_and_analyses_with_its_own_game_only(tmp_path: Path) -> None:
+    from az_gym.agents import AlphaZeroAgent
+
+    path = tmp_path / "agent.pt"
+    AlphaZeroAgent("tictactoe", seed=0).save(path)
+    offer = Offer(_games(["tictactoe", "connect_four"]), [f"{path}:8", "random"], seed=0)
+    c = _client(offer)
+    agents = c.get("/api/config").json()["games"]
+    assert agents[0]["agents"][0]["available"] and agents[0]["agents"][0]["simulations"]
+    refused = agents[1]["agents"][0]
+    assert not refused["available"] and "tictactoe" in refused["reason"]
+    view = c.post("/api/games", json={"game": 0, "agent": 0, "seat": 1}).json()
+    view = c.post(f"/api/games/{view['id']}/agent").json()
+    assert len(view["moves"]) == 1 and view["thinking_seconds"] > 0
+    a = c.post(f"/api/games/{view['id']}/analyse", json={"agent": 0, "simulations": 5}).json()
+    assert a["simulations"] == 5 and a["network_value_label"] == "network value"

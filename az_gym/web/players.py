@@ -75,8 +75,8 @@ class Offer:
         seed: seed of every agent's random stream (``None``: fresh entropy).
 
     Raises:
-        ValueError: an agent spec that builds for none of the games (the message gives
-            each game's reason), or empty lists.
+        ValueError: an agent spec that builds for none of the games, or a game that none
+            of the agents plays (the message gives each reason), or empty lists.
     """
 
     def __init__(self, games: Sequence[GameChoice], specs: Sequence[str], seed: int | None) -> None:
@@ -101,6 +101,13 @@ class Offer:
             if missing and run_directory(spec) is None:  # a run may not have a network yet
                 why = "; ".join(f"{c.label}: {self._refused[g, a]}" for g, c in enumerate(games))
                 raise ValueError(f"agent {spec!r} plays none of the games ({why})")
+        for g, choice in enumerate(self.games):
+            pending = any(
+                run_directory(s) for a, s in enumerate(self.specs) if (g, a) in self._refused
+            )
+            if all((g, a) in self._refused for a in range(len(self.specs))) and not pending:
+                why = "; ".join(f"{s}: {self._refused[g, a]}" for a, s in enumerate(self.specs))
+                raise ValueError(f"no agent offered plays {choice.label} ({why})")
 
     def _build(self, g: int, a: int) -> _Pooled:
         spec, game = self.specs[a], self.games[g].game
