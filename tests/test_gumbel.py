@@ -207,6 +207,22 @@ def test_win_in_one_found_with_8_simulations(backend: str, noise: bool) -> None:
             assert pi[sorted(wins)].sum() > 0.99
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gumbel_with_the_solver_finds_the_only_defence(backend: str) -> None:
+    from az_gym.mcts import play_policy
+
+    g = ConnectFour()
+    s = play(g, [0, 1, 0, 1, 0])  # X has three in column 0: O must block there
+    m = BatchedMcts(
+        g, UniformEvaluator(), gumbel(num_iters_per_turn=16, solver=True), backend=backend
+    )
+    res = m.search_one(s)
+    lost = np.flatnonzero(res.proven_q[0] == -1.0)
+    assert lost.size and 0 not in lost  # the moves that allow X's win are proven losses
+    assert play_policy(res, np.zeros(1))[0].argmax() == 0
+    assert res.policy_target[0, lost].sum() == 0.0
+
+
 def test_dirichlet_noise_is_not_used_with_gumbel() -> None:
     # Without Gumbel noise the search is deterministic, so add_noise only adds Gumbel noise:
     # a different rng state changes nothing when add_noise is False.
