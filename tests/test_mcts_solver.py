@@ -440,3 +440,42 @@ def test_self_play_value_targets_of_proven_positions_are_exact() -> None:
             proven += 1
             assert z == v
     assert proven >= 6
+
+
+# ------------------------------------------------- with Gumbel roots, leaf parallelism
+@pytest.mark.parametrize(
+    "options",
+    [{"root_policy": "gumbel"}, {"leaves_per_call": 4}],
+    ids=["gumbel", "leaf_parallel"],
+)
+def test_solver_with_gumbel_roots_and_leaf_parallelism(options: dict) -> None:
+    states = [play(TTT, [0, 4, 1]), play(TTT, [0, 1, 4, 8]), play(TTT, [0, 3, 1, 4])]
+    params = MctsParams(num_iters_per_turn=1500, solver=True, **options)
+    out = [
+        BatchedMcts(TTT, UniformEvaluator(), params, backend=b, rng=np.random.default_rng(0))
+        .search(states, add_noise=True)
+        for b in BACKENDS
+    ]  # fmt: skip
+    for f in ("visits", "root_value", "simulations", "proven_value", "proven_q", "choices"):
+        np.testing.assert_array_equal(getattr(out[0], f), getattr(out[1], f), err_msg=f)
+    r = out[0]
+    assert r.proven_value.tolist() == [0.0, 1.0, 1.0]
+    assert (r.simulations < 1500).all()
+    for i, s in enumerate(states):
+        check_proofs(TTT, s, r, i)
+    # The move played (noisy self-play: Gumbel plays its selected action) is allowed.
+    from az_gym.mcts import play_policy
+
+    pi = play_policy(r, np.ones(3))
+    assert np.array_equal(pi.argmax(1), [2, r.choices[1].argmax(), 2])
+    assert (pi[~r.choices] == 0).all()
+
+
+def test_analysis_shows_the_proofs() -> None:
+    agent = _agent(40, 0)
+    text = str(agent.analyse((C4, play(C4, [0, 1, 0, 1, 0, 2]))))
+    assert "proven: win" in text and "proof" in text
+    lines = text.splitlines()
+    table = lines[next(i for i, x in enumerate(lines) if "visits" in x) + 1 :]
+    assert next(r for r in table if r.split()[0] == "1").split()[-1] == "win"  # column 1 wins
+    assert "proof" not in str(_agent(40, 0, solver=False).analyse((C4, C4.initial_state())))

@@ -48,21 +48,42 @@ class Analysis:
     """The evaluator's own value of the position for the player to move."""
     value_label: str = "network value"
     """What produced ``network_value`` (e.g. ``"rollout value"``), for the table."""
+    proven_q: np.ndarray | None = None
+    """Solver (``MctsParams.solver``): each move's proven value (NaN where unknown);
+    ``None`` without the solver."""
+    proven_value: float | None = None
+    """Solver: the position's proven value (NaN while unproven); ``None`` without it."""
 
     def __str__(self) -> str:
+        head = (
+            f"{player_label(self.game, self.game.to_play(self.state))} to move   "
+            f"search value: {self.root_value:+.3f}   {self.value_label}: {self.network_value:+.3f}"
+        )
+        if self.proven_value is not None and not np.isnan(self.proven_value):
+            head += f"   proven: {proof_label(self.proven_value)}"
+        proofs = self.proven_q is not None
         lines = [
             self.game.render(self.state),
-            f"{player_label(self.game, self.game.to_play(self.state))} to move   "
-            f"search value: {self.root_value:+.3f}   {self.value_label}: {self.network_value:+.3f}",
-            f"{'action':>8} {'visits':>7} {'pi':>6} {'Q':>7} {'prior':>6}",
+            head,
+            f"{'action':>8} {'visits':>7} {'pi':>6} {'Q':>7} {'prior':>6}"
+            + (f" {'proof':>6}" if proofs else ""),
         ]
         legal = np.flatnonzero(self.game.legal_mask(self.state))
         for a in sorted(legal.tolist(), key=lambda a: (-self.visits[a], -self.prior[a], a)):
             lines.append(
                 f"{self.game.action_to_string(a):>8} {int(self.visits[a]):7d} "
                 f"{self.policy[a]:6.3f} {self.q[a]:+7.3f} {self.prior[a]:6.3f}"
+                + (f" {proof_label(self.proven_q[a]):>6}" if proofs else "")
             )
         return "\n".join(lines)
+
+
+def proof_label(value: float) -> str:
+    """A proven value as a word for the mover: ``"win"`` (+1), ``"draw"`` (0), ``"loss"``
+    (-1), another value with 3 decimals, ``""`` for NaN (unproven)."""
+    if np.isnan(value):
+        return ""
+    return {1.0: "win", 0.0: "draw", -1.0: "loss"}.get(float(value), f"{value:+.3f}")
 
 
 def analyse_with(
@@ -79,9 +100,11 @@ def analyse_with(
     pi = visits_to_policy(r.visits, np.ones(1), r.prior)[0]
     if r.improved_policy is not None:
         pi = r.improved_policy[0]
+    solved = r.proven_q is not None
     return Analysis(
         game, state, r.visits[0], pi, r.q[0], r.prior[0],
         float(r.root_value[0]), float(r.network_value[0]), value_label,
+        r.proven_q[0] if solved else None, float(r.proven_value[0]) if solved else None,
     )  # fmt: skip
 
 

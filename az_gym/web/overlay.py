@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from az_gym.agents.analysis import Analysis, MoveTable, player_label
+from az_gym.agents.analysis import Analysis, MoveTable, player_label, proof_label
 from az_gym.game import Game, State
 from az_gym.web.players import Offer, RequestError, takes_simulations
 
@@ -31,6 +31,8 @@ def _analysis_json(report: Analysis) -> dict[str, Any]:
             "share": float(report.visits[a]) / total if total else 0.0,
             "q": float(report.q[a]),
             "prior": float(report.prior[a]),
+            # the solver's verdict ("win", "draw", "loss"; "" unproven), None without it
+            "proof": None if report.proven_q is None else proof_label(report.proven_q[a]),
         }
         for a in sorted(
             np.flatnonzero(game.legal_mask(state)).tolist(),
