@@ -479,3 +479,21 @@ def test_analysis_shows_the_proofs() -> None:
     table = lines[next(i for i, x in enumerate(lines) if "visits" in x) + 1 :]
     assert next(r for r in table if r.split()[0] == "1").split()[-1] == "win"  # column 1 wins
     assert "proof" not in str(_agent(40, 0, solver=False).analyse((C4, C4.initial_state())))
+
+
+def test_training_params_refuse_the_solver_for_a_game_it_cannot_prove() -> None:
+    import dataclasses
+
+    from az_gym.training.params import Params, ParamsError
+
+    p = Params()
+    p = dataclasses.replace(
+        p, self_play=dataclasses.replace(p.self_play, mcts=MctsParams(solver=True))
+    )
+    with pytest.raises(
+        ParamsError, match=r"Params.self_play.mcts.solver=True: .*nim has 3 players"
+    ):
+        p.validate_for_game(Nim(players=3))
+    with pytest.raises(ParamsError, match=r"solver=True: .*chance events"):
+        p.validate_for_game(Nim(chance=True))
+    p.validate_for_game(Nim())

@@ -614,8 +614,20 @@ class Params:
         Raises:
             ParamsError: flipping or symmetry augmentation without symmetries, flipping
                 on a game whose states cannot be transformed (symmetries of observations
-                only), colour alternation in a one-player game.
+                only), colour alternation in a one-player game, the MCTS solver on a game
+                it cannot prove (more than two players, chance).
         """
+        from az_gym._mcts_solver import check_solvable
+
+        searches = [("self_play.mcts", self.self_play.mcts)]
+        if self.arena is not None:
+            searches.append(("arena.mcts", self.arena.mcts))
+        for where, mcts in searches:
+            if mcts.solver:
+                try:
+                    check_solvable(game)
+                except ValueError as e:
+                    raise ParamsError(f"Params.{where}.solver=True: {e}") from None
         syms = game.symmetries()
         has_syms = len(syms) > 1
         sims = [("self_play.sim", self.self_play.sim)]
