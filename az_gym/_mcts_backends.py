@@ -22,9 +22,11 @@ numpy backend once per depth level over all its nodes), since it needs ``exp``, 
 numpy and C-library results differ in the last bit on some CPUs.
 
 With ``MctsParams.solver`` (:mod:`az_gym._mcts_solver`) a descent stops at any proven child
-(as at a terminal one), PUCT scores a proven child by its exact value and a dominated one
-``-inf``, and :meth:`prove` backs the proofs up after each backup. Without it only terminal
-nodes are proven and the searches are those of before, bit for bit.
+(as at a terminal one); either selection rule reads a node's rows as the solver rewrites
+them (:func:`~az_gym._mcts_solver.solver_row`: a proven child's ``Q`` is its exact value, a
+dominated child is illegal), and :meth:`prove` backs the proofs up after each backup.
+Without it only terminal nodes are proven and the searches are those of before, bit for
+bit.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import numpy as np
 from numba import njit
 
 from az_gym._gumbel import gumbel_select, gumbel_select_nodes
-from az_gym._mcts_solver import dominated, prove_numba, prove_numpy, solver_select_terms
+from az_gym._mcts_solver import prove_numba, prove_numpy, solver_row, solver_rows
 from az_gym._mcts_tree import NodePool
 
 
@@ -91,9 +93,7 @@ def fpu_value(node_value, w_total, n_total, reduction):
 
 
 @njit(cache=True, nogil=True)
-def puct_select(
-    n_row, w_row, p_row, penalty_row, node_value, cpuct, use_fpu, fpu_reduction, exact_row,
-):  # fmt: skip
+def puct_select(n_row, w_row, p_row, penalty_row, node_value, cpuct, use_fpu, fpu_reduction):
     """The PUCT action of one node (the numba descent's loop; the numpy backend runs the
     same rule on ``[k, A]`` arrays in :meth:`NumpyBackend.select`): the highest
     :func:`puct_score`, the lowest action index on ties.
@@ -103,16 +103,7 @@ def puct_select(
             node's mover), priors (possibly noisy at a root) and penalties of the node.
         node_value: the evaluator's value of the node, for its mover (first-play urgency).
         cpuct, use_fpu, fpu_reduction: :class:`~az_gym.mcts_params.MctsParams` settings.
-        exact_row: solver: ``float64[A]`` each child's proven value for the node's mover
-            (NaN where unknown), which replaces its ``Q``; a dominated child
-            (:func:`~az_gym._mcts_solver.dominated`) scores ``-inf``. Empty: no solver.
     """
-    solver = exact_row.shape[0] > 0
-    lower = -np.inf  # the best proven child value
-    if solver:
-        for a in range(exact_row.shape[0]):
-            if not np.isnan(exact_row[a]):
-                lower = max(lower, exact_row[a])
     total = 0.0
     w_total = 0.0
     for a in range(n_row.shape[0]):
@@ -125,12 +116,7 @@ def puct_select(
     for a in range(n_row.shape[0]):
         n = n_row[a]
         q = w_row[a] / n if n > 0.0 else fpu_q
-        exact = solver and not np.isnan(exact_row[a])
-        if exact:
-            q = exact_row[a]
         score = puct_score(q, p_row[a], n, sqrt_total, cpuct, penalty_row[a])
-        if exact and dominated(q, lower):
-            score = -np.inf
         if score > best_score:
             best_score = score
             best = a
@@ -153,7 +139,8 @@ def _descend_kernel(
     """:meth:`NumbaBackend.descend` as one compiled loop; returns the :class:`Descent`
     fields and an overflow flag (the paths did not fit in ``max_depth``)."""
     b_count = roots.shape[0]
-    exact_row = np.empty(children.shape[1] if solver else 0)
+    w_buf = np.empty(children.shape[1])  # the solver's rewritten rows of one node
+    pen_buf = np.empty(children.shape[1])
     path_nodes = np.empty((b_count, max_depth), np.int64)
     path_actions = np.empty((b_count, max_depth), np.int64)
     path_len = np.zeros(b_count, np.int64)
@@ -176,20 +163,22 @@ def _descend_kernel(
                 )
             if d == 0 and root_actions[b] >= 0:  # forced (Gumbel root)
                 best = root_actions[b]
-            elif gumbel:
-                best = gumbel_select(
-                    n_visits[node], w_sums[node], priors[node], penalty[node], node_value[node],
-                    c_visit, c_scale,
-                )  # fmt: skip
             else:
-                if solver:  # the children's proven values for this node's mover
-                    for a in range(exact_row.shape[0]):
-                        c = children[node, a]
-                        exact_row[a] = proven[c, to_play[node]] if c >= 0 else np.nan
-                best = puct_select(
-                    n_visits[node], w_sums[node], root_priors[b] if d == 0 else priors[node],
-                    penalty[node], node_value[node], cpuct, use_fpu, fpu_reduction, exact_row,
-                )  # fmt: skip
+                w_row, pen_row = w_sums[node], penalty[node]
+                if solver:
+                    solver_row(node, n_visits, w_sums, penalty, children, proven, to_play,
+                               w_buf, pen_buf)  # fmt: skip
+                    w_row, pen_row = w_buf, pen_buf
+                if gumbel:
+                    best = gumbel_select(
+                        n_visits[node], w_row, priors[node], pen_row, node_value[node],
+                        c_visit, c_scale,
+                    )  # fmt: skip
+                else:
+                    best = puct_select(
+                        n_visits[node], w_row, root_priors[b] if d == 0 else priors[node],
+                        pen_row, node_value[node], cpuct, use_fpu, fpu_reduction,
+                    )  # fmt: skip
             path_nodes[b, d] = node
             path_actions[b, d] = best
             d += 1
@@ -251,8 +240,8 @@ class NumbaBackend:
                 ``None``.
             gumbel: ``(c_visit, c_scale)``: below the root, select by
                 :func:`~az_gym._gumbel.gumbel_select` instead of PUCT; ``None``: PUCT.
-            solver: PUCT takes proven children's exact values and never picks a dominated
-                one (:mod:`az_gym._mcts_solver`); the Gumbel rule keeps its own values.
+            solver: select on the rows the solver rewrites (proven children's exact values,
+                dominated children illegal; :func:`~az_gym._mcts_solver.solver_row`).
         """
         if root_actions is None:  # no forced root action: -1 per tree (kept between calls)
             if self._free.shape[0] != len(roots):
@@ -324,10 +313,14 @@ class NumpyBackend:
 
     def select(
         self, pool: NodePool, nodes: np.ndarray, priors: np.ndarray,
-        cpuct: float, fpu_reduction: float | None, solver: bool = False,
+        cpuct: float, fpu_reduction: float | None,
+        rows: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> np.ndarray:  # fmt: skip
-        """``int64[k]`` the PUCT action at each of ``nodes int64[k]`` (``priors [k, A]``)."""
-        n, w = pool.N[nodes], pool.W[nodes]
+        """``int64[k]`` the PUCT action at each of ``nodes int64[k]`` (``priors [k, A]``);
+        ``rows``: the value sums and penalties ``[k, A]`` to use instead of the pool's (the
+        solver's, :func:`~az_gym._mcts_solver.solver_rows`)."""
+        n = pool.N[nodes]
+        w, penalty = rows if rows is not None else (pool.W[nodes], pool.penalty[nodes])
         total = n.sum(1, keepdims=True)  # whole counts: exact in any order
         q = w / np.maximum(n, 1.0)
         if fpu_reduction is not None:
@@ -335,13 +328,8 @@ class NumpyBackend:
             q = np.where(
                 n > 0, q, _fpu_value(pool.value[nodes, None], w_total, total, fpu_reduction)
             )
-        if solver:
-            q, dead = solver_select_terms(pool, nodes, q)
         sqrt_total = np.sqrt(np.maximum(total, 1.0))
-        score = _puct_score(q, priors, n, sqrt_total, cpuct, pool.penalty[nodes])
-        if solver:
-            score[dead] = -np.inf
-        return score.argmax(1)
+        return _puct_score(q, priors, n, sqrt_total, cpuct, penalty).argmax(1)
 
     def descend(
         self, pool: NodePool, roots: np.ndarray, root_priors: np.ndarray,
@@ -357,14 +345,19 @@ class NumpyBackend:
         path_len = np.zeros(b, np.int64)
         while alive.size:
             nodes = cur[alive]
+            rows = solver_rows(pool, nodes) if solver else None
             if not levels and root_actions is not None:
                 a = np.asarray(root_actions, np.int64)
+            elif gumbel is not None and rows is not None:
+                a = gumbel_select_nodes(np.arange(nodes.size), pool.N[nodes], rows[0],
+                                        pool.P[nodes], rows[1], pool.value[nodes],
+                                        float(gumbel[0]), float(gumbel[1]))  # fmt: skip
             elif gumbel is not None:
                 a = gumbel_select_nodes(nodes, pool.N, pool.W, pool.P, pool.penalty, pool.value,
                                         float(gumbel[0]), float(gumbel[1]))  # fmt: skip
             else:
                 pri = root_priors if not levels else pool.P[nodes]
-                a = self.select(pool, nodes, pri, cpuct, fpu_reduction, solver)
+                a = self.select(pool, nodes, pri, cpuct, fpu_reduction, rows)
             levels.append((alive, nodes, a))
             child = pool.C[nodes, a].astype(np.int64)
             stop = child < 0

@@ -14,11 +14,13 @@ in ``[-1, 1]`` (:data:`MAX_UTILITY` is the best return there is):
   best child value for its mover, and ``-value`` for the other player. A child's value is
   read for the parent's mover from the child's per-player vector, so a pass or a double move
   (Othello: the child's mover is the parent's) needs no sign rule.
-* Selection (in the descent kernels, through :func:`dominated`): a proven child scores its
-  exact value as ``Q``; a proven child worse than the best proven sibling, or proven at the
-  worst return, scores ``-inf`` (never chosen while any other child can be: there is one,
-  else the node would be proven); the descent stops at a proven child as at a terminal one
-  and backs its exact values up, so a proven subtree is never searched again.
+* Selection (PUCT or the Gumbel rule below the root) reads a node's rows as
+  :func:`solver_row` / :func:`solver_rows` rewrite them: a proven child's value sum is its
+  exact value times its visits (its ``Q`` is exact); a child worse than the best proven
+  sibling, or proven at the worst return (:func:`dominated`), is treated as illegal (never
+  chosen while any other child can be: there is one, else the node would be proven). The
+  descent stops at a proven child as at a terminal one and backs its exact values up, so a
+  proven subtree is never searched again.
 * A proven root ends its search (:meth:`az_gym.mcts.BatchedMcts.search` reports the
   simulations each root used and its proven value).
 
@@ -83,6 +85,25 @@ def dominated(value, lower_bound):
     than the best proven sibling (``lower_bound``) or proven at the worst return. Scalars or
     arrays (the numpy backend and the move choice run it un-compiled)."""
     return (value < lower_bound) | (value <= -MAX_UTILITY)
+
+
+# ------------------------------------------------------------------------- selection
+@njit(cache=True, nogil=True)
+def solver_row(node, n_visits, w_sums, penalty, children, proven, to_play, w_out, pen_out):
+    """Write the value sums and penalties ``float64[A]`` of ``node`` as selection sees them
+    with the solver into ``w_out`` and ``pen_out`` (module docstring)."""
+    mover = to_play[node]
+    lower = -np.inf  # the best proven child value
+    for a in range(children.shape[1]):
+        w_out[a], pen_out[a] = w_sums[node, a], penalty[node, a]
+        c = children[node, a]
+        if c >= 0 and not np.isnan(proven[c, mover]):
+            w_out[a] = proven[c, mover] * n_visits[node, a]
+            lower = max(lower, proven[c, mover])
+    for a in range(children.shape[1]):
+        c = children[node, a]
+        if c >= 0 and not np.isnan(proven[c, mover]) and dominated(proven[c, mover], lower):
+            pen_out[a] = -np.inf
 
 
 # --------------------------------------------------------------------- numba backup
@@ -178,14 +199,14 @@ def prove_numpy(
         pool.proven[nodes, 1 - mover] = -v
 
 
-def solver_select_terms(
-    pool: NodePool, nodes: np.ndarray, q: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """For the numpy descent: ``(q float[k, A], dead bool[k, A])``, ``q`` with each proven
-    child's exact value in place of its mean, and the dominated children (score ``-inf``)."""
+def solver_rows(pool: NodePool, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(value sums, penalties)``, both ``float64[k, A]``: :func:`solver_row` at each of
+    ``nodes int64[k]``, vectorised (the numpy descent)."""
     values, known = child_proofs(pool, nodes)
     lower = np.where(known, values, -np.inf).max(1, initial=-np.inf)[:, None]
-    return np.where(known, values, q), known & _dominated(values, lower)
+    w = np.where(known, values * pool.N[nodes], pool.W[nodes])
+    dead = known & _dominated(values, lower)
+    return w, np.where(dead, -np.inf, pool.penalty[nodes])
 
 
 def choices(pool: NodePool, roots: np.ndarray) -> np.ndarray:
