@@ -147,24 +147,41 @@ def bench_selfplay(
 
 
 def bench_move(engine: str, rounds: int) -> None:
-    """One move of the shipped Connect Four agent from the empty board, eager vs ``engine``."""
-    agents = {e: pretrained("connect_four", inference=e) for e in ("eager", engine)}
-    game = agents["eager"].game
-    state = game.initial_state()
-    for a in agents.values():
-        a.act_state(game, state)  # warm-up
+    """Moves of the shipped Connect Four agent from the empty board, eager vs ``engine``, at
+    one leaf per network call and at the play default (:data:`PLAY_LEAVES_PER_CALL`), with
+    no evaluation cache: a fresh agent's first move (the ONNX export included) and a later
+    move of the same agent (its tree dropped)."""
+    from az_gym.agents.alphazero import AlphaZeroAgent
+    from az_gym.agents.shipped import pretrained_path
+    from az_gym.mcts_params import PLAY_LEAVES_PER_CALL
 
-    def move(e: str) -> float:
-        agents[e].reset()
+    def agent(e: str, k: int) -> AlphaZeroAgent:
+        path = pretrained_path("connect_four")
+        return AlphaZeroAgent.load(path, inference=e, cache_size=0, leaves_per_call=k)
+
+    def timed(a: AlphaZeroAgent) -> float:
         t0 = time.perf_counter()
-        agents[e].act_state(game, state)
+        a.act_state(a.game, a.game.initial_state())
         return time.perf_counter() - t0
 
-    res = _interleaved({e: (lambda e=e: move(e)) for e in agents}, rounds)
-    sims = agents["eager"].params.num_iters_per_turn
-    print(f"\nshipped connect_four agent, one {sims}-simulation move from the empty board: "
-          f"eager {res['eager']:.3f} s, {engine} {res[engine]:.3f} s: "
-          f"{res['eager'] / res[engine]:.2f}x faster")  # fmt: skip
+    for e in ("eager", engine):  # imports and first exports, untimed
+        timed(agent(e, 1))
+    sims = agent("eager", 1).params.num_iters_per_turn
+    print(f"\nshipped connect_four agent, one {sims}-simulation move from the empty board, s:")
+    for k in sorted({1, PLAY_LEAVES_PER_CALL}):
+        first: dict[str, list[float]] = {"eager": [], engine: []}
+        later: dict[str, list[float]] = {"eager": [], engine: []}
+        for _ in range(rounds):
+            for e in first:
+                a = agent(e, k)
+                first[e].append(timed(a))
+                a.reset()
+                later[e].append(timed(a))
+        f = {e: float(np.median(v)) for e, v in first.items()}
+        m = {e: float(np.median(v)) for e, v in later.items()}
+        print(f"  {k} leaves per call: first move eager {f['eager']:.3f}, {engine} {f[engine]:.3f}"
+              f" ({f['eager'] / f[engine]:.2f}x); later moves eager {m['eager']:.3f}, {engine} "
+              f"{m[engine]:.3f} ({m['eager'] / m[engine]:.2f}x)")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

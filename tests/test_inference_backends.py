@@ -69,6 +69,24 @@ def test_onnx_follows_weight_changes() -> None:
     assert not isinstance(onnx._forward, OnnxForward) or not onnx._forward.fallback
 
 
+def test_networks_of_one_architecture_share_a_graph_not_weights() -> None:
+    """The exported graph is cached per architecture: a second network of the same shape
+    must run with its own weights, not the first one's."""
+    config = NetworkConfig(num_blocks=2, num_filters=8)
+    nets = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        nets.append(PolicyValueNet((6, 7, 2), 7, config))
+    obs, m = _batch(nets[0], 6)
+    outs = []
+    for net in nets:
+        onnx = NetworkEvaluator(net, inference="onnx")
+        assert _max_diff(NetworkEvaluator(net, inference="eager"), onnx, obs, m) <= MAX_ABS_DIFF
+        assert not onnx._forward.fallback
+        outs.append(onnx(obs, m)[1])
+    assert not np.allclose(outs[0], outs[1])
+
+
 def test_onnx_session_uses_the_inference_thread_rule() -> None:
     net = PolicyValueNet((3, 3, 2), 9, NetworkConfig(kind="mlp", hidden=(16,)))
     ev = NetworkEvaluator(net, inference="onnx")
