@@ -2,11 +2,11 @@
 
 The search sends small batches (one position per tree and simulation step, ``k`` with
 leaf parallelism, ``num_workers`` with lockstep games), where the per-call overhead of
-eager PyTorch (Python dispatch of some 40 modules) dominates: ``python bench/inference.py``
-measured, on the shipped Connect Four net, one thread, 3,500 positions/s at batch 1 under
-eager and 26,000 under ONNX Runtime (7.6x), 2.5x at batch 8, 1.1x at 64 and 256 (README,
-Fast inference, gives the full table). Hence the engines, chosen by name
-(``SimParams.inference``, ``AlphaZeroAgent(inference=)``):
+eager PyTorch (Python dispatch of some 40 modules) dominates. ``python bench/inference.py``
+measured, on one thread, ONNX Runtime 6-8x faster than eager at batch 1 on the four
+shipped networks, 2.5-6.6x at batch 8, 1.1-6.8x at 64 and 1.3-2.3x at 256, never slower
+(README, Fast inference). Hence the engines, chosen by name (``SimParams.inference``,
+``AlphaZeroAgent(inference=)``):
 
 * ``"eager"``: the module itself under ``torch.inference_mode`` (any device);
 * ``"onnx"``: ONNX Runtime on the CPU (the ``fast`` extra: ``onnxruntime`` and ``onnx``);
