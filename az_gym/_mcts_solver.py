@@ -12,8 +12,8 @@ in ``[-1, 1]`` (:data:`MAX_UTILITY` is the best return there is):
   :data:`MAX_UTILITY` *for the node's mover* (a child that is a proven loss for its own
   mover, or a terminal win), or when every legal child is proven; its value is then the
   best child value for its mover, and ``-value`` for the other player. A child's value is
-  read for the parent's mover from the child's per-player vector, so a pass or a double move
-  (Othello: the child's mover is the parent's) needs no sign rule.
+  read for the parent's mover from the child's per-player vector, so a double move (the
+  child's mover is the parent's) needs no sign rule: players are never assumed to alternate.
 * Selection (PUCT or the Gumbel rule below the root) reads a node's rows as
   :func:`solver_row` / :func:`solver_rows` rewrite them: a proven child's value sum is its
   exact value times its visits (its ``Q`` is exact); a child worse than the best proven
@@ -25,8 +25,9 @@ in ``[-1, 1]`` (:data:`MAX_UTILITY` is the best return there is):
   simulations each root used and its proven value).
 
 One-player games get plain terminal proofs: terminal children are exact and dominated ones
-are avoided, but nothing is backed up, since their returns (episode rewards folded in,
-Gymnasium envs determinised by their RNG state) have no known best value to prove against.
+are avoided, but nothing is backed up. One-player games come through the Gymnasium adapter,
+whose stochastic envs are searched determinised by their RNG state (:mod:`az_gym.envs.gym_state`),
+so a proof backed up from them would hold for one draw of the dice only.
 """
 
 from __future__ import annotations

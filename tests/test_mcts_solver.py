@@ -497,3 +497,21 @@ def test_training_params_refuse_the_solver_for_a_game_it_cannot_prove() -> None:
     with pytest.raises(ParamsError, match=r"solver=True: .*chance events"):
         p.validate_for_game(Nim(chance=True))
     p.validate_for_game(Nim())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_proven_subtrees_are_never_searched_again(backend: str) -> None:
+    block = play(C4, [0, 1, 0, 1, 0])  # O must block column 0; columns 1-6 lose at once
+    params = MctsParams(num_iters_per_turn=200, solver=True)
+    mcts = BatchedMcts(C4, UniformEvaluator(), params, backend=backend)
+    first = mcts.search([block])
+    assert (first.proven_q[0, 1:] == -1.0).all()
+    pool, root = mcts._pool, int(mcts._roots[0])
+    lost = pool.C[root, 1:].astype(np.int64)
+    before = [pool.N[c].copy() for c in lost]
+    again = mcts.search([block])  # the same position: the tree is reused
+    assert again.reused[0] and again.simulations[0] == 200
+    root = int(mcts._roots[0])
+    assert again.visits[0, 0] == first.visits[0, 0] + 200  # every new visit went to the block
+    for c, n in zip(mcts._pool.C[root, 1:].astype(np.int64), before):
+        assert np.array_equal(mcts._pool.N[c], n)
