@@ -243,26 +243,28 @@ class BatchedMcts:
             root_priors = self._noisy(root_priors, np.isfinite(pool.penalty[roots]))
         k = self.params.leaves_per_call
         sims = np.zeros(b, np.int64)
+        solver = self.params.solver
         for done in range(0, n_sims, k):
-            # A proven root (solver; never without it) is decided: its tree rests.
-            live = np.flatnonzero(np.isnan(pool.proven[roots, 0]))
-            if live.size == 0:
+            # A proven root (solver only) is decided: its tree rests.
+            live = np.flatnonzero(np.isnan(pool.proven[roots, 0])) if solver else None
+            if live is not None and live.size == 0:
                 break
             step = min(k, n_sims - done)  # Gumbel: the step's forced root actions, in order
             forced = None if gumbel is None else [gumbel.next_actions() for _ in range(step)]
-            if live.size == b:
+            if live is None or live.size == b:
                 self._simulate(roots, root_priors, step, forced)
+                sims += step
             else:
                 sub = None if forced is None else [f[live] for f in forced]
                 self._simulate(roots[live], root_priors[live], step, sub)
-            sims[live] += step
+                sims[live] += step
         n, w = pool.N[roots].astype(np.float64), pool.W[roots]
         q = np.divide(w, n, out=np.zeros_like(w), where=n > 0)
         net_v = pool.value[roots].copy()
         root_value = (net_v + w.sum(1)) / (1.0 + n.sum(1))
         prior = pool.P[roots].astype(np.float64)
         solved: dict = {}
-        if self.params.solver:
+        if solver:
             mover = pool.to_play[roots]
             proven = pool.proven[roots, mover]
             ch = pool.C[roots].astype(np.int64)
