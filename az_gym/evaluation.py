@@ -9,36 +9,26 @@
 * :func:`necessary_samples` is Hoeffding's bound on the games needed for a precision.
 
 Games always start from ``game.initial_state()``. With ``num_processes > 1`` games run in
-worker processes of the ``spawn`` context, on the pool every phase uses
-(:class:`az_gym.workers.LocalPool`), or on the ``pool`` given (a trainer's Ray actors: the
-game and agents then go to Ray's object store once); locally the game and the agents are
-pickled with each of a few jobs per worker, so they must be picklable (every az_gym agent
-is, except :class:`HumanAgent` with the default ``input``); workers run torch on one thread
-(:mod:`az_gym.threads`) and
-start as :mod:`az_gym._procs` describes (an agent class defined in a notebook or on stdin
-makes the games run in this process, with a warning).
-Results do not depend on ``num_processes``: game ``i`` always gets the same seed.
+worker processes, or on the ``pool`` given (a trainer's processes or Ray actors), as
+:mod:`az_gym.play` describes (the agents must then be picklable). Results do not depend on
+``num_processes`` nor on the pool: game ``i`` always gets the same seed.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import dataclasses
-import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from az_gym._procs import main_references
 from az_gym.agents.base import Agent
 from az_gym.elo import TournamentResult, fit_bradley_terry
 from az_gym.envs.registry import as_game
-from az_gym.game import Game, State
-from az_gym.workers import LocalPool, WorkerPool
+from az_gym.game import Game
+from az_gym.play import GameRecord, Seed, play_game, run_games, seed_sequence
+from az_gym.workers import WorkerPool
 
 __all__ = [
     "WDL",
@@ -52,13 +42,6 @@ __all__ = [
     "tournament",
     "wilson_interval",
 ]
-
-Seed = int | np.random.SeedSequence | None
-
-
-def _seed_sequence(seed: Seed) -> np.random.SeedSequence:
-    """``seed`` as a SeedSequence (``None``: fresh entropy)."""
-    return seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
 
 
 def necessary_samples(eps: float, beta: float) -> int:
@@ -92,146 +75,6 @@ def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, f
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return max(0.0, centre - half), min(1.0, centre + half)
-
-
-# ------------------------------------------------------------------ one game
-class GameRecord(NamedTuple):
-    """A finished game: ``float[num_players]`` returns and the actions played."""
-
-    returns: np.ndarray
-    moves: list[int]
-
-
-def play_game(
-    game: Game,
-    agents: Sequence[Agent],
-    seed: Seed = None,
-    state: State | None = None,
-    *,
-    verbose: bool = False,
-    output_fn: Callable[[str], object] = print,
-) -> GameRecord:
-    """Play one game; ``agents[p]`` moves for player ``p``.
-
-    Every agent is ``reset()``, then ``reseed``-ed from ``seed`` (one child seed per seat)
-    when ``seed`` is not ``None``. Each move is validated with :meth:`Game.step`.
-
-    Args:
-        game: the rules.
-        agents: one agent per player.
-        seed: root of the agents' seeds (``None``: leave their streams as they are).
-        state: start position (default ``game.initial_state()``).
-        verbose: report each move and the final position through ``output_fn``.
-        output_fn: where ``verbose`` messages go.
-
-    Returns:
-        :class:`GameRecord` ``(returns, moves)``; unpacks as a tuple.
-
-    Raises:
-        ValueError: not one agent per player.
-        IllegalActionError: an agent returned an illegal move.
-    """
-    if len(agents) != game.num_players:
-        raise ValueError(f"{game.name} needs {game.num_players} agents, got {len(agents)}")
-    children = _seed_sequence(seed).spawn(len(agents)) if seed is not None else None
-    for p, agent in enumerate(agents):
-        agent.reset()
-        if children is not None:
-            agent.reseed(children[p])
-    s = game.initial_state() if state is None else state
-    moves: list[int] = []
-    while not game.is_terminal(s):
-        player = game.to_play(s)
-        a = agents[player].act_state(game, s)
-        s = game.step(s, a)
-        moves.append(int(a))
-        if verbose:
-            output_fn(f"player {player} ({agents[player].name}) plays {game.action_to_string(a)}")
-    if verbose:
-        output_fn(game.render(s))
-        output_fn(f"game over: returns {game.returns(s).tolist()}")
-    return GameRecord(np.asarray(game.returns(s), dtype=np.float64), moves)
-
-
-# --------------------------------------------------------- many games (pools)
-@dataclass(frozen=True)
-class _Table:
-    """The game and agents of an evaluation: what all its jobs share (a pool with an object
-    store sends it once, however many jobs)."""
-
-    game: Game
-    agents: list[Agent]
-
-
-@dataclass(frozen=True)
-class _DuelGames:
-    """A :class:`~az_gym.workers.SharedJob` of evaluation: play each ``(seats, seed)`` task
-    (``seats[p]`` indexes the table's agents) in order. In a worker process the game and
-    agents are the job's unpickled copies; in this process they are the caller's objects."""
-
-    table: _Table | None
-    tasks: list[tuple[tuple[int, ...], np.random.SeedSequence]]
-
-    @property
-    def num_games(self) -> int:
-        return len(self.tasks)
-
-    def run(self, on_game_end: Callable[[int], None] | None = None) -> list[GameRecord]:
-        assert self.table is not None, "a job without its table"
-        game, agents = self.table.game, self.table.agents
-        records = []
-        for seats, seed in self.tasks:
-            records.append(play_game(game, [agents[i] for i in seats], seed))
-            if on_game_end is not None:
-                on_game_end(1)
-        return records
-
-    def main_references(self) -> list[str]:
-        return main_references(self.table)
-
-    def shared(self) -> tuple[_Table | None, ...]:
-        return (self.table,)
-
-    def with_shared(self, parts: tuple[Any, ...]) -> _DuelGames:
-        # What an object store returns is read-only (numpy arrays are views of its shared
-        # memory) and common to every job of the node, while agents keep state (search
-        # trees, generators): each job plays on its own copy, as a local worker does.
-        return dataclasses.replace(self, table=copy.deepcopy(parts[0]) if parts else None)
-
-
-def _run_games(
-    game: Game,
-    agents: list[Agent],
-    tasks: list[tuple[tuple[int, ...], np.random.SeedSequence]],
-    num_processes: int,
-    progress: bool | None = False,
-    pool: WorkerPool | None = None,
-) -> list[GameRecord]:
-    """Play each ``(seats, seed)`` task (``seats[p]`` indexes ``agents``), in order, on
-    ``pool``, or else on a :class:`~az_gym.workers.LocalPool` of ``num_processes`` (in this
-    process for 1 or a single task).
-
-    ``progress``: ``False`` is silent; ``True`` or ``None`` report games on stderr, as a bar
-    on a terminal and as periodic log lines otherwise (:mod:`az_gym.progress`).
-    """
-    if isinstance(num_processes, bool) or not isinstance(num_processes, int) or num_processes < 1:
-        raise ValueError(f"num_processes={num_processes!r} must be an int >= 1")
-    from az_gym.progress import progress as progress_bar
-
-    procs = min(num_processes if pool is None else pool.parallelism, len(tasks))
-    # A few jobs per worker balance games of unequal length; a local process unpickles
-    # each job's copy of the game and agents (after its watchdog started), a Ray actor
-    # fetches the one copy in the object store.
-    parts = 1 if procs <= 1 else min(len(tasks), 4 * procs)
-    bounds = [len(tasks) * i // parts for i in range(parts + 1)]
-    table = _Table(game, agents)
-    jobs = [_DuelGames(table, tasks[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
-    bar = progress_bar(len(tasks), "evaluate", unit="games", enabled=progress is not False)
-    with bar, contextlib.ExitStack() as stack:
-        if pool is None:
-            pool = stack.enter_context(LocalPool(procs, what="evaluation"))
-        outs = pool.run(jobs, on_game_end=lambda _n: bar.update(1))
-    return [record for out in outs for record in out]
 
 
 def _check_agents(game: Game, agents: Sequence[Agent]) -> None:
@@ -366,9 +209,9 @@ def evaluate(
     game = as_game(env)
     _check_agents(game, [agent_a, agent_b])
     a_players = [i % 2 if alternate_colors else 0 for i in range(num_games)]
-    seeds = _seed_sequence(seed).spawn(num_games)
+    seeds = seed_sequence(seed).spawn(num_games)
     tasks = [((0, 1) if pa == 0 else (1, 0), s) for pa, s in zip(a_players, seeds)]
-    records = _run_games(game, [agent_a, agent_b], tasks, num_processes, progress, pool)
+    records = run_games(game, [agent_a, agent_b], tasks, num_processes, progress, pool)
     return _duel_result(records, a_players, (agent_a.name, agent_b.name))
 
 
@@ -431,13 +274,13 @@ def tournament(
     game = as_game(env)
     _check_agents(game, players)
     pairs = [(i, j) for i in range(len(players)) for j in range(i + 1, len(players))]
-    pair_seeds = _seed_sequence(seed).spawn(len(pairs))
+    pair_seeds = seed_sequence(seed).spawn(len(pairs))
     tasks, owners = [], []
     for (i, j), ps in zip(pairs, pair_seeds):
         for g, s in enumerate(ps.spawn(games_per_pair)):
             tasks.append(((i, j) if g % 2 == 0 else (j, i), s))
             owners.append((i, j, g % 2))
-    records = _run_games(game, players, tasks, num_processes, progress, pool)
+    records = run_games(game, players, tasks, num_processes, progress, pool)
     n = len(players)
     wins, draws = np.zeros((n, n)), np.zeros((n, n))
     duels = {}

@@ -8,9 +8,10 @@ import numpy as np
 
 from az_gym.agents import OneStepLookaheadAgent, RandomAgent
 from az_gym.envs.registry import make_game
-from az_gym.evaluation import _DuelGames, _Table, evaluate
+from az_gym.evaluation import evaluate
 from az_gym.mcts import MctsParams
 from az_gym.networks import NetworkConfig
+from az_gym.play import DuelGames, Table
 from az_gym.training.params import SelfPlayParams, SimParams
 from az_gym.training.selfplay import GameSpec, NetSpec, net_weights, run_self_play
 from az_gym.workers import LocalPool, WorkerPool
@@ -34,8 +35,8 @@ def test_self_play_and_evaluation_jobs_share_one_pool() -> None:
             GameSpec(name="tictactoe"), game, spec, weights, params, pool, seed=0
         )
         jobs = [
-            _DuelGames(_Table(game, agents), tasks[:3]),
-            _DuelGames(_Table(game, agents), tasks[3:]),
+            DuelGames(Table(game, agents), tasks[:3]),
+            DuelGames(Table(game, agents), tasks[3:]),
         ]
         in_workers = pool.run(jobs, on_game_end=ticks.append)
     assert report.num_games == 4 and len(samples) > 0
