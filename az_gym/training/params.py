@@ -182,8 +182,8 @@ class SimParams:
     share its games (``None``: all)."""
     backend: str = "local"
     """az_gym: ``"local"`` (processes on this machine) or ``"ray"`` (Ray actors). Set on
-    ``self_play.sim``; the arena plays on the same workers, so ``arena.sim.backend`` must
-    be left at ``"local"`` or equal self-play's."""
+    ``self_play.sim``; the arena and the benchmark duels play on the same workers, so
+    ``arena.sim.backend`` must be left at ``"local"`` or equal self-play's."""
     ray_address: str | None = None
     """az_gym: address of the Ray cluster (``None``: start or join a local one). As for
     ``backend``, ``arena.sim.ray_address`` must be unset or equal self-play's."""
