@@ -98,7 +98,7 @@ def play_policy(result: SearchResult, taus: np.ndarray) -> np.ndarray:
     out = visits_to_policy(improved, taus, improved)
     greedy = (taus <= _TAU_ARGMAX) | result.noisy
     action = np.asarray(result.action).copy()
-    if result.choices is not None:  # the solver overrides a disallowed or unproven pick
+    if result.choices is not None:  # a disallowed pick, or any at a proven root: the best allowed
         rows = np.arange(len(action))
         proven = ~np.isnan(result.proven_value)
         redo = proven | ~result.choices[rows, action]
