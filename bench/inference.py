@@ -203,6 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "onnx" in engines and not onnx_available():
         print("onnxruntime/onnx not installed (pip install az-gym[fast]): onnx skipped")
         engines.remove("onnx")
+    # Dynamo keeps its graphs per code object: four networks of three batch ranges each
+    # would pass its default limit of 8 and run eager unnoticed.
+    torch._dynamo.config.recompile_limit = 64
     print(f"torch {torch.__version__}; load average before: {_load()}")
     fastest: dict[str, float] = {}
     for name in args.games.split(","):
