@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -230,6 +231,40 @@ def test_the_search_runs_off_the_event_loop_and_a_second_request_is_refused() ->
         gated.gate.set()
         done = pending.result(30)
     assert done.status_code == 200 and len(done.json()["moves"]) == 1
+
+
+def test_quick_requests_answer_while_every_worker_thread_waits_for_a_search() -> None:
+    offer = Offer(_games(["connect_four"]), ["random"], seed=0)
+    gated = GatedAgent()
+    offer._pool[0, 0].agent = gated
+    waiting = 45  # more searches than the framework's 40 worker threads
+    with _client(offer) as c, ThreadPoolExecutor(waiting) as pool:
+        ids = [
+            c.post("/api/games", json={"game": 0, "agent": 0, "seat": 1}).json()["id"]
+            for _ in range(waiting + 1)
+        ]
+        pending = [pool.submit(c.post, f"/api/games/{i}/agent") for i in ids[:waiting]]
+        free = ids[-1]
+
+        def quick() -> list[int]:
+            return [
+                c.get(f"/api/games/{free}").status_code,
+                c.post(f"/api/games/{free}/move", json={"action": 0}).status_code,  # refused
+                c.get("/api/config").status_code,
+            ]
+
+        other = ThreadPoolExecutor(1)
+        try:
+            assert gated.started.wait(30)
+            time.sleep(0.5)  # let every request take its thread (or queue for one)
+            # a hang here (a handler queued for a thread: the bug this test caught) fails
+            # after 20 s instead of stopping the suite
+            assert other.submit(quick).result(timeout=20) == [200, 409, 200]
+            assert not any(p.done() for p in pending)
+        finally:
+            gated.gate.set()  # frees the threads, so a stuck request ends too
+            other.shutdown(wait=True)
+        assert all(p.result(60).status_code == 200 for p in pending)
 
 
 def test_the_analysis_overlay_reports_visits_q_priors_and_values(offer: Offer) -> None:

@@ -15,8 +15,10 @@ Routes (every error answers ``{"error": "one line"}`` with a 4xx status and chan
 * ``GET /api/run``: the run's curves (``--run`` only).
 
 Request bodies are checked strictly (unknown fields, wrong types, out-of-range numbers:
-400). Endpoints that search are plain ``def`` functions, which the framework runs in its
-thread pool, never on the event loop.
+400). Endpoints that search (``agent``, ``analyse``) or may load a network (a new game
+against a run's best) are plain ``def`` functions, which the framework runs in its thread
+pool, never on the event loop; the quick ones are ``async``, so they answer even while every
+pool thread waits for a search.
 """
 
 from __future__ import annotations
@@ -93,32 +95,34 @@ def _validation_message(exc: RequestValidationError) -> str:
 def create_app(config: ServerConfig) -> FastAPI:
     """The web app over ``config`` (a fresh session store per app)."""
     app = FastAPI(title="az_gym", docs_url=None, redoc_url=None, openapi_url=None)
+    # Handlers and quick routes are ``async``: Starlette runs a plain ``def`` handler in the
+    # thread pool, where it would queue behind searches that hold every thread.
     store = SessionStore(config.max_sessions)
     offer = config.offer
     app.state.store = store  # the games in memory (read by tests and by nothing else)
 
     @app.exception_handler(RequestError)
-    def _refused(_request: Request, exc: RequestError) -> JSONResponse:
+    async def _refused(_request: Request, exc: RequestError) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
-    def _malformed(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _malformed(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"error": _validation_message(exc)}, status_code=400)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
-    def index() -> FileResponse:
+    async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
     @app.get("/run", include_in_schema=False)
-    def run_page() -> FileResponse:
+    async def run_page() -> FileResponse:
         if config.run_dir is None:
             raise RequestError("this server was started without --run RUN_DIR", 404)
         return FileResponse(STATIC / "run.html")
 
     @app.get("/api/config")
-    def get_config() -> dict[str, Any]:
+    async def get_config() -> dict[str, Any]:
         return {
             "games": offer.describe(),
             "max_simulations": config.max_simulations,
@@ -135,16 +139,16 @@ def create_app(config: ServerConfig) -> FastAPI:
         return session.view()
 
     @app.get("/api/games/{session_id}")
-    def get_game(session_id: str) -> dict[str, Any]:
+    async def get_game(session_id: str) -> dict[str, Any]:
         return store.get(session_id).view()
 
     @app.delete("/api/games/{session_id}")
-    def delete_game(session_id: str) -> dict[str, Any]:
+    async def delete_game(session_id: str) -> dict[str, Any]:
         store.remove(session_id)
         return {"deleted": session_id}
 
     @app.post("/api/games/{session_id}/move")
-    def move(session_id: str, body: Move) -> dict[str, Any]:
+    async def move(session_id: str, body: Move) -> dict[str, Any]:
         session = store.get(session_id)
         session.play(body.action)
         return session.view()
@@ -156,7 +160,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         return session.view()
 
     @app.post("/api/games/{session_id}/undo")
-    def undo(session_id: str) -> dict[str, Any]:
+    async def undo(session_id: str) -> dict[str, Any]:
         session = store.get(session_id)
         session.undo()
         return session.view()
@@ -179,11 +183,11 @@ def create_app(config: ServerConfig) -> FastAPI:
             raise RequestError(str(e).splitlines()[0], 503) from None
 
     @app.exception_handler(404)
-    def _not_found(request: Request, _exc: Exception) -> JSONResponse:
+    async def _not_found(request: Request, _exc: Exception) -> JSONResponse:
         return JSONResponse({"error": f"no page or API route {request.url.path}"}, status_code=404)
 
     @app.exception_handler(405)
-    def _bad_method(request: Request, _exc: Exception) -> JSONResponse:
+    async def _bad_method(request: Request, _exc: Exception) -> JSONResponse:
         return JSONResponse(
             {"error": f"{request.method} is not allowed on {request.url.path}"}, status_code=405
         )
