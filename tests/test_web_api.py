@@ -66,7 +66,7 @@ def test_a_whole_tictactoe_game_against_alphabeta(offer: Offer) -> None:
     assert [g["label"] for g in config["games"]] == ["tictactoe", "connect_four"]
     assert [a["label"] for a in config["games"][0]["agents"]] == SPECS
     view = c.post("/api/games", json={"game": 0, "agent": 0, "seat": 0}).json()
-    assert view["you_are"] == "You are X (you move first) against alphabeta."
+    assert view["you_are"] == "You are X, you move first, against alphabeta."
     assert view["layout"]["kind"] == "tictactoe" and not view["agent_to_move"]
     assert [m["name"] for m in view["legal"]][:3] == ["a3", "b3", "c3"]
     end = _play_out(c, view)
@@ -89,7 +89,9 @@ def test_the_agent_opens_when_the_human_plays_second_and_undo_takes_back_a_turn(
     c = _client(offer)
     view = c.post("/api/games", json={"game": 1, "agent": 1, "seat": 1}).json()
     sid = view["id"]
-    assert view["agent_to_move"] and view["you_are"].startswith("You are O (you move second)")
+    assert view["agent_to_move"] and view["you_are"].startswith(
+        "You are O (yellow), you move second"
+    )
     assert c.post(f"/api/games/{sid}/undo").status_code == 409  # nothing of the human's yet
     opened = c.post(f"/api/games/{sid}/agent").json()
     assert not opened["agent_to_move"] and len(opened["moves"]) == 1

@@ -47,7 +47,7 @@ def test_layouts_read_their_coordinates_from_the_action_names() -> None:
         3, 3, ["a", "b", "c"], ["3", "2", "1"]
     )  # fmt: skip
     o = board_layout(make_game("othello", size=6))
-    assert o["row_labels"] == ["1", "2", "3", "4", "5", "6"] and o["marks"] == ["X", "O"]
+    assert o["row_labels"] == list("123456") and o["marks"] == ["X (black)", "O (white)"]
     g = board_layout(make_game("gomoku"))
     assert g["col_labels"][-1] == "i" and g["row_labels"][0] == "9"
     c = board_layout(make_game("connect_four"))

@@ -31,6 +31,13 @@ BOARD_KINDS = ("tictactoe", "connect_four", "othello", "gomoku")
 
 _DIRECTIONS = ((0, 1), (1, 0), (1, 1), (1, -1))
 
+PIECE_COLOURS = {
+    "connect_four": ("red", "yellow"),
+    "othello": ("black", "white"),
+    "gomoku": ("black", "white"),
+}
+"""How board.js draws each player's pieces, in words (the marks X and O say less there)."""
+
 
 def board_kind(game: Game) -> str:
     """``game.name`` for the natively drawn games, else ``"generic"``."""
@@ -109,6 +116,13 @@ def last_move_cell(game: Game, grid: np.ndarray, action: int | None) -> tuple[in
     return None
 
 
+def seat_label(game: Game, player: int) -> str:
+    """The player's mark, with its colour where the board draws one: ``"X (black)"``."""
+    colours = PIECE_COLOURS.get(board_kind(game))
+    mark = player_label(game, player)
+    return f"{mark} ({colours[player]})" if colours and player < 2 else mark
+
+
 def result_text(game: Game, state: State, human: int) -> str:
     """The result in words for the human in seat ``human``: ``"You lose: O has 3 in a row
     (a1 b2 c3)."``, ``"Draw."``, ``"You win, 21 discs to 15."`` (Othello)."""
@@ -141,7 +155,7 @@ def _axis_labels(game: Game) -> tuple[list[str], list[str]]:
 def board_layout(game: Game) -> dict[str, Any]:
     """What never changes during a game: the drawing kind, the size, labels and actions."""
     kind = board_kind(game)
-    out: dict[str, Any] = {"kind": kind, "marks": [player_label(game, p) for p in range(2)]}
+    out: dict[str, Any] = {"kind": kind, "marks": [seat_label(game, p) for p in range(2)]}
     if kind == "generic":
         return out
     rows, cols = game.observation_shape[:2]

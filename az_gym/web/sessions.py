@@ -19,7 +19,7 @@ from typing import Any
 
 from az_gym.agents.analysis import player_label
 from az_gym.game import State
-from az_gym.web.boards import board_layout, position_view
+from az_gym.web.boards import board_layout, position_view, seat_label
 from az_gym.web.players import Offer, RequestError, timed_move
 
 
@@ -66,6 +66,7 @@ class Session:
         game, human = self.game, self.human
         label = player_label(game, human)
         order = "first" if human == 0 else "second"
+        seat = seat_label(game, human)
         spec = self.offer.specs[self.agent_index]
         last_think = next((t for t in reversed(self.thinking) if t is not None), None)
         return {
@@ -76,7 +77,7 @@ class Session:
             "agent_label": spec,
             "human": human,
             "human_label": label,
-            "you_are": f"You are {label} (you move {order}) against {spec}.",
+            "you_are": f"You are {seat}, you move {order}, against {spec}.",
             "agent_to_move": self.agent_to_move(),
             "thinking_seconds": last_think,
             "can_undo": human in self.movers,
