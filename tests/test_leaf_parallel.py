@@ -166,6 +166,19 @@ def test_win_in_one_is_still_found(k: int) -> None:
     assert agent.act_state(game, s) == 0
 
 
+def test_the_shipped_gomoku_agent_still_wins_and_blocks_at_the_play_default() -> None:
+    """64 simulations in 4 steps of 16 leaves: X's only winning point, O's only block."""
+    from az_gym import pretrained
+
+    agent = pretrained("gomoku", simulations=64)
+    game = agent.game
+    for moves, answer in (("d2 c1 e3 a9 f4 i9 g5 a8", "h6"), ("c5 b5 d5 a1 e5 i1 f5", "g5")):
+        s = game.initial_state()
+        for m in moves.split():
+            s = game.step(s, game.string_to_action(m))
+        assert game.action_to_string(agent.act_state(game, s)) == answer
+
+
 def test_agents_that_play_gather_leaves_and_the_parameter_is_checked(tmp_path) -> None:
     """The shipped agents and the CLI's AlphaZero specs play at PLAY_LEAVES_PER_CALL; a
     saved agent loads back with the search it was saved with unless told otherwise."""
