@@ -24,10 +24,11 @@ def _is_count(x: Any) -> bool:
 
 ROOT_POLICIES = ("puct", "gumbel")
 """The values of :attr:`MctsParams.root_policy`."""
+
 MAX_LEAVES_PER_CALL = 1024
 """Most leaves one tree may gather per evaluator call (:attr:`MctsParams.leaves_per_call`)."""
 
-PLAY_LEAVES_PER_CALL = 16
+PLAY_LEAVES_PER_CALL = 8
 """Leaves per network call (:attr:`MctsParams.leaves_per_call`) of the agents loaded to play
 one game at a time: ``az_gym.pretrained`` and the CLI's AlphaZero agent specs. Checkpoints
 store the trainer's search parameters, made for lockstep self-play, where many games already

@@ -167,7 +167,7 @@ def test_win_in_one_is_still_found(k: int) -> None:
 
 
 def test_the_shipped_gomoku_agent_still_wins_and_blocks_at_the_play_default() -> None:
-    """64 simulations in 4 steps of 16 leaves: X's only winning point, O's only block."""
+    """64 simulations in 8 steps of 8 leaves: X's only winning point, O's only block."""
     from az_gym import pretrained
 
     agent = pretrained("gomoku", simulations=64)
