@@ -2,11 +2,13 @@
 (run: ``python bench/leaf_parallel.py [--ks 1,4,8,16] [--moves N] [--games G] [--solver]``).
 
 Prints, in one run and interleaved (each position searched by every ``k`` in turn, fresh
-trees, one torch thread), the seconds per move of ``az_gym.pretrained("connect_four")``
+trees, no evaluation cache, one torch thread; eager torch and the default inference
+engine), the seconds per move of ``az_gym.pretrained("connect_four")``
 (400 simulations) and ``pretrained("gomoku")`` (1600) at each ``MctsParams.leaves_per_call``
-``k``, and the ratio to ``k = 1`` (the sequential search, one position per network call).
-Target: >= 3x faster at the default the loaded agents play with
-(:data:`az_gym.mcts_params.PLAY_LEAVES_PER_CALL`).
+``k``, and the ratios to ``k = 1`` (the sequential search, one position per network call)
+on eager torch (the search before this option and before ONNX Runtime) and on the same
+engine. Target: >= 3x faster than eager ``k = 1`` at the default the loaded agents play
+with (:data:`az_gym.mcts_params.PLAY_LEAVES_PER_CALL`).
 
 ``--games G``: the shipped Connect Four agent at ``--new-k`` (default: the play default)
 plays ``G`` games against itself at ``k = 1``, greedy, from ``G / 2`` distinct random
@@ -28,7 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from az_gym import pretrained
+from az_gym import AlphaZeroAgent, pretrained
+from az_gym.agents.shipped import pretrained_path
 from az_gym.evaluation import play_game, wilson_interval
 from az_gym.mcts_params import PLAY_LEAVES_PER_CALL
 
@@ -48,25 +51,36 @@ def _positions(game, n: int, seed: int, max_plies: int) -> list:
 
 
 def time_moves(name: str, ks: list[int], moves: int, seed: int) -> None:
-    """Print seconds per move of the shipped ``name`` agent at each ``k`` (interleaved)."""
-    agents = {k: pretrained(name, leaves_per_call=k) for k in ks}
-    game = agents[ks[0]].game
+    """Print seconds per move of the shipped ``name`` agent at each ``k`` (interleaved), on
+    the default inference engine and on eager torch (the issue's reference: ``k = 1`` on
+    eager torch, one position per network call, was the search before leaf parallelism)."""
+    path = pretrained_path(name)  # no evaluation cache: each move's time its own search's
+    agents = {
+        (engine, k): AlphaZeroAgent.load(path, leaves_per_call=k, cache_size=0, inference=engine)
+        for engine in ("eager", "auto")
+        for k in ks
+    }
+    game = next(iter(agents.values())).game
     for a in agents.values():  # warm-up: compiled kernels, torch's first calls
         a.act_state(game, game.initial_state())
-    times: dict[int, list[float]] = {k: [] for k in ks}
+    times: dict[tuple[str, int], list[float]] = {key: [] for key in agents}
     for s in _positions(game, moves, seed, 8):
-        for k, agent in agents.items():
+        for key, agent in agents.items():
             agent.reset()
             t0 = time.perf_counter()
             agent.act_state(game, s)
-            times[k].append(time.perf_counter() - t0)
-    sims = agents[ks[0]].params.num_iters_per_turn
-    base = statistics.mean(times[ks[0]])
+            times[key].append(time.perf_counter() - t0)
+    sims = agents["auto", ks[0]].params.num_iters_per_turn
+    mean = {key: statistics.mean(t) for key, t in times.items()}
+    old = mean["eager", ks[0]]
     print(f"{name}, {sims} simulations a move, {moves} positions (mean s/move):")
-    for k in ks:
-        t = statistics.mean(times[k])
-        mark = "  <- play default" if k == PLAY_LEAVES_PER_CALL else ""
-        print(f"  k = {k:3d}: {t:7.3f} s/move  {base / t:5.2f}x vs k = {ks[0]}{mark}")
+    for (engine, k), agent in agents.items():
+        mark = "  <- play default" if k == PLAY_LEAVES_PER_CALL and engine == "auto" else ""
+        print(
+            f"  {agent.evaluator.engine:6s} k = {k:3d}: {mean[engine, k]:7.3f} s/move  "
+            f"{old / mean[engine, k]:5.2f}x vs eager k = {ks[0]}, "
+            f"{mean[engine, ks[0]] / mean[engine, k]:5.2f}x vs k = {ks[0]} on {engine}{mark}"
+        )
 
 
 _WORKER: dict = {}
