@@ -101,7 +101,7 @@ def test_visit_totals_equal_the_budget(k: int, sims: int) -> None:
 @pytest.mark.parametrize("k", [2, 5])
 def test_backends_agree(k: int) -> None:
     """numba and numpy give bit-identical leaf-parallel searches: Dirichlet noise, first-play
-    urgency, discounting, rollouts (terminal leaves), Gumbel roots, lockstep trees and tree
+    urgency, discounting, rollouts (terminal leaves), Gumbel roots, the solver, lockstep trees and tree
     reuse; every search spends its budget exactly."""
     c4, gk, ttt = ConnectFour(), Gomoku(9), TicTacToe()
     cases = [
@@ -116,6 +116,9 @@ def test_backends_agree(k: int) -> None:
         (c4, UniformEvaluator, MctsParams(num_iters_per_turn=40, leaves_per_call=k,
                                           root_policy="gumbel", max_num_considered_actions=4),
          [c4.initial_state(), _play(c4, [3])], [[3], [2]]),
+        (c4, UniformEvaluator, MctsParams(num_iters_per_turn=120, leaves_per_call=k,
+                                          solver=True),
+         [_play(c4, [0, 6, 0, 6, 1, 5]), _play(c4, [3, 3, 2])], [[0], [4]]),
     ]  # fmt: skip
     for game, make_ev, params, states, replies in cases:
         out = {}
