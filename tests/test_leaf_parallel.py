@@ -101,8 +101,8 @@ def test_visit_totals_equal_the_budget(k: int, sims: int) -> None:
 @pytest.mark.parametrize("k", [2, 5])
 def test_backends_agree(k: int) -> None:
     """numba and numpy give bit-identical leaf-parallel searches: Dirichlet noise, first-play
-    urgency, discounting, rollouts (terminal leaves), Gumbel roots, the solver, lockstep trees and tree
-    reuse; every search spends its budget exactly."""
+    urgency, discounting, rollouts (terminal leaves), Gumbel roots, the solver, lockstep
+    trees and tree reuse; every search spends its budget exactly."""
     c4, gk, ttt = ConnectFour(), Gomoku(9), TicTacToe()
     cases = [
         (c4, lambda: RolloutEvaluator(c4, rng=np.random.default_rng(3)),
