@@ -4,7 +4,8 @@ serve (the web app, :mod:`az_gym.web.serve`).
 Agents are named on the command line by spec strings (``alphabeta:4``, ``runs/x:400``...),
 listed once in :data:`az_gym.agent_specs.AGENT_SPECS` (``az-gym list`` prints them).
 Every user mistake or environment problem ends as one ``az-gym: error: ...`` line on stderr
-with exit status 2, never a traceback (see :func:`main`).
+with exit status 2, never a traceback (see :func:`main`). This module holds the parser and
+:func:`main`; the subcommands' handlers live in :mod:`az_gym.cli_commands`.
 """
 
 from __future__ import annotations
@@ -12,279 +13,26 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, NoReturn
 
-from az_gym.agent_specs import AGENT_HELP, AGENT_SPECS, make_agent, shipped_agents
+from az_gym.agent_specs import AGENT_HELP, make_agent
 from az_gym.agents.human import HumanQuit
+from az_gym.cli_commands import (
+    CliError,
+    cmd_analyse,
+    cmd_bench,
+    cmd_evaluate,
+    cmd_export,
+    cmd_list,
+    cmd_play,
+    cmd_tournament,
+    cmd_train,
+)
 
-__all__ = ["build_parser", "main", "make_agent"]
-
-
-class CliError(ValueError):
-    """A user mistake the command reports as one ``az-gym: error:`` line (exit 2)."""
-
-
-def _options(options: Sequence[str]) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {}
-    for opt in options:
-        key, sep, value = opt.partition("=")
-        if not sep or not key:
-            raise ValueError(f"game option {opt!r} must look like KEY=VALUE (e.g. size=6)")
-        kwargs[key] = int(value) if value.lstrip("-").isdigit() else value
-    return kwargs
+__all__ = ["CliError", "build_parser", "main", "make_agent"]
 
 
-def _game_and_options(name: str, options: Sequence[str]) -> tuple[Any, dict[str, Any]]:
-    """What the GAME argument names, with its ``-o KEY=VALUE`` options: a registry name and
-    the options, or for ``MODULE:FACTORY`` the imported factory (only what the user typed is
-    imported) with the options bound as its keyword arguments."""
-    kwargs = _options(options)
-    if ":" in name:
-        from az_gym.training.run_game import import_factory
-
-        return import_factory(name, kwargs), {}
-    return name, kwargs
-
-
-def _game_from_args(name: str, options: Sequence[str]) -> Any:
-    """The game ``name`` (a registry name or ``MODULE:FACTORY``) with the ``-o KEY=VALUE``
-    options (:func:`as_game`: a bad option is a one-line ``ValueError`` naming the game's
-    options)."""
-    from az_gym.envs.registry import as_game
-
-    game, kwargs = _game_and_options(name, options)
-    return as_game(game, **kwargs)
-
-
-# ---------------------------------------------------------------------------- commands
-def cmd_train(args: argparse.Namespace) -> int:
-    """Train (or resume) a run.
-
-    The game is a registry name or ``MODULE:FACTORY`` (a PettingZoo or Gymnasium env
-    factory, imported because the user typed it; ``-o`` options become its keyword
-    arguments). On ``--resume`` the game, options and ``--config`` must be the run's (a
-    difference is refused, naming both), and ``--set`` changes parameters deliberately.
-    """
-    from az_gym.training.run_game import resolve_game
-    from az_gym.training.trainer import Trainer
-
-    game, options = _game_and_options(args.game, args.option)
-    if args.seed is not None:
-        args.set = [f"seed={args.seed}", *args.set]
-    if args.resume:
-        # The default is Trainer's: runs/<the game's name>.
-        run_dir = args.run_dir or Path("runs") / resolve_game(game, options)[1].name
-        trainer = Trainer.from_run_dir(
-            run_dir,
-            env_or_name=game,
-            game_options=options,
-            params=args.config,
-            overrides=args.set,
-            quiet=args.quiet,
-        )
-        trainer.resume()
-    else:
-        trainer = Trainer(
-            game,
-            args.config,
-            args.run_dir,
-            overrides=args.set,
-            quiet=args.quiet,
-            game_options=options,
-        )
-        trainer.train()
-    print(f"run directory: {trainer.run.path}")
-    return 0
-
-
-def cmd_play(args: argparse.Namespace) -> int:
-    """A human against an agent in the terminal; ``quit`` or Ctrl-D leaves (exit 0)."""
-    from az_gym.agents import play_against
-
-    game = _game_from_args(args.game, args.option)
-    opponent = make_agent(args.opponent, game, seed=args.seed)
-    seat = 1 if args.second else 0
-    play_against(game, opponent, seat, opponent_name=args.opponent, seed=args.seed)
-    return 0
-
-
-def _output_file(path: str) -> Path:
-    """Check that ``--out`` can take a file, before any game is played (parents created)."""
-    out = Path(path)
-    if out.is_dir():
-        raise CliError(f"--out {path}: is a directory; give a file name, e.g. {out / 'duel.json'}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise CliError(f"--out {path}: cannot write there (permission denied)")
-    return out
-
-
-def _output_dir(path: str) -> Path:
-    """Check (and create) the ``--out`` directory of a tournament before playing."""
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise CliError(f"--out {path}: exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
-    if not os.access(out, os.W_OK):
-        raise CliError(f"--out {path}: cannot write there (permission denied)")
-    return out
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    """A duel between two agents, named in the result by their specs."""
-    import dataclasses
-
-    from az_gym.evaluation import evaluate
-
-    out = _output_file(args.out) if args.out else None
-    game = _game_from_args(args.game, args.option)
-    a = make_agent(args.agent_a, game, seed=args.seed)
-    b = make_agent(args.agent_b, game, seed=None if args.seed is None else args.seed + 1)
-    t0 = time.perf_counter()
-    result = evaluate(
-        a,
-        b,
-        game,
-        args.games,
-        seed=args.seed,
-        num_processes=args.processes,
-        progress=False if args.quiet else None,
-    )
-    result = dataclasses.replace(result, names=(args.agent_a, args.agent_b))
-    print(result)
-    print(f"({time.perf_counter() - t0:.1f} s)")
-    if out is not None:
-        import json
-
-        out.write_text(json.dumps(result.to_dict(), indent=2))
-    return 0
-
-
-def cmd_tournament(args: argparse.Namespace) -> int:
-    """A round robin with an Elo table (agents named by their specs)."""
-    from az_gym.evaluation import tournament
-
-    twice = sorted({s for s in args.agents if args.agents.count(s) > 1})
-    if twice:
-        raise CliError(f"each agent spec once, please: {', '.join(twice)} given more than once")
-    out = _output_dir(args.out) if args.out else None
-    game = _game_from_args(args.game, args.option)
-    players = {spec: make_agent(spec, game, seed=args.seed) for spec in args.agents}
-    result = tournament(
-        players,
-        game,
-        args.games_per_pair,
-        seed=args.seed,
-        num_processes=args.processes,
-        progress=False if args.quiet else None,
-    )
-    print(result)
-    if out is not None:
-        result.to_json(out / "tournament.json")
-        result.to_csv(out / "tournament.csv")
-        result.plot(out / "elo.png")
-        print(f"saved to {out}/")
-    return 0
-
-
-def _replay(game: Any, moves: Sequence[str]) -> Any:
-    """The position after ``moves`` (names) from the start; a bad move is one clear error."""
-    state = game.initial_state()
-    for i, text in enumerate(moves):
-        before = f"after {' '.join(moves[:i])}" if i else "at the start"
-        legal = " ".join(game.action_to_string(a) for a in game.legal_actions(state))
-        if game.is_terminal(state):
-            raise CliError(f"move {i + 1} {text!r}: the game is already over {before}")
-        try:
-            action = game.string_to_action(text)
-        except ValueError:
-            raise CliError(
-                f"move {i + 1} {text!r} is not a move of {game.name}; legal moves {before}: {legal}"
-            ) from None
-        if not game.legal_mask(state)[action]:
-            raise CliError(f"move {i + 1} {text!r} is illegal {before}; legal moves: {legal}")
-        state = game.next_state(state, action)
-    return state
-
-
-def cmd_analyse(args: argparse.Namespace) -> int:
-    """Show an agent's view of a position (the board once, then one row per move)."""
-    game = _game_from_args(args.game, args.option)
-    state = _replay(game, args.moves)
-    if game.is_terminal(state):
-        raise CliError(f"the game is over after {' '.join(args.moves)}: nothing to analyse")
-    agent = make_agent(args.agent, game, seed=args.seed)
-    if not callable(getattr(agent, "analyse", None)):
-        can = ", ".join(s.syntax for s in AGENT_SPECS if s.analyses)
-        raise CliError(f"agent {args.agent!r} cannot analyse a position; these can: {can}")
-    print(agent.analyse((game, state)))
-    return 0
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    """Quick speed figures of this install (the full benchmarks live in bench/)."""
-    import numpy as np
-
-    from az_gym.envs.registry import available_games, make_game
-    from az_gym.evaluators import UniformEvaluator
-    from az_gym.mcts import BatchedMcts, MctsParams
-
-    rng = np.random.default_rng(0)
-    print(f"{'game':<14}{'random steps/s':>16}{'uniform sims/s (B=64)':>24}")
-    for name in available_games():
-        game = make_game(name)
-        steps, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < args.seconds:
-            s = game.initial_state()
-            while not game.is_terminal(s):
-                s = game.next_state(s, int(rng.choice(np.flatnonzero(game.legal_mask(s)))))
-                steps += 1
-        rate = steps / (time.perf_counter() - t0)
-        mcts = BatchedMcts(game, UniformEvaluator(), MctsParams(num_iters_per_turn=64), rng=rng)
-        mcts.search([game.initial_state()] * 64, num_simulations=8)  # warm-up (numba cache)
-        mcts.reset()
-        t0 = time.perf_counter()
-        mcts.search([game.initial_state()] * 64)
-        sims = 64 * 64 / (time.perf_counter() - t0)
-        print(f"{name:<14}{rate:>16,.0f}{sims:>24,.0f}")
-    return 0
-
-
-def cmd_list(args: argparse.Namespace) -> int:
-    """List games, agent specs and the games that ship a pre-trained agent."""
-    from az_gym.envs.registry import available_games
-
-    print("games: " + ", ".join(available_games()))
-    print("agent specs:")
-    width = max(len(s.syntax) for s in AGENT_SPECS)
-    for spec in AGENT_SPECS:
-        print(f"  {spec.syntax:<{width}}  {spec.meaning}")
-    print("pre-trained agents ship for: " + ", ".join(shipped_agents()))
-    return 0
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    """Export an agent's policy-value network to ONNX."""
-    game = _game_from_args(args.game, args.option)
-    agent = make_agent(args.agent, game)
-    net = getattr(agent, "network", None)  # AlphaZero and network-only agents have one
-    if net is None:
-        raise CliError(
-            f"agent {args.agent!r} has no policy-value network to export; export takes a run "
-            "directory, an AlphaZero .pt file, pretrained or network:RUN"
-        )
-    out = _output_file(args.out)
-    from az_gym.agents.alphazero import export_onnx
-
-    export_onnx(net, out)
-    print(f"wrote {out}")
-    return 0
-
-
-# ------------------------------------------------------------------------------ parser
 class _Parser(argparse.ArgumentParser):
     """argparse with its errors on one ``az-gym: error:`` line, like every other error."""
 

@@ -74,7 +74,7 @@ def _web_modules() -> None:
 
 def _games(texts: list[str]) -> list[Any]:
     """The offered games, ``NAME[,KEY=VALUE...]`` each, built as every command builds one."""
-    from az_gym.cli import _game_from_args
+    from az_gym.cli_commands import _game_from_args
     from az_gym.web.players import GameChoice
 
     out = []
