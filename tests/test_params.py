@@ -288,7 +288,14 @@ def test_schedules():
 # ---------------------------------------------------------------- honest settings
 PARAM_CLASSES = (Params, SelfPlayParams, SimParams, ArenaParams, LearningParams, OptimiserSpec,
                  MemAnalysisParams, DuelSpec, MctsParams)  # fmt: skip
-DEFINITIONS = {"training/params.py", "training/params_io.py", "mcts_params.py"}
+DEFINITIONS = {
+    "training/params.py",
+    "training/params_checks.py",
+    "training/params_io.py",
+    "training/params_learning.py",
+    "training/params_play.py",
+    "mcts_params.py",
+}
 INFORMATIONAL: dict[str, str] = {}
 """Fields kept although no code reads them, with the reason (none today)."""
 READ_THROUGH = {
