@@ -23,6 +23,12 @@ Below the root, selection is deterministic (the paper's section 5, mctx's
 ``gumbel_muzero_interior_action_selection``): the legal action maximising
 ``pi'(a) - N(a) / (1 + N)``, ``pi'`` the node's improved policy, lowest index on ties.
 
+With the solver (``MctsParams.solver``) the root reads its rows as the solver rewrites them
+(a proven child's ``Q`` exact, a dominated child out of the improved policy), a proven child
+leaves the schedule (its visits go to the open actions; :meth:`GumbelRoot.next_actions`) and
+the selection compares proven children by their exact values
+(:meth:`GumbelRoot.selected_actions`).
+
 Every per-node formula is one compiled (numba) function, called by both search backends, so
 they stay bit-identical (numpy's vectorised ``exp`` and the C library's differ in the last
 bit on some CPUs).
@@ -36,6 +42,7 @@ import math
 import numpy as np
 from numba import njit
 
+from az_gym._mcts_solver import choices, solver_rows
 from az_gym._mcts_tree import NodePool
 from az_gym.mcts_params import MctsParams
 
@@ -240,32 +247,89 @@ class GumbelRoot:
         self._sim = 0
 
     def _rows(self) -> tuple[np.ndarray, np.ndarray]:
-        pool, p = self.pool, self.params
-        return _root_rows(
-            self.roots, pool.N, pool.W, pool.P, pool.penalty, pool.value,
-            float(p.c_visit), float(p.c_scale),
-        )  # fmt: skip
+        """``(sigma, improved)``, both ``float64[B, A]``, at the roots (:func:`_root_rows`).
+        With the solver on the rows it rewrites, as below the root
+        (:func:`~az_gym._mcts_solver.solver_rows`: a proven child's ``Q`` is exact, a
+        dominated child is left out), except at a root lost whatever it plays, where every
+        move is dominated and the plain penalties stay."""
+        pool, p, roots = self.pool, self.params, self.roots
+        c = float(p.c_visit), float(p.c_scale)
+        if not p.solver:
+            return _root_rows(roots, pool.N, pool.W, pool.P, pool.penalty, pool.value, *c)
+        w, pen = solver_rows(pool, roots)
+        pen = np.where(np.isfinite(pen).any(1, keepdims=True), pen, pool.penalty[roots])
+        at = np.arange(roots.size)
+        return _root_rows(at, pool.N[roots], w, pool.P[roots], pen, pool.value[roots], *c)
 
-    def _best_holding(self, visit: np.ndarray) -> np.ndarray:
-        """``int64[B]``: among the actions with ``visit[b]`` visits in this search, the
-        highest ``g + logits + sigma`` (lowest index on ties)."""
+    def _best(self, candidates: np.ndarray) -> np.ndarray:
+        """``int64[B]``: among ``candidates bool[B, A]``, the highest ``g + logits + sigma``
+        (lowest index on ties)."""
         score = self.gumbel + self.logits + self._rows()[0]
-        return np.where(self.counts == visit[:, None], score, -np.inf).argmax(1)
+        return np.where(candidates, score, -np.inf).argmax(1)
+
+    def _open(self) -> np.ndarray:
+        """``bool[B, A]`` (solver) the legal root actions whose child is not proven
+        (unexpanded or still open): the only ones a simulation can learn anything about."""
+        pool, roots = self.pool, self.roots
+        ch = pool.C[roots].astype(np.int64)
+        proven = (ch >= 0) & ~np.isnan(pool.proven[ch, 0])
+        return np.isfinite(pool.penalty[roots]) & ~proven
+
+    def _redirected(self, level: np.ndarray, holding: np.ndarray) -> np.ndarray:
+        """``bool[B, A]`` (solver) the actions the next simulation may be forced onto at the
+        schedule's visit counts ``level float[B]`` (``holding``: the actions holding them).
+
+        A proven child needs no more visits (its value is exact, and a descent would stop at
+        it), so it leaves the schedule and its place goes to the open actions holding the
+        level; when none holds it, to the open ones holding the fewest visits above it (the
+        survivors of its phase), else the most below it (the best of those eliminated
+        before and, once every sampled action is proven, the actions never sampled: the
+        considered set is refilled, so a root can be proven through all its moves). A row
+        with no open action keeps ``holding``: a proven root, which rests, or the root of a
+        one-player game, which is never proven.
+        """
+        open_, counts = self._open(), self.counts
+        lv = level[:, None]
+        above = np.where(open_ & (counts >= lv), counts, np.inf).min(1)
+        below = np.where(open_ & (counts < lv), counts, -np.inf).max(1)
+        target = np.where(np.isfinite(above), above, below)[:, None]
+        return np.where(open_.any(1, keepdims=True), open_ & (counts == target), holding)
 
     def next_actions(self) -> np.ndarray:
         """``int64[B]`` the forced root action of the next simulation of every tree
-        (counted as visited)."""
-        actions = self._best_holding(self._schedule[:, self._sim])
+        (counted as visited): the best holding the schedule's visit count; with the solver
+        never a proven child while any move is open (:meth:`_redirected`)."""
+        level = self._schedule[:, self._sim]
+        holding = self.counts == level[:, None]
+        if self.params.solver:
+            holding = self._redirected(level, holding)
+        actions = self._best(holding)
         self.counts[np.arange(len(actions)), actions] += 1.0
         self._sim += 1
         return actions
 
     def selected_actions(self) -> np.ndarray:
         """``int64[B]`` the action to play: the best ``g + logits + sigma`` among the most
-        visited of this search (the paper's ``A_{n+1}``)."""
-        return self._best_holding(self.counts.max(1))
+        visited of this search (the paper's ``A_{n+1}``).
+
+        With the solver the candidates are the most visited open actions and the proven
+        children the solver allows (:func:`~az_gym._mcts_solver.choices`): a proven child's
+        exact value needs no visits to be compared. So a proven win is selected, a proven
+        loss never while another move is open, and at a proven root only its best proven
+        moves compete.
+        """
+        most = self.counts == self.counts.max(1, keepdims=True)
+        if not self.params.solver:
+            return self._best(most)
+        open_ = self._open()
+        open_counts = np.where(open_, self.counts, -1.0)
+        most_open = open_ & (self.counts == open_counts.max(1, keepdims=True))
+        root_open = np.isnan(self.pool.proven[self.roots, 0])[:, None]
+        cands = (most_open & root_open) | (choices(self.pool, self.roots) & ~open_)
+        return self._best(np.where(cands.any(1, keepdims=True), cands, most))
 
     def improved_policy(self) -> np.ndarray:
         """``float64[B, A]`` ``softmax(logits + sigma(completed_q))`` over the legal actions
-        (zero elsewhere): the policy target."""
+        (zero elsewhere): the policy target. With the solver a proven child's completed
+        ``Q`` is its exact value and a dominated child gets no mass (:meth:`_rows`)."""
         return self._rows()[1]

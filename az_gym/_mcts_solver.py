@@ -20,7 +20,9 @@ in ``[-1, 1]`` (:data:`MAX_UTILITY` is the best return there is):
   sibling, or proven at the worst return (:func:`dominated`), is treated as illegal (never
   chosen while any other child can be: there is one, else the node would be proven). The
   descent stops at a proven child as at a terminal one and backs its exact values up, so a
-  proven subtree is never searched again.
+  proven subtree is never searched again. A Gumbel root reads its rows the same way and
+  forces no simulation onto a proven child while another move is open
+  (:meth:`az_gym._gumbel.GumbelRoot.next_actions`).
 * A proven root ends its search (:meth:`az_gym.mcts.BatchedMcts.search` reports the
   simulations each root used and its proven value).
 

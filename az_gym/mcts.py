@@ -32,7 +32,10 @@ Gumbel root (``MctsParams.root_policy = "gumbel"``, :mod:`az_gym._gumbel`): each
 simulation's root action is forced by sequential halving over Gumbel-top-k sampled actions,
 nodes below the root select deterministically from their improved policy, and the result
 carries the selected ``action`` and the ``improved_policy`` (the training target); the root
-Dirichlet noise is not used (``add_noise`` draws the Gumbel noise instead).
+Dirichlet noise is not used (``add_noise`` draws the Gumbel noise instead). With the solver,
+no root simulation is forced onto a proven child while a root move is open (the considered
+set is refilled from the moves not sampled once every sampled one is proven, so the root's
+proof, over all its legal moves, can end the search early).
 
 MCTS solver (``MctsParams.solver``, :mod:`az_gym._mcts_solver`): proven wins, draws and
 losses are backed up the tree after each simulation; PUCT scores a proven child by its
