@@ -54,7 +54,8 @@ level, ``backend="numpy"``); both give bit-identical searches
 (``tests/test_golden.py``). Leaf expansion (game calls) and evaluation are shared code;
 storing the priors and turning leaves into values are compiled loops shared by both
 (:mod:`az_gym._mcts_leaves`), which a single tree's step would otherwise spend on fixed
-numpy costs.
+numpy costs. The simulation step itself (descents, expansion, evaluation, backup) is
+:class:`az_gym._mcts_step.SimulationStep`, which :class:`BatchedMcts` inherits.
 
 Leaf parallelism (``MctsParams.leaves_per_call = k``, AlphaZero.jl's workers per tree): a
 simulation step descends every tree ``k`` times before evaluating. Each descent but the last
@@ -78,7 +79,6 @@ tree. Unreachable nodes are dropped at the start of every search (the pool is co
 
 from __future__ import annotations
 
-import time
 from collections.abc import Hashable, Sequence
 from typing import Protocol
 
@@ -86,9 +86,9 @@ import numpy as np
 
 from az_gym._gumbel import GumbelRoot
 from az_gym._mcts_backends import make_backend
-from az_gym._mcts_leaves import leaf_values, store_priors
-from az_gym._mcts_solver import check_returns, check_solvable, choices
-from az_gym._mcts_tree import NodePool, check_tree_ids, distinct_edges
+from az_gym._mcts_solver import check_solvable, choices
+from az_gym._mcts_step import SimulationStep
+from az_gym._mcts_tree import NodePool, check_tree_ids
 from az_gym._search_result import SearchResult, play_policy, visits_to_policy
 from az_gym.game import Game, GameOverError, State
 from az_gym.mcts_params import MctsParams
@@ -134,7 +134,7 @@ class Evaluator(Protocol):
         ...
 
 
-class BatchedMcts:
+class BatchedMcts(SimulationStep):
     """``B`` search trees stepped in lockstep, one evaluator call per simulation step.
 
     Args:
@@ -347,96 +347,3 @@ class BatchedMcts:
         g = self.rng.standard_gamma(alpha, size=priors.shape) * legal
         g /= np.maximum(g.sum(1, keepdims=True), 1e-300)
         return (1.0 - eps) * priors + eps * g
-
-    def _expand(self, ids: np.ndarray, states: list[State]) -> None:
-        """Fill the rows of new nodes ``ids`` holding ``states``: terminal returns, or
-        legal mask, mover, priors and value from ONE evaluator call."""
-        game, pool = self.game, self._pool
-        is_terminal = game.is_terminal
-        term_list = list(map(is_terminal, states))
-        if any(term_list):
-            term = np.array(term_list, bool)
-            pool.terminal[ids] = term
-            for j in np.flatnonzero(term).tolist():
-                ret = game.returns(states[j])
-                if self.params.solver:
-                    check_returns(game, ret)
-                pool.proven[ids[j]] = ret  # a terminal node is proven by its returns
-            live = np.flatnonzero(~term)
-            if live.size == 0:
-                return
-            lstates = [states[j] for j in live.tolist()]
-            lids = ids[live]
-        else:
-            pool.terminal[ids] = False
-            lstates, lids = states, ids
-        # One leaf (a single tree searched sequentially): the state's own mask, without
-        # the batch version's per-call array work.
-        masks = np.asarray(
-            game.legal_mask(lstates[0])[None] if len(lstates) == 1 else game.legal_masks(lstates),
-            bool,
-        )
-        obs = game.observations(lstates) if self._needs_obs else None
-        t0 = time.perf_counter()
-        if self._needs_states:
-            priors, values = self.evaluator(obs, masks, states=lstates)
-        else:
-            priors, values = self.evaluator(obs, masks)
-        self.evaluator_seconds += time.perf_counter() - t0
-        priors = np.asarray(priors, np.float64)
-        tp = self.params.prior_temperature
-        if tp != 1.0:
-            priors = (priors * masks) ** (1.0 / tp)
-        values = np.asarray(values, np.float64).reshape(-1)
-        store_priors(lids, priors, masks, values, pool.P, pool.penalty, pool.value)
-        to_play = game.to_play
-        pool.to_play[lids] = np.fromiter(map(to_play, lstates), np.int64, len(lstates))
-
-    def _simulate(
-        self, roots: np.ndarray, root_priors: np.ndarray, k: int,
-        root_actions: list[np.ndarray] | None,
-    ) -> None:  # fmt: skip
-        """One simulation step: descend every tree ``k`` times (descent ``j`` from
-        ``root_actions[j] int64[B]`` when the root's action is forced; a virtual loss on
-        each path but the last keeps the ``k`` descents apart), expand + evaluate all new
-        leaves in ONE evaluator call, take the virtual loss off and back every descent up."""
-        pool, game, params, backend = self._pool, self.game, self.params, self._backend
-        gumbel = (params.c_visit, params.c_scale) if params.root_policy == "gumbel" else None
-        paths = []
-        for j in range(k):
-            paths.append(backend.descend(
-                pool, roots, root_priors, params.cpuct, params.fpu_reduction,
-                root_actions=None if root_actions is None else root_actions[j], gumbel=gumbel,
-                solver=params.solver,
-            ))  # fmt: skip
-            if j < k - 1:
-                backend.virtual_loss(pool, paths[-1], 1.0, params.virtual_loss)
-        if k == 1:
-            leaf_parent, leaf_action = paths[0].leaf_parent, paths[0].leaf_action
-            leaf_child = paths[0].leaf_child.copy()
-        else:  # flat index j * B + b: descent j of tree b
-            leaf_parent = np.concatenate([d.leaf_parent for d in paths])
-            leaf_action = np.concatenate([d.leaf_action for d in paths])
-            leaf_child = np.concatenate([d.leaf_child for d in paths])
-        new = (leaf_child < 0).nonzero()[0]
-        if new.size:
-            par, act = leaf_parent[new], leaf_action[new]
-            if k > 1:
-                first, slot = distinct_edges(par, act, game.num_actions)
-                par, act = par[first], act[first]
-            ids = pool.allocate(par.size)
-            pool.C[par, act] = ids
-            next_state, pstates = game.next_state, pool.states
-            states = list(map(next_state, [pstates[p] for p in par.tolist()], act.tolist()))
-            pstates[ids[0] : ids[-1] + 1] = states  # allocate() gives consecutive ids
-            self._expand(ids, states)
-            leaf_child[new] = ids if k == 1 else ids[slot]
-        # Leaf values as per-player vectors g [B*k, num_players].
-        g = leaf_values(leaf_child, pool.value, pool.to_play, pool.proven, float(params.gamma))
-        b = roots.size
-        for j, path in enumerate(paths):
-            if j < k - 1:
-                backend.virtual_loss(pool, path, -1.0, params.virtual_loss)
-            backend.backup(pool, path, g[j * b : (j + 1) * b], params.gamma)
-            if params.solver and game.num_players == 2:
-                backend.prove(pool, path, leaf_child[j * b : (j + 1) * b])
