@@ -42,7 +42,7 @@ from az_gym.agents.alphazero import AlphaZeroAgent
 from az_gym.envs.registry import make_game
 from az_gym.threads import available_cores, learner_threads, set_inference_threads
 from az_gym.training.learning import Learner
-from az_gym.training.memory import MemoryBuffer, TrainingData
+from az_gym.training.memory import LearningSet, MemoryBuffer
 from az_gym.training.params import LearningParams
 from az_gym.training.params_io import default_params
 
@@ -88,7 +88,7 @@ def move_timer(name: str, sims: int) -> Callable[[], float]:
     return run
 
 
-def random_positions(num_games: int, seed: int = 0) -> TrainingData:
+def random_positions(num_games: int, seed: int = 0) -> LearningSet:
     """Connect Four positions of random games, uniform policy targets."""
     game = make_game("connect_four")
     rng = np.random.default_rng(seed)

@@ -1,11 +1,15 @@
-"""Bytes per stored sample of the memory buffer, in memory and in ``memory.npz``.
+"""Bytes per stored sample of the memory buffer: stored, in ``memory.npz``, and at the
+peak of learning.
 
 For Connect Four and 9x9 gomoku (``--games``), fills a :class:`MemoryBuffer` with the
 positions of random games (the stored layout depends only on the game's observation, mask
 and action count, not on who played), then prints per sample: the packed bytes the buffer
 holds, the bytes of its ``memory.npz``, the unpacked :class:`TrainingData` the network reads
-(what the buffer held before packing), and the learning set with the symmetric images
-(built once per iteration by ``training_data``, never stored), each extrapolated to one
+(what the buffer held before packing), the learning set the shipped parameters build
+(position averaging over the game's symmetries, rows still packed: symmetric images are
+made per batch), and the *peak* that learning adds above the buffer (``tracemalloc``:
+building the learning set, drawing one training batch, one loss-report batch of every
+image of its rows; the network's own tensors are not counted), each extrapolated to one
 million samples; and the time to unpack the whole buffer. Target: <= 100 B per Connect
 Four sample.
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +31,7 @@ import numpy as np
 from az_gym.envs.registry import make_game
 from az_gym.game import Game
 from az_gym.training.memory import MemoryBuffer, TrainingData
+from az_gym.training.params_io import default_params
 
 
 def fill(game: Game, num_samples: int, seed: int = 0) -> MemoryBuffer:
@@ -71,13 +77,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         t0 = time.perf_counter()
         data = buf.samples()
         unpack = time.perf_counter() - t0
+        lp = default_params(name).learning
         syms = game.symmetries()
-        learning = buf.training_data(False, symmetries=syms)
+        np.unique(np.arange(3))  # numpy's one-time set-up of unique, outside the peak
+        tracemalloc.start()
+        learning = buf.training_data(
+            lp.use_position_averaging, lp.samples_weighing_policy, symmetries=syms
+        )
+        learning.draw(np.random.default_rng(0), lp.batch_size)
+        next(learning.all_images(lp.loss_computation_batch_size))
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
         rows = {
             "packed, in memory (stored)": buf.nbytes / n,
             "packed, memory.npz": file_bytes / n,
             "unpacked TrainingData (before)": _data_bytes(data) / n,
-            f"learning set, {len(syms)} symmetries (transient)": _data_bytes(learning) / n,
+            f"learning set, {learning.num_rows} rows for {len(learning)}": learning.nbytes / n,
+            "learning's peak above the buffer": peak / n,
+            "stored + learning's peak": (buf.nbytes + peak) / n,
         }
         chunk = buf._packed()
         print(

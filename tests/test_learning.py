@@ -115,7 +115,7 @@ def test_loss_reports_on_a_sample_of_the_learning_set():
 
 def test_learning_passes_are_fresh_and_in_train_mode():
     net = small_net(dropout=0.5)
-    data = tictactoe_data(n_games=5).training_data(False)
+    data = tictactoe_data(n_games=5).samples()
     obs = torch.from_numpy(data.obs[:16])
     net.train()
     a, b = net(obs).logits, net(obs).logits
@@ -140,7 +140,7 @@ def test_learning_passes_are_fresh_and_in_train_mode():
 
 def test_gradients_come_only_from_the_fresh_pass():
     net = small_net()
-    data = tictactoe_data(n_games=5).training_data(False)
+    data = tictactoe_data(n_games=5).samples()
     # Self-play's pass: inference mode, nothing to backpropagate through.
     with torch.inference_mode():
         selfplay_out = net.eval()(torch.from_numpy(data.obs)).value

@@ -6,12 +6,7 @@ import numpy as np
 import pytest
 
 from az_gym.envs.registry import make_game
-from az_gym.training.memory import (
-    MemoryBuffer,
-    TrainingData,
-    augment_with_symmetries,
-    position_keys,
-)
+from az_gym.training.memory import MemoryBuffer, TrainingData, position_keys
 from az_gym.training.params import SamplesWeighingPolicy
 
 
@@ -101,10 +96,10 @@ def test_position_averaging(policy, expected):
     out = out.take(order)
     assert out.count.tolist() == [1, 3]
     np.testing.assert_allclose(out.weight, expected, rtol=1e-6)
-    np.testing.assert_allclose(out.policy[1], [1 / 3, 1 / 3, 1 / 3], rtol=1e-6)
-    np.testing.assert_allclose(out.value, [1.0, 0.0], atol=1e-7)
+    np.testing.assert_allclose(out.rows.policy[1], [1 / 3, 1 / 3, 1 / 3], rtol=1e-6)
+    np.testing.assert_allclose(out.rows.value, [1.0, 0.0], atol=1e-7)
     np.testing.assert_allclose(out.moves_left, [5.0, 3.0])
-    np.testing.assert_array_equal(out.obs, [[1, 0], [0, 1]])
+    np.testing.assert_array_equal(out.batch(np.arange(2)).obs, [[1, 0], [0, 1]])
     plain = buf.training_data(False, policy)
     assert len(plain) == 4 and plain.weight.tolist() == [1, 1, 1, 1]
 
@@ -126,9 +121,11 @@ def test_symmetry_augmentation_is_consistent(name):
     buf = MemoryBuffer(100)
     buf.add_game(obs, pis, masks, players, ret)
     syms = game.symmetries()
-    aug = buf.training_data(False, symmetries=syms)
+    learning_set = buf.training_data(False, symmetries=syms)
     n = len(obs)
-    assert len(aug) == n * len(syms)  # the identity is not duplicated
+    assert len(learning_set) == n * len(syms)  # the identity is not duplicated
+    rows = np.tile(np.arange(n), len(syms))  # every stored sample under every symmetry
+    aug = learning_set.batch(rows, np.repeat(np.arange(len(syms)), n))
     for t, s in enumerate(states):
         for k, g in enumerate(syms):
             row = k * n + t
@@ -149,14 +146,13 @@ def test_augment_then_average_merges_symmetric_openings():
     masks = np.stack([game.legal_mask(corner), game.legal_mask(other_corner)])
     pi = masks / masks.sum(1, keepdims=True)
     data = TrainingData.from_arrays(obs, pi, [0.0, 1.0], masks)
-    merged = augment_with_symmetries(data, game.symmetries())
     buf = MemoryBuffer(100)
     buf.add(data)
     out = buf.training_data(True, SamplesWeighingPolicy.LINEAR, game.symmetries())
-    assert len(merged) == 16
-    assert len(out) == 4  # the four corner openings, each seen 4 times
-    assert out.count.tolist() == [4, 4, 4, 4]
-    np.testing.assert_allclose(out.value, 0.5)
+    assert len(out) == 4  # the four corner openings, each seen 4 times in the 16 images
+    assert out.num_rows == 1 and out.images.tolist() == [4]  # one class, made per batch
+    assert out.count.tolist() == [4]
+    np.testing.assert_allclose(out.rows.value, 0.5)
 
 
 def test_game_stages_partition_by_moves_left():

@@ -21,9 +21,11 @@ Lreg + Linv``:
   illegal actions.
 
 Batches are drawn *with replacement, proportionally to the sample weights* ``W(n)`` of
-position averaging, and averaged uniformly; loss reports (:func:`compute_losses`) are
-the weighted means, i.e. the expectation of the batch loss, on the whole learning set or on
-a uniform sample of ``loss_computation_max_samples`` of it.
+position averaging, each sample under one symmetry drawn uniformly (the learning set stays
+packed and unaugmented: :mod:`az_gym.training.learning_set`), and averaged uniformly; loss
+reports (:func:`compute_losses`) are the weighted means, i.e. the expectation of the batch
+loss, on the whole learning set (every row under every symmetry) or on a uniform sample of
+about ``loss_computation_max_samples`` of it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import torch
 from torch import nn
 
 from az_gym.threads import use_learner_threads
+from az_gym.training.learning_set import LearningSet
 from az_gym.training.memory import MemoryBuffer, TrainingData
 from az_gym.training.params import LearningParams
 
@@ -93,7 +96,8 @@ class LearningReport:
     iteration: int
     lr: float
     num_samples: int
-    """Samples in the learning set (after augmentation and averaging)."""
+    """Samples in the learning set (after augmentation and averaging: ``len`` of the
+    :class:`LearningSet`, whose images are made per batch)."""
     batches_per_checkpoint: int
     losses_before: LossTerms
     checkpoints: tuple[CheckpointReport, ...]
@@ -190,36 +194,42 @@ def _net_device(net: nn.Module) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
+def _learning_set(data: LearningSet | TrainingData) -> LearningSet:
+    """A :class:`TrainingData` is the learning set of its samples, without symmetries."""
+    return data if isinstance(data, LearningSet) else LearningSet.from_data(data)
+
+
 def compute_losses(
     net: nn.Module,
-    data: TrainingData,
+    data: LearningSet | TrainingData,
     params: LearningParams,
     *,
     batch_size: int | None = None,
     device: torch.device | str | None = None,
 ) -> LossTerms:
-    """Weighted-mean losses of ``net`` on ``data``, in eval mode under inference mode, on
-    the learner's threads (``params.num_threads``, see :mod:`az_gym.threads`).
+    """Weighted-mean losses of ``net`` on ``data`` (a learning set: every row under every
+    symmetry, unpacked a batch at a time), in eval mode under inference mode, on the
+    learner's threads (``params.num_threads``, see :mod:`az_gym.threads`).
 
     The network's train/eval mode is restored afterwards.
 
     Raises:
         ValueError: ``data`` is empty.
     """
-    n = len(data)
-    if n == 0:
+    if len(data) == 0:
         raise ValueError("compute_losses: the data set is empty")
+    data = _learning_set(data)
     use_learner_threads(params.num_threads)
     bs = batch_size or params.loss_computation_batch_size
     dev = torch.device(device) if device is not None else _net_device(net)
     was_training = net.training
     net.eval()
     sums = {"policy": 0.0, "value": 0.0, "illegal_mass": 0.0, "entropy": 0.0}
-    wsum = float(np.sum(data.weight, dtype=np.float64))
+    wsum = float(data.sampling_cdf[-1])
     try:
         with torch.inference_mode():
-            for s in range(0, n, bs):
-                t = _tensors(data, slice(s, s + bs), dev)
+            for part in data.all_images(bs):
+                t = _tensors(part, dev)
                 w = t["weight"]
                 terms = loss_tensors(net, t["obs"], t["mask"], t["policy"], t["value"], params, w)
                 share = float(w.sum()) / wsum
@@ -241,11 +251,9 @@ def compute_losses(
     )
 
 
-def _tensors(data: TrainingData, index: Any, device: torch.device) -> dict[str, torch.Tensor]:
+def _tensors(data: TrainingData, device: torch.device) -> dict[str, torch.Tensor]:
     names = ("obs", "mask", "policy", "value", "weight")
-    return {
-        k: torch.from_numpy(np.ascontiguousarray(getattr(data, k)[index])).to(device) for k in names
-    }
+    return {k: torch.from_numpy(np.ascontiguousarray(getattr(data, k))).to(device) for k in names}
 
 
 def make_optimiser(net: nn.Module, params: LearningParams) -> torch.optim.Optimizer:
@@ -312,7 +320,7 @@ class Learner:
 
     def train(
         self,
-        data: TrainingData,
+        data: LearningSet | TrainingData,
         iteration: int,
         rng: np.random.Generator,
         on_progress: Callable[[int, int, float], None] | None = None,
@@ -321,9 +329,10 @@ class Learner:
         """Run ``num_checkpoints`` series of ``n`` updates (see :class:`LearningParams`).
 
         Args:
-            data: the learning set (``MemoryBuffer.training_data``), numpy arrays.
+            data: the learning set (``MemoryBuffer.training_data``); a
+                :class:`TrainingData` is taken as is (no symmetries).
             iteration: training iteration (picks the learning rate).
-            rng: draws the batches.
+            rng: draws the batches and each sample's symmetry.
             on_progress: ``(batches_done, batches_total, batch_loss)`` after each update.
             on_checkpoint: ``(index, report)`` after each series (e.g. to run an arena on
                 a copy of the network).
@@ -335,19 +344,22 @@ class Learner:
         n_samples = len(data)
         if n_samples == 0:
             raise ValueError("Learner.train: the learning set is empty")
+        data = _learning_set(data)
         start = time.perf_counter()
         use_learner_threads(p.num_threads)
         lr = float(p.optimiser.lr[iteration])
         self.set_lr(lr)
+        # An epoch is a pass over the augmented set (len(data)), as when it was materialised.
         per_ckpt = p.batches_per_checkpoint(n_samples)
         total_batches = per_ckpt * p.num_checkpoints
-        cdf = np.cumsum(data.weight, dtype=np.float64)
         report_set = data
         cap = p.loss_computation_max_samples
         if cap is not None and n_samples > cap:
-            # Its own generator, so that the training batches do not depend on the cap.
+            # Its own generator, so that the training batches do not depend on the cap;
+            # every row picked is evaluated under each of the |G| symmetries.
             pick_rng = np.random.default_rng([iteration, n_samples])
-            pick = pick_rng.choice(n_samples, cap, replace=False)
+            k = min(data.num_rows, max(1, cap // max(1, len(data.symmetries))))
+            pick = pick_rng.choice(data.num_rows, k, replace=False)
             report_set = data.take(np.sort(pick))
         before = compute_losses(self.net, report_set, p, device=self.device)
         reports: list[CheckpointReport] = []
@@ -357,9 +369,7 @@ class Learner:
             self.net.train()
             batch_losses = []
             for _ in range(per_ckpt):
-                idx = np.searchsorted(cdf, rng.random(p.batch_size) * cdf[-1], side="right")
-                idx = np.minimum(idx, n_samples - 1)
-                t = _tensors(data, idx, self.device)
+                t = _tensors(data.draw(rng, p.batch_size), self.device)
                 with autocast(self.device, p.mixed_precision):
                     terms = loss_tensors(self.net, t["obs"], t["mask"], t["policy"], t["value"], p)
                 loss = (

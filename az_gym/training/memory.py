@@ -2,12 +2,11 @@
 
 The buffer keeps the most recent ``capacity`` samples (FIFO), packed without loss
 (:mod:`az_gym.training.packed`: board planes and masks as bits, 56 bytes per Connect Four
-sample), and turns them into :class:`~az_gym.training.samples.TrainingData`, augmented with
-the game's symmetries and averaged by position (:mod:`az_gym.training.samples` says how),
-when learning asks. It saves to and loads from ``memory.npz`` (the packed arrays; files of
-the earlier unpacked layout still load) with every header checked before anything is
-allocated.
-"""
+sample), and turns them into a :class:`~az_gym.training.learning_set.LearningSet`, still
+packed and averaged by position, whose symmetric images are made at batch time
+(:mod:`az_gym.training.learning_set` says how), when learning asks. It saves to and loads
+from ``memory.npz`` (the packed arrays; files of the earlier unpacked layout still load)
+with every header checked before anything is allocated."""
 
 from __future__ import annotations
 
@@ -24,22 +23,12 @@ import numpy as np
 from az_gym.game import Symmetry
 from az_gym.memory_budget import GIB, available_memory_bytes
 from az_gym.training.checkpoint import atomic_write
+from az_gym.training.learning_set import LearningSet
 from az_gym.training.packed import PackedSamples
 from az_gym.training.params import SamplesWeighingPolicy
-from az_gym.training.samples import (
-    TrainingData,
-    augment_with_symmetries,
-    average_positions,
-    position_keys,
-)
+from az_gym.training.samples import TrainingData, position_keys
 
-__all__ = [
-    "MemoryBuffer",
-    "TrainingData",
-    "augment_with_symmetries",
-    "average_positions",
-    "position_keys",
-]
+__all__ = ["LearningSet", "MemoryBuffer", "TrainingData", "position_keys"]
 
 
 class MemoryBuffer:
@@ -174,23 +163,31 @@ class MemoryBuffer:
         use_position_averaging: bool,
         weighing_policy: SamplesWeighingPolicy = SamplesWeighingPolicy.CONSTANT,
         symmetries: Sequence[Symmetry] | None = None,
-    ) -> TrainingData:
-        """The learning set: optional symmetry augmentation, then optional averaging."""
-        data = self.samples()
-        if symmetries:
-            data = augment_with_symmetries(data, symmetries)
-        if use_position_averaging:
-            data = average_positions(data, weighing_policy)
-        return data
+    ) -> LearningSet:
+        """The learning set, packed: optional averaging over positions (over symmetry
+        classes with ``symmetries``, the game's group, identity first, as
+        ``Game.symmetries()``), whose symmetric images the learner makes per batch.
 
-    def game_stages(self, num_stages: int) -> list[TrainingData]:
+        Raises:
+            ValueError: the buffer is empty.
+        """
+        return LearningSet.build(
+            self._packed(), symmetries or (), use_position_averaging, weighing_policy
+        )
+
+    def game_stages(self, num_stages: int) -> list[LearningSet]:
         """Split the samples into ``num_stages`` parts of (nearly) equal size by moves left,
-        the opening first (most moves left) and the endgame last. Unmerged samples."""
+        the opening first (most moves left) and the endgame last. Unmerged samples, no
+        symmetries, still packed (a loss computation unpacks them a batch at a time).
+
+        Raises:
+            ValueError: ``num_stages`` is not an integer >= 1, or the buffer is empty.
+        """
         if isinstance(num_stages, bool) or int(num_stages) != num_stages or num_stages < 1:
             raise ValueError(f"game_stages: num_stages={num_stages!r} must be an integer >= 1")
-        data = self.samples()
-        order = np.argsort(-data.moves_left, kind="stable")
-        return [data.take(idx) for idx in np.array_split(order, int(num_stages))]
+        whole = LearningSet.build(self._packed(), use_position_averaging=False)
+        order = np.argsort(-whole.moves_left, kind="stable")
+        return [whole.take(idx) for idx in np.array_split(order, int(num_stages))]
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | Path) -> None:

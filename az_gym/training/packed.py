@@ -13,9 +13,9 @@ which a handful carry information. :class:`PackedSamples` keeps, per sample:
 
 That is 56 bytes per Connect Four sample and 372 per 9 x 9 gomoku sample, whose 81-action
 policy is 324 of them (``python bench/memory.py``). Nothing is weighted or merged here:
-weights and counts exist only in the learning set. Symmetric images are never stored;
-:meth:`MemoryBuffer.training_data <az_gym.training.memory.MemoryBuffer.training_data>`
-makes them from the unpacked samples when it builds the learning set.
+weights and counts exist only in the learning set. Symmetric images are never stored,
+not even in the learning set (:mod:`az_gym.training.learning_set`): the learner makes
+them for each batch it unpacks.
 """
 
 from __future__ import annotations

@@ -127,7 +127,9 @@ class Params:
     num_iters: int = 10
     """Training iterations. AlphaZero.jl: no default; AlphaGo Zero: ~200."""
     use_symmetries: bool = False
-    """Augment the memory with the game's symmetries before learning. AlphaZero.jl: false."""
+    """Train on the game's symmetric images: each batch sample is seen under a symmetry
+    drawn at batch time, as from the augmented set, which is never materialised
+    (:mod:`az_gym.training.learning_set`). AlphaZero.jl: false."""
     mem_buffer_size: PLSchedule = field(default_factory=lambda: PLSchedule((0,), (100_000,)))
     """Memory capacity in samples, a schedule over iterations. AlphaZero.jl: no default."""
     network: NetworkConfig = field(default_factory=NetworkConfig)

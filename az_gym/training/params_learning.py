@@ -95,7 +95,8 @@ class LearningParams:
 
     The network goes through ``num_checkpoints`` series of ``n`` updates on batches of
     ``batch_size`` samples, ``n = min(max_batches_per_checkpoint, ntotal //
-    min_checkpoints_per_epoch)`` (at least 1) with ``ntotal`` the number of batches in memory.
+    min_checkpoints_per_epoch)`` (at least 1) with ``ntotal`` the number of batches in the
+    learning set (its augmented size with ``use_symmetries``, as in AlphaZero.jl).
     """
 
     use_gpu: bool = False

@@ -48,8 +48,9 @@ def estimate_training_bytes(game: Any, params: Any) -> dict[str, int]:
         lp.batch_size * (sample + 3 * 4 * per_sample),
         lp.loss_computation_batch_size * (sample + 4 * per_sample),
     )
-    augment = len(game.symmetries()) if params.use_symmetries else 1
-    buffer = max(params.mem_buffer_size.ys) * sample * (1 + augment)
+    # The buffer's samples, then the learning set's merged rows beside them (symmetric
+    # images are made per batch): unpacked sizes, an upper bound of the packed ones.
+    buffer = max(params.mem_buffer_size.ys) * sample * 2
     return {"weights": 6 * 4 * num_params, "batch": batch, "buffer": buffer}
 
 

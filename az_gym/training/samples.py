@@ -1,15 +1,11 @@
-"""Training samples: :class:`TrainingData`, symmetry augmentation and position averaging.
+"""Training samples: :class:`TrainingData` and the position keys that merge them.
 
 A sample is one position played in self-play: the observation from the mover's view, the
 legal mask, the search policy ``pi``, the game's final return ``z`` for that position's
-mover, and the number of moves left to the end.
-
-* *symmetry augmentation* adds, for each sample and each non-identity symmetry ``g``, the
-  sample ``(g(obs), pi[sigma], mask[sigma])`` (same ``z``, same moves left);
-* *position averaging* then merges the samples of one position (mean ``pi``, mean ``z``,
-  mean moves left) and weighs the merged sample ``W(n)`` by its count ``n``
-  (:class:`~az_gym.training.params.SamplesWeighingPolicy`). As in AlphaZero.jl, augmentation
-  comes first, so symmetric variants of a position merge too.
+mover, and the number of moves left to the end. Merged samples (position averaging) carry
+the count ``n`` of samples merged and their weight ``W(n)``
+(:class:`~az_gym.training.params.SamplesWeighingPolicy`); the learning set that merges them
+and makes their symmetric images is :mod:`az_gym.training.learning_set`.
 
 Two samples are the *same position* when their observation and legal mask are byte-equal:
 that is exactly the network's input, so the merged target is what the loss would fit
@@ -23,9 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
-from az_gym.game import Symmetry
-from az_gym.training.params import SamplesWeighingPolicy
 
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
@@ -151,55 +144,3 @@ class TrainingData:
             np.ones(n, np.int64),
             position_keys(obs, mask),
         )
-
-
-def augment_with_symmetries(data: TrainingData, symmetries: Sequence[Symmetry]) -> TrainingData:
-    """Add each sample's image under every symmetry but the identity (observation by
-    ``transform_observation``, policy by ``pi[sigma]``, mask by ``mask[sigma]``)."""
-    parts = [data]
-    identity = np.arange(data.mask.shape[1])
-    for g in symmetries:
-        obs = np.ascontiguousarray(g.transform_observation(data.obs), dtype=np.float32)
-        if np.array_equal(g.sigma, identity) and np.array_equal(obs, data.obs):
-            continue  # the identity (whatever its name): the data is already there
-        mask = np.ascontiguousarray(data.mask[:, g.sigma])
-        parts.append(
-            TrainingData(
-                obs,
-                np.ascontiguousarray(g.transform_policy(data.policy)),
-                data.value,
-                mask,
-                data.moves_left,
-                data.weight,
-                data.count,
-                position_keys(obs, mask),
-            )
-        )
-    return TrainingData.concat(parts)
-
-
-def average_positions(data: TrainingData, policy: SamplesWeighingPolicy) -> TrainingData:
-    """Merge the samples of each position: mean policy, value and moves left (each weighted
-    by the merged counts), summed count ``n``, weight ``W(n)``."""
-    _, first, inverse = np.unique(data.key, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    m = len(first)
-    cnt = np.bincount(inverse, weights=data.count, minlength=m)
-    c = data.count.astype(np.float64)
-
-    def mean(x: np.ndarray) -> np.ndarray:
-        flat = x.reshape(len(x), -1).astype(np.float64) * c[:, None]
-        out = np.zeros((m, flat.shape[1]))
-        np.add.at(out, inverse, flat)
-        return (out / cnt[:, None]).reshape((m, *x.shape[1:])).astype(np.float32)
-
-    return TrainingData(
-        data.obs[first],
-        mean(data.policy),
-        mean(data.value),
-        data.mask[first],
-        mean(data.moves_left),
-        policy.weight(cnt).astype(np.float32),
-        cnt.astype(np.int64),
-        data.key[first],
-    )

@@ -266,12 +266,12 @@ class Trainer(TrainerState):
 
     def update_memory(self, iteration: int, samples: Any, sp: SelfPlayReport) -> Any:
         """Add self-play's samples to the memory (its capacity from ``mem_buffer_size`` at
-        this iteration) and return the learning set (position averaging, sample weights,
-        symmetry augmentation)."""
+        this iteration) and return the learning set (position averaging, sample weights;
+        the symmetric images are made per batch)."""
         p = self.params
         capacity = int(p.mem_buffer_size[iteration])
         self.memory.add(samples, num_games=sp.num_games, capacity=capacity)
-        symmetries = self.game.symmetries()[1:] if p.use_symmetries else None
+        symmetries = self.game.symmetries() if p.use_symmetries else None
         return self.memory.training_data(
             p.learning.use_position_averaging, p.learning.samples_weighing_policy, symmetries
         )
