@@ -208,3 +208,21 @@ def test_learning_with_symmetries_keeps_the_epoch_and_trains():
     assert report.num_samples == want
     assert report.batches_per_checkpoint == want // 16
     assert report.losses_after.total < report.losses_before.total
+
+
+def test_training_with_symmetries_is_reproducible_from_the_seed():
+    game = make_game("connect_four")
+    buf, _ = play(game, num_games=4, max_moves=20)
+    ls = buf.training_data(True, SamplesWeighingPolicy.LOG, game.symmetries())
+    params = LearningParams(batch_size=8, max_batches_per_checkpoint=4, num_checkpoints=1)
+    config = NetworkConfig(kind="mlp", hidden=(16,), value_hidden=4)
+    nets = []
+    for seed in (0, 0, 1):
+        torch.manual_seed(0)  # the same initial weights
+        net = PolicyValueNet(game.observation_shape, game.num_actions, config)
+        Learner(net, params).train(ls, 0, np.random.default_rng(seed))
+        nets.append(net.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(nets[0].values(), nets[1].values(), strict=True))
+    assert not all(
+        torch.equal(a, b) for a, b in zip(nets[0].values(), nets[2].values(), strict=True)
+    )
