@@ -2,7 +2,8 @@
 
 :class:`NodePool` holds the nodes; :func:`check_tree_ids` validates the tree slots a search
 names; :func:`distinct_edges` merges the duplicate leaves of a leaf-parallel step. Walking
-the trees (selection, descent, backup) lives in :mod:`az_gym._mcts_backends`.
+the trees (selection, descent, backup) lives in :mod:`az_gym._mcts_backends` and its two
+backends, :mod:`az_gym._mcts_numba` and :mod:`az_gym._mcts_numpy`.
 """
 
 from __future__ import annotations
