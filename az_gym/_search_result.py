@@ -72,7 +72,9 @@ def _allowed(result: SearchResult, x: np.ndarray) -> np.ndarray:
     return np.where(kept.sum(1, keepdims=True) > 0, kept, np.where(result.choices, 1.0, 0.0))
 
 
-def play_policy(result: SearchResult, taus: np.ndarray) -> np.ndarray:
+def play_policy(
+    result: SearchResult, taus: np.ndarray, opening: np.ndarray | None = None
+) -> np.ndarray:
     """``float[B, A]`` the distribution to draw each tree's move from, at temperatures
     ``taus float[B]``.
 
@@ -80,7 +82,9 @@ def play_policy(result: SearchResult, taus: np.ndarray) -> np.ndarray:
     (one-hot) after a noisy search (self-play: the Gumbel noise is the exploration, so the
     temperature is not used) or at ``tau <= 1e-3``; otherwise ``pi_a ∝ pi'_a^(1/tau)`` over
     the improved policy ``pi'`` (noiseless play at a temperature, e.g. the arena's
-    schedule, which then still varies its games).
+    schedule, which then still varies its games). ``opening bool[B]`` (Gumbel self-play,
+    :attr:`~az_gym.mcts_params.MctsParams.gumbel_opening_moves`): rows drawn from the root
+    visit counts at their temperature instead of playing the selected action.
 
     Solver (:attr:`SearchResult.choices`): only the moves it allows, so a proven win is
     always played and a proven loss never while another move is open; at a proven root
@@ -97,6 +101,14 @@ def play_policy(result: SearchResult, taus: np.ndarray) -> np.ndarray:
     improved = _allowed(result, result.improved_policy)
     out = visits_to_policy(improved, taus, improved)
     greedy = (taus <= _TAU_ARGMAX) | result.noisy
+    if opening is not None and result.noisy:
+        drawn = np.asarray(opening, bool) & (taus > _TAU_ARGMAX)
+        if drawn.any():
+            visits = np.asarray(result.visits, np.float64)
+            if result.choices is not None:
+                visits = np.where(result.choices, visits, 0.0)
+            out[drawn] = visits_to_policy(visits[drawn], taus[drawn], improved[drawn])
+            greedy = greedy & ~drawn
     action = np.asarray(result.action).copy()
     if result.choices is not None:  # a disallowed pick, or any at a proven root: the best allowed
         rows = np.arange(len(action))

@@ -301,7 +301,8 @@ class BatchedMcts(SimulationStep):
         if len(moves) != b:
             raise ValueError(f"policy: {len(moves)} move numbers for {b} results")
         taus = np.array([float(self.params.temperature[int(m)]) for m in moves])
-        return play_policy(result, taus)
+        opening = np.array([int(m) < self.params.gumbel_opening_moves for m in moves], bool)
+        return play_policy(result, taus, opening=opening)
 
     def reset(self, index: int | None = None) -> None:
         """Empty tree slot ``index`` (all slots if ``None``); an empty slot is a no-op."""

@@ -256,6 +256,8 @@ def test_dirichlet_noise_is_not_used_with_gumbel() -> None:
         ("c_scale", 0),
         ("c_scale", float("inf")),
         ("c_scale", "1"),
+        ("gumbel_opening_moves", -1),
+        ("gumbel_opening_moves", 1.5),
     ],
 )
 def test_bad_gumbel_options_name_the_field(field: str, value: object) -> None:
@@ -264,7 +266,10 @@ def test_bad_gumbel_options_name_the_field(field: str, value: object) -> None:
 
 
 def test_gumbel_options_round_trip() -> None:
-    p = gumbel(max_num_considered_actions=8, gumbel_scale=0.5, c_visit=20.0, c_scale=0.1)
+    p = gumbel(
+        max_num_considered_actions=8, gumbel_scale=0.5, c_visit=20.0, c_scale=0.1,
+        gumbel_opening_moves=4,
+    )  # fmt: skip
     assert MctsParams.from_dict(p.to_dict()) == p
     assert MctsParams().root_policy == "puct"
 
@@ -290,6 +295,29 @@ def test_self_play_records_improved_policy_and_plays_the_selected_action() -> No
     assert len(out.samples) == out.lengths.sum()
     np.testing.assert_allclose(out.samples.policy.sum(1), 1.0, rtol=1e-5)
     assert (out.samples.policy[~out.samples.mask] == 0).all()
+
+
+def test_opening_moves_are_drawn_from_the_visits_then_the_selected_action_is_played() -> None:
+    """The regression behind ``gumbel_opening_moves``: with every action considered the
+    selected action barely depends on the Gumbel draw, so noisy self-play repeated one
+    game; in the opening the move is drawn from the root visits at the temperature."""
+    from az_gym.training.simulation import MctsPlayer
+
+    g = ConnectFour()
+    params = gumbel(num_iters_per_turn=64, gumbel_opening_moves=2)
+    player = MctsPlayer(g, UniformEvaluator(), params, add_noise=True, rng=np.random.default_rng(0))
+    s = g.initial_state()
+    _, opening = player.decide([0, 1], [s, s], [0, 2])  # move 0: opening; move 2: not
+    res = player.last_result
+    visits = res.visits[0] / res.visits[0].sum()
+    np.testing.assert_allclose(opening[0], visits, rtol=1e-12)  # temperature 1
+    assert (opening[0] > 0).sum() > 1
+    np.testing.assert_array_equal(opening[1], np.eye(g.num_actions)[res.action[1]])
+
+    # noiseless play (the arena, agents) never draws from the visits
+    quiet = MctsPlayer(g, UniformEvaluator(), params, add_noise=False, rng=np.random.default_rng(0))
+    _, dist = quiet.decide([0], [s], [0])
+    np.testing.assert_allclose(dist[0], quiet.last_result.improved_policy[0], rtol=1e-12)
 
 
 def test_noiseless_play_policy_uses_the_temperature_over_the_improved_policy() -> None:
