@@ -1,12 +1,15 @@
-"""Connect Four from scratch under three searches, the same wall-clock budget each: the
+"""Connect Four from scratch under four searches, the same wall-clock budget each: the
 solver yardstick's error rate of each run's best network against wall time, as a markdown
 table (run: ``python bench/compare_search.py --minutes 40``).
 
 Configurations are ``--set`` overrides on the tuned file (``az_gym/configs/connect_four.toml``,
 its ``num_iters`` lifted so that the budget decides): ``puct`` (the tuned file as it
-stands), ``gumbel`` (``root_policy = "gumbel"`` in self-play and the arena) and
-``gumbel+solver+cache`` (also ``solver = true``, and the evaluation cache); the first two
-run without the cache (``cache_size = 0``) so that the third shows what it adds.
+stands), ``gumbel`` (``root_policy = "gumbel"`` in self-play and the arena, the paper's
+self-play: always the selected action), ``gumbel+opening`` (the first 12 self-play moves
+drawn from the root visits, ``gumbel_opening_moves = 12``: plain ``gumbel`` repeated one
+short game on Connect Four) and ``gumbel+opening+solver+cache`` (also ``solver = true``,
+and the evaluation cache); the others run without the cache (``cache_size = 0``) so that
+the last shows what it adds.
 ``--config "NAME: OVERRIDE; OVERRIDE"`` replaces the set (repeat it), ``--set`` adds an
 override to every configuration (``--set self_play.sim.num_processes=2``). A configuration
 whose options this az_gym does not have yet is skipped with a message.
@@ -43,10 +46,13 @@ from az_gym.training.trainer import Trainer
 
 _GUMBEL = ['self_play.mcts.root_policy="gumbel"', 'arena.mcts.root_policy="gumbel"']
 _NO_CACHE = ["self_play.sim.cache_size=0", "arena.sim.cache_size=0"]
+_OPENING = ["self_play.mcts.gumbel_opening_moves=12"]
+_SOLVER = ["self_play.mcts.solver=true", "arena.mcts.solver=true"]
 CONFIGS: dict[str, list[str]] = {
     "puct": _NO_CACHE,
     "gumbel": _GUMBEL + _NO_CACHE,
-    "gumbel+solver+cache": [*_GUMBEL, "self_play.mcts.solver=true", "arena.mcts.solver=true"],
+    "gumbel+opening": _GUMBEL + _OPENING + _NO_CACHE,
+    "gumbel+opening+solver+cache": _GUMBEL + _OPENING + _SOLVER,
 }
 """The default configurations: overrides on the tuned Connect Four file."""
 
