@@ -19,7 +19,8 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,7 @@ if missing:
     pytest.skip(why, allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
@@ -113,17 +115,34 @@ def _shot(driver: webdriver.Chrome, tmp_path: Path, name: str) -> Path:
 
 
 def _wait(driver: webdriver.Chrome, condition, timeout: float = 60):
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+    """Wait for ``condition``; the page redraws the board and panels on every update, so an
+    element found a moment ago may be gone: such a poll just counts as not yet."""
+    return WebDriverWait(
+        driver, timeout, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+    ).until(condition)
+
+
+def _fresh(action: Callable[[], object], timeout: float = 30) -> object:
+    """Run ``action`` (which finds its elements itself) again while it hits an element the
+    page has just redrawn; a click that raised that error did not happen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return action()
+        except StaleElementReferenceException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _start_game(driver: webdriver.Chrome, game: str, agent: str) -> None:
     Select(driver.find_element(By.ID, "game")).select_by_visible_text(game)
     Select(driver.find_element(By.ID, "agent")).select_by_visible_text(agent)
     driver.find_element(By.ID, "new-game").click()
-    body = driver.find_element(By.TAG_NAME, "body")
-    board = driver.find_element(By.ID, "board")
-    _wait(driver, lambda d: game in board.get_attribute("innerHTML"))
-    _wait(driver, lambda d: body.get_attribute("data-turn") == "human")
+    _wait(driver, lambda d: game in d.find_element(By.ID, "board").get_attribute("innerHTML"))
+    _wait(
+        driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-turn") == "human"
+    )
 
 
 def test_a_whole_tictactoe_game_by_clicks_then_the_connect_four_overlay(
@@ -144,10 +163,14 @@ def test_a_whole_tictactoe_game_by_clicks_then_the_connect_four_overlay(
         )
         if turn == "over":
             break
-        cells = browser.find_elements(By.CSS_SELECTOR, "#board rect.cell.legal")
-        preferred = [c for c in cells if c.get_attribute("data-name") == "b2"] or cells
         moves_before = len(browser.find_elements(By.CSS_SELECTOR, "#moves li"))
-        preferred[0].click()
+
+        def click_a_cell() -> None:
+            cells = browser.find_elements(By.CSS_SELECTOR, "#board rect.cell.legal")
+            preferred = [c for c in cells if c.get_attribute("data-name") == "b2"] or cells
+            preferred[0].click()
+
+        _fresh(click_a_cell)
         _wait(
             browser,
             lambda d, n=moves_before: len(d.find_elements(By.CSS_SELECTOR, "#moves li")) > n,
@@ -159,7 +182,7 @@ def test_a_whole_tictactoe_game_by_clicks_then_the_connect_four_overlay(
         r"(Draw\.|You lose: O has 3 in a row \([a-c][1-3]( [a-c][1-3]){2}\)\.)", result
     ), result
     assert "thought" in browser.find_element(By.ID, "thinking").text
-    moves = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#moves li")]
+    moves = _fresh(lambda: [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#moves li")])
     assert moves[0] == "1. X b2" and len(moves) >= 5
     if result.startswith("You lose"):
         assert browser.find_elements(By.CSS_SELECTOR, "#board .winning-line")
@@ -174,15 +197,21 @@ def test_a_whole_tictactoe_game_by_clicks_then_the_connect_four_overlay(
     assert 1 <= len(browser.find_elements(By.CSS_SELECTOR, overlay)) <= 7  # the searched ones
     summary = browser.find_element(By.ID, "analysis-summary").text
     assert "value for X to move" in summary and "simulations" in summary, summary
-    shares = [
-        float(t.text.rstrip("%"))
-        for t in browser.find_elements(By.CSS_SELECTOR, f"{overlay} .an-share")
-    ]
+    shares = _fresh(
+        lambda: [
+            float(t.text.rstrip("%"))
+            for t in browser.find_elements(By.CSS_SELECTOR, f"{overlay} .an-share")
+        ]
+    )
     assert 97 <= sum(shares) <= 103, shares  # the rounded visit shares add up
     _shot(browser, tmp_path, "connect_four_analysis")
 
     # a click on a column drops a disc; the agent answers; the overlay follows the position
-    browser.find_element(By.CSS_SELECTOR, "#board rect.cell.legal[data-action='3']").click()
+    _fresh(
+        lambda: browser.find_element(
+            By.CSS_SELECTOR, "#board rect.cell.legal[data-action='3']"
+        ).click()
+    )
     _wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#moves li")) == 2)
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, overlay))  # of the new position
     assert browser.find_elements(By.CSS_SELECTOR, "#board .last-move")
@@ -209,8 +238,7 @@ def test_the_run_page_draws_a_training_run_live_and_plays_its_best(
         # training goes on while the page is open: the page follows (it polls)
         resume = [*train, "--resume", "--set", "num_iters=2"]
         assert main(resume) == 0
-        iteration = browser.find_element(By.ID, "run-iteration")
-        _wait(browser, lambda d: iteration.text == "iteration 2")
+        _wait(browser, lambda d: d.find_element(By.ID, "run-iteration").text == "iteration 2")
         _shot(browser, tmp_path, "run_page")
         browser.find_element(By.ID, "play-best").click()
         _wait(browser, lambda d: "against " + str(run) in d.find_element(By.ID, "you-are").text)
