@@ -37,7 +37,7 @@ import numpy as np
 
 from az_gym.game import Game, GameOverError, IllegalActionError, State, Symmetry
 
-__all__ = ["check_game"]
+__all__ = ["check_game", "random_openings"]
 
 
 def _fail(game: Game, law: str, detail: str) -> AssertionError:
@@ -246,3 +246,20 @@ def _raises(game: Game, error: type[Exception], call: Any, args: tuple, what: st
     except error:
         return
     raise _fail(game, "step", f"step accepted {what} (expected {error.__name__})")
+
+
+def random_openings(game: Game, seed: int, count: int, max_plies: int) -> list[State]:
+    """``count`` running positions, each after ``0 .. max_plies`` uniformly random legal
+    moves from the start (a game that ends on the way is dropped and drawn again); the same
+    ``seed`` gives the same positions (the golden search data depends on that order)."""
+    rng = np.random.default_rng(seed)
+    out: list[State] = []
+    while len(out) < count:
+        s = game.initial_state()
+        for _ in range(int(rng.integers(0, max_plies + 1))):
+            s = game.next_state(s, int(rng.choice(np.flatnonzero(game.legal_mask(s)))))
+            if game.is_terminal(s):
+                break
+        if not game.is_terminal(s):
+            out.append(s)
+    return out

@@ -34,20 +34,7 @@ from az_gym import AlphaZeroAgent, pretrained
 from az_gym.agents.shipped import pretrained_path
 from az_gym.evaluation import play_game, wilson_interval
 from az_gym.mcts_params import PLAY_LEAVES_PER_CALL
-
-
-def _positions(game, n: int, seed: int, max_plies: int) -> list:
-    """``n`` non-terminal positions after 0..max_plies random moves."""
-    rng, out = np.random.default_rng(seed), []
-    while len(out) < n:
-        s = game.initial_state()
-        for _ in range(int(rng.integers(0, max_plies + 1))):
-            s = game.next_state(s, int(rng.choice(np.flatnonzero(game.legal_mask(s)))))
-            if game.is_terminal(s):
-                break
-        if not game.is_terminal(s):
-            out.append(s)
-    return out
+from az_gym.testing import random_openings
 
 
 def time_moves(name: str, ks: list[int], moves: int, seed: int) -> None:
@@ -64,7 +51,7 @@ def time_moves(name: str, ks: list[int], moves: int, seed: int) -> None:
     for a in agents.values():  # warm-up: compiled kernels, torch's first calls
         a.act_state(game, game.initial_state())
     times: dict[tuple[str, int], list[float]] = {key: [] for key in agents}
-    for s in _positions(game, moves, seed, 8):
+    for s in random_openings(game, seed, moves, 8):
         for key, agent in agents.items():
             agent.reset()
             t0 = time.perf_counter()

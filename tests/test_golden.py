@@ -26,6 +26,7 @@ from az_gym.envs.tictactoe import TicTacToe
 from az_gym.evaluators import UniformEvaluator
 from az_gym.game import Game, State
 from az_gym.mcts import BatchedMcts, MctsParams
+from az_gym.testing import random_openings
 
 DATA = Path(__file__).parent / "data" / "golden_visits.json"
 BACKENDS = ["numpy", "numba"]
@@ -57,20 +58,6 @@ def _play(game: Game, moves: list[int]) -> State:
     for a in moves:
         s = game.next_state(s, a)
     return s
-
-
-def _openings(game: Game, seed: int, count: int, max_plies: int) -> list[State]:
-    rng = np.random.default_rng(seed)
-    out = []
-    while len(out) < count:
-        s = game.initial_state()
-        for _ in range(int(rng.integers(0, max_plies + 1))):
-            s = game.next_state(s, int(rng.choice(np.flatnonzero(game.legal_mask(s)))))
-            if game.is_terminal(s):
-                break
-        if not game.is_terminal(s):
-            out.append(s)
-    return out
 
 
 def _search(game, evaluator, params, states, backend, *, noise_seed=None, reuse_moves=None):
@@ -111,11 +98,12 @@ def _cases() -> dict[str, Callable[[str], dict]]:
             [ttt.initial_state()], be, reuse_moves=[4, 0],
         ),
         "connect_four_uniform_noise_batch": lambda be: _search(
-            c4, uni, MctsParams(num_iters_per_turn=100), _openings(c4, 1, 4, 6), be, noise_seed=7
+            c4, uni, MctsParams(num_iters_per_turn=100), random_openings(c4, 1, 4, 6), be,
+            noise_seed=7,
         ),
         "connect_four_net_batch": lambda be: _search(
             c4, _RoundedNet(c4, 1), MctsParams(num_iters_per_turn=80, prior_temperature=0.8),
-            _openings(c4, 2, 3, 8), be, reuse_moves=[3, 3],
+            random_openings(c4, 2, 3, 8), be, reuse_moves=[3, 3],
         ),
         "gomoku_uniform_fpu": lambda be: _search(
             gk, uni, MctsParams(num_iters_per_turn=120, fpu_reduction=0.25),
@@ -123,7 +111,7 @@ def _cases() -> dict[str, Callable[[str], dict]]:
         ),
         "gomoku_net_fpu_noise": lambda be: _search(
             gk, _RoundedNet(gk, 2), MctsParams(num_iters_per_turn=100, fpu_reduction=0.3),
-            _openings(gk, 3, 2, 10), be, noise_seed=11,
+            random_openings(gk, 3, 2, 10), be, noise_seed=11,
         ),
         "tictactoe_uniform_gumbel": lambda be: _search(
             ttt, uni, MctsParams(num_iters_per_turn=64, root_policy="gumbel",
@@ -133,12 +121,12 @@ def _cases() -> dict[str, Callable[[str], dict]]:
         "connect_four_net_gumbel_noise_reuse": lambda be: _search(
             c4, _RoundedNet(c4, 3), MctsParams(num_iters_per_turn=48, root_policy="gumbel",
                                                c_visit=10.0, c_scale=0.5),
-            _openings(c4, 4, 3, 8), be, noise_seed=5, reuse_moves=[2, 3],
+            random_openings(c4, 4, 3, 8), be, noise_seed=5, reuse_moves=[2, 3],
         ),
         "gomoku_net_gumbel_noise": lambda be: _search(
             gk, _RoundedNet(gk, 4), MctsParams(num_iters_per_turn=40, root_policy="gumbel",
                                                gamma=0.95),
-            _openings(gk, 5, 2, 10), be, noise_seed=13,
+            random_openings(gk, 5, 2, 10), be, noise_seed=13,
         ),
     }  # fmt: skip
 
