@@ -97,7 +97,7 @@ def resolve_engine(name: str, device: torch.device, exportable: bool = True) -> 
     return name
 
 
-class _PriorsValue(torch.nn.Module):
+class PriorsValue(torch.nn.Module):
     """``(obs, mask) -> (priors zero on illegal actions, value)``: what an engine returns."""
 
     def __init__(self, net: PolicyValueNet) -> None:
@@ -111,7 +111,7 @@ class _PriorsValue(torch.nn.Module):
 
 def eager_forward(net: PolicyValueNet, device: torch.device) -> Callable[..., Batch]:
     """The ``"eager"`` engine: ``(obs float32[B, ...], masks bool[B, A]) -> Batch``."""
-    module = _PriorsValue(net)
+    module = PriorsValue(net)
 
     def run(observations: np.ndarray, masks: np.ndarray) -> Batch:
         net.eval()
@@ -128,7 +128,7 @@ def compiled_forward(net: PolicyValueNet, device: torch.device) -> Callable[...,
     """The ``"compile"`` engine: ``torch.compile(dynamic=True)`` of the eager one (the batch
     axis is symbolic, so the search's changing batch sizes do not recompile). It follows
     the module's weights as they change, as eager does."""
-    module = torch.compile(_PriorsValue(net), dynamic=True)
+    module = torch.compile(PriorsValue(net), dynamic=True)
 
     def run(observations: np.ndarray, masks: np.ndarray) -> Batch:
         net.eval()
@@ -172,14 +172,14 @@ def _graph(net: PolicyValueNet) -> Any:
 
 
 def _export_bytes(net: PolicyValueNet) -> bytes:
-    """``_PriorsValue(net)`` as an unfolded ONNX model (batch axis dynamic), in memory.
+    """``PriorsValue(net)`` as an unfolded ONNX model (batch axis dynamic), in memory.
 
     torch's TorchScript exporter is used where it exists (deprecated; several times faster
     than the dynamo one here, and the two graphs ran at the same speed in ONNX Runtime);
     the dynamo exporter (``onnxscript``) takes over where it is gone. A copy is exported:
     the exporters leave their module in train mode.
     """
-    module = _PriorsValue(copy.deepcopy(net).cpu()).eval()
+    module = PriorsValue(copy.deepcopy(net).cpu()).eval()
     # Distinct values: the exporter merges equal initializers (a fresh net's batch norms all
     # hold ones and zeros), and each must stay one entry; the real weights go in later.
     gen = torch.Generator().manual_seed(0)

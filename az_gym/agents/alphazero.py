@@ -50,6 +50,7 @@ from az_gym.checkpoint_format import (
 from az_gym.envs.registry import as_game
 from az_gym.eval_cache import CacheStats, cache_stats, with_cache
 from az_gym.game import Game, GameOverError, State
+from az_gym.inference import PriorsValue
 from az_gym.mcts import BatchedMcts, MctsParams, play_policy
 from az_gym.networks import NetworkConfig, NetworkEvaluator, PolicyValueNet, resolve_device
 from az_gym.schedules import Schedule
@@ -350,18 +351,6 @@ class AlphaZeroAgent(Agent):
         return cls(game, net, mcts, **kwargs)
 
 
-class _ExportedNet(torch.nn.Module):
-    """``(obs, mask) -> (policy, value)``: the traced graph of :meth:`export_onnx`."""
-
-    def __init__(self, net: PolicyValueNet) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, obs: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.net(obs, mask)
-        return out.log_probs.exp(), out.value
-
-
 def export_onnx(net: PolicyValueNet, path: str | Path) -> None:
     """Write ``net`` as an ONNX model (see :meth:`AlphaZeroAgent.export_onnx`)."""
     missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
@@ -383,7 +372,7 @@ def export_onnx(net: PolicyValueNet, path: str | Path) -> None:
             # The exporter warns that it keeps the axis name dynamic_shapes gave: expected.
             warnings.filterwarnings("ignore", message=".*axis name.*", category=UserWarning)
             torch.onnx.export(
-                _ExportedNet(net),
+                PriorsValue(net),
                 dummy,
                 str(path),
                 input_names=["obs", "mask"],
