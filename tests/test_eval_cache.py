@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_cli import TINY as CLI_TINY
 
 from az_gym.agents.alphazero import AlphaZeroAgent
 from az_gym.envs.connect_four import ConnectFour
@@ -247,19 +248,8 @@ def test_cache_size_parameter_is_validated() -> None:
     assert params.self_play.sim.cache_size == 0
 
 
-TINY = [
-    "num_iters=1",
-    "self_play.sim.num_games=4",
-    "self_play.sim.num_workers=4",
-    "self_play.sim.batch_size=4",
-    "self_play.sim.num_processes=1",
-    "self_play.mcts.num_iters_per_turn=16",
-    "arena.sim.num_games=2",
-    "arena.sim.num_workers=2",
-    "arena.sim.batch_size=2",
-    "arena.mcts.num_iters_per_turn=16",
-    "learning.max_batches_per_checkpoint=2",
-]
+# test_cli's tiny run, with enough simulations per move for transpositions to recur
+TINY = [*CLI_TINY, "self_play.mcts.num_iters_per_turn=16", "arena.mcts.num_iters_per_turn=16"]
 
 
 def test_hit_rate_in_a_training_report(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
