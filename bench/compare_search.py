@@ -3,15 +3,19 @@ solver yardstick's error rate of each run's best network against wall time, as a
 table (run: ``python bench/compare_search.py --minutes 40``).
 
 Configurations are ``--set`` overrides on the tuned file (``az_gym/configs/connect_four.toml``,
-its ``num_iters`` lifted so that the budget decides): ``puct`` (the tuned file as it
-stands), ``gumbel`` (``root_policy = "gumbel"`` in self-play and the arena, the paper's
+its ``num_iters`` lifted so that the budget decides; each names its search settings in
+full, so that they do not depend on which search the tuned file uses): ``puct``
+(AlphaZero's PUCT, the tuned file until Gumbel + solver + cache won this comparison),
+``gumbel`` (``root_policy = "gumbel"`` in self-play and the arena, the paper's
 self-play: always the selected action), ``gumbel+opening`` (the first 12 self-play moves
 drawn from the root visits, ``gumbel_opening_moves = 12``: plain ``gumbel`` repeated one
 short game on Connect Four) and ``gumbel+opening+solver+cache`` (also ``solver = true``,
 and the evaluation cache); the others run without the cache (``cache_size = 0``) so that
 the last shows what it adds.
 ``--config "NAME: OVERRIDE; OVERRIDE"`` replaces the set (repeat it), ``--set`` adds an
-override to every configuration (``--set self_play.sim.num_processes=2``). A configuration
+override to every configuration (``--set self_play.sim.num_processes=2``), ``--only NAME``
+keeps one of the defaults (repeat it): the runs of a long comparison can be trained in
+separate calls, and a last call without ``--only`` reuses them all for the table. A configuration
 whose options this az_gym does not have yet is skipped with a message.
 
 The runs go one after the other, each alone on the machine, in ``OUT/NAME`` (default
@@ -48,10 +52,13 @@ _GUMBEL = ['self_play.mcts.root_policy="gumbel"', 'arena.mcts.root_policy="gumbe
 _NO_CACHE = ["self_play.sim.cache_size=0", "arena.sim.cache_size=0"]
 _OPENING = ["self_play.mcts.gumbel_opening_moves=12"]
 _SOLVER = ["self_play.mcts.solver=true", "arena.mcts.solver=true"]
+_NO_SOLVER = ["self_play.mcts.solver=false", "arena.mcts.solver=false"]
+_NO_OPENING = ["self_play.mcts.gumbel_opening_moves=0"]
+_PUCT = ['self_play.mcts.root_policy="puct"', 'arena.mcts.root_policy="puct"']
 CONFIGS: dict[str, list[str]] = {
-    "puct": _NO_CACHE,
-    "gumbel": _GUMBEL + _NO_CACHE,
-    "gumbel+opening": _GUMBEL + _OPENING + _NO_CACHE,
+    "puct": _PUCT + _NO_OPENING + _NO_SOLVER + _NO_CACHE,
+    "gumbel": _GUMBEL + _NO_OPENING + _NO_SOLVER + _NO_CACHE,
+    "gumbel+opening": _GUMBEL + _OPENING + _NO_SOLVER + _NO_CACHE,
     "gumbel+opening+solver+cache": _GUMBEL + _OPENING + _SOLVER,
 }
 """The default configurations: overrides on the tuned Connect Four file."""
@@ -176,10 +183,12 @@ def _slug(name: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments, train what is missing, measure, print the table."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     ap.add_argument("--minutes", type=float, default=40.0, help="wall-clock budget per run")
     ap.add_argument("--config", action="append", default=[], metavar="'NAME: O1; O2'",
                     help="a configuration (replaces the defaults; repeatable)")  # fmt: skip
+    ap.add_argument("--only", action="append", default=[], metavar="NAME", choices=CONFIGS,
+                    help="train and show only this default configuration (repeatable)")  # fmt: skip
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="an override for every configuration (repeatable)")  # fmt: skip
     ap.add_argument("--out", type=Path, default=Path("runs/compare_search"))
@@ -193,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--minutes must be > 0, --points >= 1, --positions >= 2, --sims >= 1")
     try:
         configs = dict(map(_parse_config, args.config)) if args.config else dict(CONFIGS)
+        if args.only:
+            configs = {name: configs[name] for name in CONFIGS if name in args.only}
         apply_overrides(default_params("connect_four"), args.set)
     except (ValueError, ParamsError) as e:
         ap.exit(2, f"compare_search.py: error: {e}\n")

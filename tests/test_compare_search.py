@@ -35,3 +35,23 @@ def test_bad_arguments_get_one_error_line(tmp_path: Path, capsys, args, message)
         compare_search.main(["--out", str(tmp_path), *args])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and message in err and "Traceback" not in err
+
+
+def test_default_configurations_name_their_search_in_full() -> None:
+    """Each default configuration sets its own search, whichever the tuned file uses."""
+    from az_gym.training.params import apply_overrides, default_params
+
+    for name, overrides in compare_search.CONFIGS.items():
+        for phase in ("self_play", "arena"):
+            mcts = getattr(apply_overrides(default_params("connect_four"), overrides), phase).mcts
+            assert mcts.root_policy == ("puct" if name == "puct" else "gumbel"), (name, phase)
+            assert mcts.solver == ("solver" in name), (name, phase)
+        opening = apply_overrides(default_params("connect_four"), overrides).self_play.mcts
+        assert (opening.gumbel_opening_moves > 0) == ("opening" in name), name
+
+
+def test_only_keeps_the_named_default(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        compare_search.main(["--out", str(tmp_path), "--only", "no-such-config"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "invalid choice" in err and "Traceback" not in err
