@@ -21,10 +21,12 @@ another (elsewhere no move can be an error).
 
 ``RUN_OR_AGENT`` is any agent spec of the CLI (``pretrained``, ``alphabeta:5``,
 ``one_step``, ``FILE.pt``, a run directory); ``--sims K`` sets an AlphaZero agent's
-simulations. For a run directory, each kept iteration's best network (``iter-N/best.pt``;
-the trainer keeps only the last two iterations' files) is measured too, against the
-training seconds up to that iteration (sum of each ``report.jsonl`` record's self-play,
-learning and arena seconds).
+simulations. For a run directory, the best network of each iteration is measured too
+(``networks/best-N.pt``, kept by the trainer unless ``keep_best_networks = false``; else the
+two iterations whose files are kept, ``iter-N/best.pt``; ``--every K``: every K-th
+iteration and the last), against the training seconds up to that iteration (sum of each
+``report.jsonl`` record's self-play, learning and arena seconds), ending with one line per
+measured iteration: minutes of training and the error rates.
 """
 
 from __future__ import annotations
@@ -179,19 +181,40 @@ def _print(name: str, rates: dict[str, dict]) -> None:
         )
 
 
-def _iterations(run: Path, sims: str, game: ConnectFour, rows: list[dict], seed: int) -> None:
-    """Error rates of each kept iteration's best network against training seconds."""
+def _networks(run: Path) -> dict[int, Path]:
+    """``{iteration: best network file}``: the run's ``networks/`` if it has any, else the
+    kept iteration directories."""
+    kept = {int(p.stem.split("-")[1]): p for p in run.glob("networks/best-*.pt")}
+    if kept:
+        return dict(sorted(kept.items()))
+    dirs = {int(d.name.split("-")[1]): d / "best.pt" for d in run.glob("iter-*")}
+    return {it: p for it, p in sorted(dirs.items()) if p.is_file()}
+
+
+def _iterations(
+    run: Path, sims: str, game: ConnectFour, rows: list[dict], seed: int, every: int = 1
+) -> None:
+    """Error rates of the best network of the iterations (``every``-th and the last)
+    against training seconds, then one summary line per iteration."""
     spent, elapsed = 0.0, {}
     for r in load_reports(run):
         spent += r["self_play"]["seconds"] + r["learning"]["seconds"] + r["arena"]["seconds"]
         elapsed[r["iteration"]] = spent
-    for d in sorted(run.glob("iter-*")):
-        if (d / "best.pt").is_file():
-            it = int(d.name.split("-")[1])
-            agent = make_agent(f"{d / 'best.pt'}{sims}", game, seed=seed)
-            when = elapsed.get(it)
-            label = f"iteration {it}" + (f" ({when:.1f} s of training)" if when else "")
-            _print(label, error_rates(agent, rows, game))
+    nets = _networks(run)
+    last = max(nets, default=None)
+    summary = []
+    for it, path in nets.items():
+        if it % every and it != last:
+            continue
+        rates = error_rates(make_agent(f"{path}{sims}", game, seed=seed), rows, game)
+        when = elapsed.get(it)
+        _print(f"iteration {it}" + (f" ({when:.1f} s of training)" if when else ""), rates)
+        errors = " / ".join(f"{100 * rates[s]['error']:.1f}" for s in STAGES)
+        minutes = f"{when / 60:6.1f} min" if when else "       ?   "
+        summary.append(f"  iteration {it:4d}  {minutes}  {errors}")
+    if summary:
+        print("training time, error % begin / middle / end of each iteration's best network:")
+        print("\n".join(summary))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -202,9 +225,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sims", type=int, default=None, help="simulations of an AlphaZero agent")
     ap.add_argument("--budget", type=int, default=20_000_000, help="solver nodes per position")
+    ap.add_argument("--every", type=int, default=1, metavar="K",
+                    help="run directory: measure every K-th iteration (and the last)")  # fmt: skip
     args = ap.parse_args(argv)
-    if args.positions < 2 or args.budget < 1 or (args.sims is not None and args.sims < 1):
-        ap.error("--positions must be >= 2, --budget and --sims >= 1")
+    if args.positions < 2 or min(args.budget, args.every, args.sims or 1) < 1:
+        ap.error("--positions must be >= 2, --budget, --every and --sims >= 1")
     game = ConnectFour()
     sims = f":{args.sims}" if args.sims else ""
     alphazero = Path(args.agent).exists() or args.agent.lower().startswith("pretrained")
@@ -215,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = positions(args.positions, args.seed, args.budget)
     _print(args.agent + (sims if alphazero else ""), error_rates(agent, rows, game))
     if Path(args.agent).is_dir():
-        _iterations(Path(args.agent), sims, game, rows, args.seed)
+        _iterations(Path(args.agent), sims, game, rows, args.seed, args.every)
 
 
 if __name__ == "__main__":

@@ -394,3 +394,21 @@ def test_run_of_the_flat_layout_is_refused_with_what_to_do(tmp_path):
     proc = cli("train", "tictactoe", "--run-dir", tmp_path, "--resume")
     assert_one_line_error(proc, "state.json", "older az_gym (flat layout", "start a new run")
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_best_network_of_every_iteration_outlives_the_pruned_directories(tmp_path, keep):
+    """``networks/best-NNNNNN.pt`` holds each iteration's best network (an agent file) after
+    its ``iter-NNNNNN/`` is pruned; ``keep_best_networks = false`` keeps none."""
+    run = tmp_path / "run"
+    Trainer("tictactoe", tiny_params(num_iters=3, keep_best_networks=keep), run,
+            quiet=True).train()  # fmt: skip
+    assert sorted(p.name for p in run.glob("iter-*")) == ["iter-000002", "iter-000003"]
+    kept = sorted(p.name for p in (run / "networks").glob("*.pt")) if keep else []
+    assert kept == (["best-000001.pt", "best-000002.pt", "best-000003.pt"] if keep else [])
+    assert (run / "networks").exists() == keep
+    if keep:
+        first = AlphaZeroAgent.load(run / "networks" / "best-000001.pt")
+        assert first.game.game_id == "tictactoe"
+        last = (run / "networks" / "best-000003.pt").read_bytes()
+        assert last == (run / "best.pt").read_bytes()

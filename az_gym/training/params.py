@@ -130,6 +130,11 @@ class Params:
     """Train on the game's symmetric images: each batch sample is seen under a symmetry
     drawn at batch time, as from the augmented set, which is never materialised
     (:mod:`az_gym.training.learning_set`). AlphaZero.jl: false."""
+    keep_best_networks: bool = True
+    """az_gym: keep the best network of every iteration as ``networks/best-NNNNNN.pt`` in the
+    run directory (a checkpoint of a few hundred KB for the tuned files' networks; an agent
+    file for ``az-gym evaluate``; ``bench/strength.py RUN_DIR`` measures each against the
+    training time). Without it only the last two iterations' files are kept."""
     mem_buffer_size: PLSchedule = field(default_factory=lambda: PLSchedule((0,), (100_000,)))
     """Memory capacity in samples, a schedule over iterations. AlphaZero.jl: no default."""
     network: NetworkConfig = field(default_factory=NetworkConfig)
@@ -166,6 +171,7 @@ class Params:
         )
         check_count(o, "num_iters", self.num_iters, minimum=0)
         check_flag(o, "use_symmetries", self.use_symmetries)
+        check_flag(o, "keep_best_networks", self.keep_best_networks)
         require(
             isinstance(self.mem_buffer_size, PLSchedule),
             o,

@@ -224,6 +224,14 @@ class RunDir(RunDirReader):
             if (committed / name).exists():
                 atomic_link(committed / name, self.path / name)
 
+    def keep_network(self, iteration: int) -> None:
+        """Link the committed ``iter-NNNNNN/best.pt`` of ``iteration`` to
+        ``networks/best-NNNNNN.pt``, where it outlives the pruned iteration directory."""
+        source = self.iteration_dir(iteration) / "best.pt"
+        if source.is_file():
+            self.networks_dir.mkdir(exist_ok=True)
+            atomic_link(source, self.networks_dir / f"best-{iteration:06d}.pt")
+
     def prune(self) -> None:
         """Delete the iteration directories other than the committed one and its previous
         one (the fallback for corrupt files)."""

@@ -39,6 +39,7 @@ class RunDirReader:
         self.path = Path(path)
         self.params_path = self.path / "params.toml"
         self.state_path = self.path / "state.json"
+        self.networks_dir = self.path / "networks"
 
     # ------------------------------------------------------------------ state.json
     def read_state(self) -> dict[str, Any] | None:

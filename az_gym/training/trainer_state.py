@@ -15,6 +15,8 @@ optimiser, memory, rng, reports, the worker pool) and its round trip through the
     iter-MMMMMM/      the same files of the previous iteration (M = N - 1), the fallback
                       for a corrupt file; older directories are deleted after each commit
     current.pt, best.pt, report.jsonl   hard links to (or copies of) the committed files
+    networks/best-NNNNNN.pt   the best network at the end of each iteration (hard links;
+                      ``keep_best_networks = false``: none), linked after the commit
     tensorboard/      scalars;  plots/*.png: loss terms, arena, benchmark, buffer, stages
     (state.json also describes the game: registry name and options, or the factory's
     module:qualname, which is compared with the one passed on resume, never imported)
@@ -186,6 +188,8 @@ class TrainerState:
                 save_params(self.params, self.run.params_path)
                 self._params_saved = True
             self.run.commit(self.iteration, rng=to_jsonable(self.rng.bit_generator.state))
+            if self.params.keep_best_networks:
+                self.run.keep_network(self.iteration)
         except OSError as e:
             raise RunDirError(
                 f"cannot save iteration {self.iteration} in the run directory "
