@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         help_: str,
         game_help: str = "game name (see `az-gym list`) or MODULE:FACTORY of a PettingZoo env",
     ) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help_, description=help_)
+        sp = sub.add_parser(name, help=help_, description=help_.replace("%%", "%"))
         sp.add_argument("game", help=game_help)
         sp.add_argument(
             "-o",

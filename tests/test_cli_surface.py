@@ -48,6 +48,7 @@ def test_every_help_runs_as_a_process(command: str | None) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("usage: az-gym" + (f" {command}" if command else ""))
     assert len(proc.stdout.splitlines()) > 3 and not proc.stderr
+    assert "%%" not in proc.stdout  # the description is not %-formatted: "95%" as written
 
 
 def test_the_help_test_covers_every_command() -> None:
