@@ -8,8 +8,9 @@ layout (every file at the top, no iteration directories) are refused (see
 
 :class:`RunDir` adds the writes to :class:`~az_gym.training.run_dir_reads.RunDirReader`
 (``state.json`` and the loads of the committed iteration's files, with their fallbacks);
-nothing writes except :meth:`RunDir.start`, :meth:`RunDir.begin_iteration` and
-:meth:`RunDir.commit`, which only the lock's holder calls.
+nothing writes except :meth:`RunDir.start`, :meth:`RunDir.begin_iteration`,
+:meth:`RunDir.commit` and :meth:`RunDir.keep_network` (after the commit), which only the
+lock's holder calls.
 """
 
 from __future__ import annotations
