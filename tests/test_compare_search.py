@@ -42,12 +42,12 @@ def test_default_configurations_name_their_search_in_full() -> None:
     from az_gym.training.params import apply_overrides, default_params
 
     for name, overrides in compare_search.CONFIGS.items():
+        params = apply_overrides(default_params("connect_four"), overrides)
         for phase in ("self_play", "arena"):
-            mcts = getattr(apply_overrides(default_params("connect_four"), overrides), phase).mcts
+            mcts = getattr(params, phase).mcts
             assert mcts.root_policy == ("puct" if name == "puct" else "gumbel"), (name, phase)
             assert mcts.solver == ("solver" in name), (name, phase)
-        opening = apply_overrides(default_params("connect_four"), overrides).self_play.mcts
-        assert (opening.gumbel_opening_moves > 0) == ("opening" in name), name
+        assert (params.self_play.mcts.gumbel_opening_moves > 0) == ("opening" in name), name
 
 
 def test_only_keeps_the_named_default(tmp_path: Path, capsys) -> None:
