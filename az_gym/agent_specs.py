@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from az_gym.game import Game
-from az_gym.mcts_params import PLAY_LEAVES_PER_CALL
 
 
 class SpecError(ValueError):
@@ -68,9 +67,10 @@ def _pretrained_path(game_name: str) -> Path:
         ) from None
 
 
-_PLAY = {"leaves_per_call": PLAY_LEAVES_PER_CALL}
-"""How the AlphaZero agents of the specs search: each plays one game at a time, so it gathers
-leaves per network call (:data:`~az_gym.mcts_params.PLAY_LEAVES_PER_CALL`)."""
+_PLAY = {"leaves_per_call": "play"}
+"""How the AlphaZero agents of the specs search: each plays one game at a time, so a PUCT
+search gathers leaves per network call (:data:`~az_gym.mcts_params.PLAY_LEAVES_PER_CALL`), a
+Gumbel one searches one leaf at a time (:func:`~az_gym.mcts_params.play_leaves_per_call`)."""
 
 
 def _run_agent(run_dir: Path, game: Game) -> Any:
