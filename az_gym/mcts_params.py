@@ -44,16 +44,17 @@ def play_leaves_per_call(root_policy: str) -> int:
     """Leaves per network call of an agent loaded to play one game at a time with this root
     search: :data:`PLAY_LEAVES_PER_CALL` for ``"puct"``, ``1`` for ``"gumbel"``.
 
-    Why not ``k`` leaves with Gumbel: below the root its selection is deterministic and
-    driven by min-max normalised completed Q-values scaled by ``c_visit + max N``, so a
-    virtual loss drops an action out of the improved policy at once and the other descents
-    of the step go down poorer lines, whose values skew the Q-values that sequential halving
-    then compares. Measured with the shipped gomoku network at 400 simulations, Gumbel +
-    solver, against alpha-beta depth 3 (seed 41): the first move of the search over 12
-    sampled actions changed (e5 at ``k = 1`` and ``2``, d4 at ``8``) and it scored 0.145
-    over 100 games at ``k = 8``, 1.000 over 20 at ``k = 1``; the Connect Four agent
-    with Gumbel play lost one line to alpha-beta depth 5 over and over at ``k = 8``
-    (0.845 over 200 games, README). Self-play and the arena already search with ``1``.
+    Why not ``k`` leaves with Gumbel (the effect is measured, the cause is likely): below
+    the root its selection is deterministic and driven by min-max normalised completed
+    Q-values scaled by ``c_visit + max N``, so a virtual loss drops an action out of the
+    improved policy at once and the other descents of the step go down poorer lines, whose
+    values skew the Q-values that sequential halving then compares. Measured at 400
+    simulations against alpha-beta (the CLI's ``evaluate`` seeds): the shipped gomoku
+    network with Gumbel + solver, depth 3, 100 games, scored 0.970 at ``k = 1`` (seeds 41
+    and 7) and, at ``k = 8``, 0.945 and 0.585 with 8 and 4 sampled actions (seed 41), 0.145
+    with 12 (seed 7; its first move from the empty board changed from e5 to d4); the Connect
+    Four network of the tuned Gumbel run, depth 5, 200 games, 0.970 at ``k = 1`` and 0.845
+    at ``k = 8``. Self-play and the arena already search with ``1``.
     """
     return 1 if root_policy == "gumbel" else PLAY_LEAVES_PER_CALL
 
