@@ -58,11 +58,16 @@ def test_the_pretrained_agent_beats_alphabeta_depth_5() -> None:
 
 
 def test_the_pretrained_gomoku_agent_loads_wins_and_blocks() -> None:
+    import az_gym
+
     path = Path(str(resources.files("az_gym") / "pretrained" / "gomoku.pt"))
     assert path.stat().st_size <= 5 * 2**20
     game = make_game("gomoku")  # 9x9, the size it was trained on
     agent = AlphaZeroAgent.load(path, game)
-    assert agent.params.num_iters_per_turn == 1600 and agent.params.fpu_reduction == 0.25
+    # the network of the tuned PUCT run, shipped to play Gumbel + solver at 400 (README)
+    p = agent.params
+    assert (p.num_iters_per_turn, p.root_policy, p.solver) == (400, "gumbel", True)
+    assert az_gym.pretrained("gomoku").params.leaves_per_call == 1  # play_leaves_per_call
     agent = agent.with_simulations(64)
 
     def play(moves: str):
