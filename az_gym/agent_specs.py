@@ -49,20 +49,27 @@ AGENT_HELP = "agent spec: " + " | ".join(s.syntax for s in AGENT_SPECS) + " (see
 
 
 def shipped_agents() -> list[str]:
-    """The games that ship a pre-trained agent in the package (``pretrained`` spec)."""
-    from az_gym.agents.shipped import available_pretrained
+    """The games that ship a pre-trained agent in the package (``pretrained`` spec), those
+    with agents for other options named with them: ``othello (also -o size=6)``."""
+    from az_gym.agents.shipped import available_pretrained, shipped_variants
 
-    return available_pretrained()
+    out = []
+    for name in available_pretrained():
+        extra = [v.partition("@")[2] for v in shipped_variants() if v.startswith(f"{name}@")]
+        also = " or ".join(" ".join(f"-o {o}" for o in e.split(",")) for e in extra)
+        out.append(f"{name} (also {also})" if also else name)
+    return out
 
 
-def _pretrained_path(game_name: str) -> Path:
+def _pretrained_path(game: Game) -> Path:
     from az_gym.agents.shipped import pretrained_path
+    from az_gym.envs.registry import canonical_game_id
 
     try:
-        return pretrained_path(game_name)
+        return pretrained_path(game.name, canonical_game_id(game))
     except ValueError:
         raise SpecError(
-            f"no pre-trained agent ships for {game_name} "
+            f"no pre-trained agent ships for {game.name} "
             f"(games with one: {', '.join(shipped_agents())}); pass a run directory or a .pt file"
         ) from None
 
@@ -124,7 +131,7 @@ def _alphazero(spec: str, target: str, game: Game) -> Any:
     sims = None
     if sep and tail.isdigit():  # a trailing ":400" is a budget; other colons belong to the path
         target, sims = head, _count(spec, tail, "SIMS")
-    path = _pretrained_path(game.name) if target.lower() == "pretrained" else Path(target)
+    path = _pretrained_path(game) if target.lower() == "pretrained" else Path(target)
     if path.is_dir():
         agent = _run_agent(path, game)
     elif not path.exists():

@@ -4,11 +4,15 @@
 
     import az_gym
     agent = az_gym.pretrained("connect_four")          # 400 simulations per move
-    agent = az_gym.pretrained("othello", simulations=50)  # the 6x6 board it was trained on
+    agent = az_gym.pretrained("othello")               # the full 8x8 board
+    agent = az_gym.pretrained("othello", size=6)       # the agent trained on 6x6
 
-One file per native game, each an :meth:`AlphaZeroAgent.save` checkpoint (tensors and plain
-values only, read with ``weights_only=True``) that records the game id it was trained on,
-search parameters included. Their measured strength is in the README's Results table.
+One main file per native game, for the game's default options, and optionally more for
+other options, named after them: ``othello@size=6.pt`` plays ``othello(size=6)``. Each is
+an :meth:`AlphaZeroAgent.save` checkpoint (tensors and plain values only, read with
+``weights_only=True``) that records the game id it was trained on, search parameters
+included; :func:`pretrained_path` picks the file made for the game's options when there is
+one, else the main file (whose loader then names the options it plays). Their measured strength is in the README's Results table.
 A shipped agent also plays the ``pettingzoo.classic`` envs declared identical to its game
 (:data:`~az_gym.envs.registry.CLASSIC_EQUIVALENTS`): ``agent.act(connect_four_v3.env())``
 on a reset env. Listing and finding the files does not import torch.
@@ -30,17 +34,45 @@ def _directory() -> Path:
 
 def available_pretrained() -> list[str]:
     """The names of the games a shipped agent exists for, sorted (``["connect_four", ...]``)."""
+    return sorted({p.stem.partition("@")[0] for p in _directory().glob("*.pt")})
+
+
+def shipped_variants() -> list[str]:
+    """Every shipped file's stem, sorted: ``"othello"`` (default options) and those made
+    for other options, ``"othello@size=6"``."""
     return sorted(p.stem for p in _directory().glob("*.pt"))
 
 
-def pretrained_path(name: str) -> Path:
+def _variant(game_id: str) -> str | None:
+    """The file stem for a game id with options: ``othello(size=6)`` -> ``othello@size=6``."""
+    name, sep, rest = game_id.partition("(")
+    if not sep or not rest.endswith(")") or "/" in rest:
+        return None
+    return f"{name}@{rest[:-1].replace(' ', '')}"
+
+
+def pretrained_path(name: str, game_id: str | None = None) -> Path:
     """The file of the agent shipped for game ``name``.
+
+    Args:
+        name: the native game's name.
+        game_id: the canonical id of the game it is to play (``othello(size=6)``); the file
+            made for exactly those options is taken when one ships, else the main one.
 
     Raises:
         ValueError: no agent ships for ``name`` (the message lists those that do).
     """
+    if not isinstance(name, str) or "/" in name or "@" in name:
+        raise ValueError(
+            f"no pre-trained agent ships for {name!r}; available: {available_pretrained()}"
+        )
+    variant = _variant(game_id) if isinstance(game_id, str) else None
+    if variant is not None and variant.partition("@")[0] == name:
+        path = _directory() / f"{variant}.pt"
+        if path.is_file():
+            return path
     path = _directory() / f"{name}.pt"
-    if not isinstance(name, str) or "/" in name or not path.is_file():
+    if not path.is_file():
         raise ValueError(
             f"no pre-trained agent ships for {name!r}; available: {available_pretrained()}"
         )
@@ -88,7 +120,7 @@ def pretrained(
     from az_gym.checkpoint_format import read_checkpoint
     from az_gym.mcts_params import MctsParams
 
-    path = pretrained_path(name)
+    pretrained_path(name)  # an unknown name is refused before anything else
     if leaves_per_call is None:
         leaves_per_call = "play"  # the stored search's number (play_leaves_per_call)
     else:
@@ -105,6 +137,7 @@ def pretrained(
                 f"{e}; pretrained() itself takes simulations=, env_or_game=, seed=, "
                 "temperature=, use_gpu=, leaves_per_call=, inference= and the game's options"
             ) from None
+    path = pretrained_path(name, _game_id(env_or_game))
     try:
         agent = AlphaZeroAgent.load(
             path, env_or_game, seed=seed, temperature=temperature, use_gpu=use_gpu,
@@ -112,6 +145,21 @@ def pretrained(
             inference=inference,
         )  # fmt: skip
     except ValueError as e:
-        trained = read_checkpoint(path)["game_id"]
-        raise ValueError(f"the shipped {name} agent plays {trained!r} only: {e}") from None
+        files = [p for p in _directory().glob(f"{name}*.pt") if p.stem.partition("@")[0] == name]
+        trained = " or ".join(sorted(repr(read_checkpoint(p)["game_id"]) for p in files))
+        plays = "agents play" if len(files) > 1 else "agent plays"
+        raise ValueError(f"the shipped {name} {plays} {trained} only: {e}") from None
     return agent if simulations is None else agent.with_simulations(simulations)
+
+
+def _game_id(env_or_game: Any) -> str | None:
+    """The canonical id of the game to play, ``None`` for the default one (or for anything
+    that is not a game, which the loader then refuses with its own message)."""
+    if env_or_game is None:
+        return None
+    from az_gym.envs.registry import as_game, canonical_game_id
+
+    try:
+        return canonical_game_id(as_game(env_or_game))
+    except (TypeError, ValueError):
+        return None
