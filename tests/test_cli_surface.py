@@ -62,7 +62,7 @@ def test_list_and_help_come_from_the_one_table(capsys: pytest.CaptureFixture[str
     assert "games: connect_four" in out
     for spec in AGENT_SPECS:
         assert spec.syntax in out and spec.meaning in out and spec.syntax in AGENT_HELP
-    assert "pre-trained agents ship for: connect_four, gomoku" in out
+    assert "pre-trained agents ship for: connect_four, gomoku, othello (also -o size=6)" in out
 
 
 # -------------------------------------------------------------------------- errors

@@ -34,6 +34,8 @@ from az_gym.training.params import (
 )
 from az_gym.training.params_io import TUNED_GAME_OPTIONS, available_configs
 
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
 
 @pytest.mark.parametrize(
     ("make", "needle"),
@@ -245,20 +247,28 @@ def test_shipped_configs_load_and_validate(name):
     assert params_from_dict(params_to_dict(p)) == p
 
 
+def test_the_example_othello_6x6_file_loads_and_validates_for_6x6():
+    p = load_params(EXAMPLES / "othello_6x6.toml")
+    p.validate_for_game(make_game("othello", size=6))
+    assert p.num_iters == 15 and p.self_play.mcts.num_iters_per_turn == 100
+
+
 def test_training_with_the_shipped_file_on_other_options_warns(tmp_path):
-    """othello.toml is tuned for 6x6; ``az-gym train othello`` plays 8x8 by default."""
+    """othello.toml is tuned for the default 8x8; ``-o size=6`` gets a warning."""
     import warnings
 
     from az_gym.training.trainer import Trainer
 
-    with pytest.warns(UserWarning, match=r"tuned for size=6, but this game has size=8.*-o size=6"):
-        Trainer("othello", None, tmp_path / "a")
+    with pytest.warns(UserWarning, match=r"tuned for size=8, but this game has size=6.*-o size=8"):
+        Trainer("othello", None, tmp_path / "a", game_options={"size": 6})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        Trainer("othello", None, tmp_path / "b", game_options={"size": 6})
+        Trainer("othello", None, tmp_path / "b")
+        Trainer("othello", None, tmp_path / "e", game_options={"size": 8})
         Trainer("connect_four", None, tmp_path / "c")
         # An explicit parameter file is the user's choice: no warning.
-        Trainer("othello", default_params("othello"), tmp_path / "d")
+        six = load_params(EXAMPLES / "othello_6x6.toml")
+        Trainer("othello", six, tmp_path / "d", game_options={"size": 6})
 
 
 def test_unknown_config():

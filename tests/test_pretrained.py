@@ -96,8 +96,34 @@ def test_every_native_game_ships_an_agent_loaded_by_name() -> None:
         agent = az_gym.pretrained(name, simulations=8)
         assert agent.game.name == name and agent.params.num_iters_per_turn == 8
     assert az_gym.pretrained("connect_four").params.num_iters_per_turn == 400
-    assert az_gym.pretrained("othello").game.game_id == "othello(size=6)"  # trained on 6x6
+    assert az_gym.pretrained("othello").game.game_id == "othello(size=8)"  # the default board
     assert "pretrained" in az_gym.__all__ and "pretrained" in dir(az_gym)
+
+
+def test_an_agent_for_other_game_options_is_found_by_them() -> None:
+    """``othello@size=6.pt`` ships beside ``othello.pt`` (8x8): ``pretrained``, the CLI's
+    ``pretrained`` spec and ``az-gym list`` all pick by the game's options."""
+    import az_gym
+    from az_gym.agent_specs import make_agent, shipped_agents
+    from az_gym.agents.shipped import pretrained_path, shipped_variants
+
+    assert "othello@size=6" in shipped_variants() and "othello" in shipped_variants()
+    assert "othello@size=6" not in az_gym.available_pretrained()
+    assert az_gym.pretrained("othello", size=6).game.game_id == "othello(size=6)"
+    assert az_gym.pretrained("othello", size=8).game.game_id == "othello(size=8)"
+    six = make_game("othello", size=6)
+    assert az_gym.pretrained("othello", env_or_game=six).game.game_id == "othello(size=6)"
+    assert make_agent("pretrained", six).game.game_id == "othello(size=6)"
+    assert make_agent("pretrained", make_game("othello")).game.game_id == "othello(size=8)"
+    assert pretrained_path("othello", "othello(size=6)").name == "othello@size=6.pt"
+    assert pretrained_path("othello", "othello(size=10)").name == "othello.pt"
+    with pytest.raises(ValueError, match=r"play 'othello\(size=6\)' or 'othello\(size=8\)' only"):
+        az_gym.pretrained("othello", size=10)
+    with pytest.raises(ValueError, match="no pre-trained agent ships for 'othello@size=6'"):
+        az_gym.pretrained("othello@size=6")
+    with pytest.raises(ValueError, match="made for game"):
+        make_agent("pretrained", make_game("othello", size=10))
+    assert "othello (also -o size=6)" in shipped_agents()
 
 
 def test_pretrained_refuses_unknown_names_and_other_options() -> None:

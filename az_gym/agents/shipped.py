@@ -12,8 +12,9 @@ other options, named after them: ``othello@size=6.pt`` plays ``othello(size=6)``
 an :meth:`AlphaZeroAgent.save` checkpoint (tensors and plain values only, read with
 ``weights_only=True``) that records the game id it was trained on, search parameters
 included; :func:`pretrained_path` picks the file made for the game's options when there is
-one, else the main file (whose loader then names the options it plays). Their measured strength is in the README's Results table.
-A shipped agent also plays the ``pettingzoo.classic`` envs declared identical to its game
+one, else the main file (whose loader then names the options it plays). Their measured
+strength is in the README's Results table. A shipped agent also plays the
+``pettingzoo.classic`` envs declared identical to its game
 (:data:`~az_gym.envs.registry.CLASSIC_EQUIVALENTS`): ``agent.act(connect_four_v3.env())``
 on a reset env. Listing and finding the files does not import torch.
 """

@@ -204,9 +204,10 @@ def available_configs() -> list[str]:
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
 
 
-TUNED_GAME_OPTIONS: dict[str, dict[str, Any]] = {"othello": {"size": 6}, "gomoku": {"size": 9}}
+TUNED_GAME_OPTIONS: dict[str, dict[str, Any]] = {"othello": {"size": 8}, "gomoku": {"size": 9}}
 """The game options each shipped parameter file was tuned and measured with, where they
-differ from (or pin down) the game's defaults: ``othello.toml`` is sized for 6x6."""
+differ from (or pin down) the game's defaults: ``othello.toml`` is sized for 8x8 (the 6x6
+settings are ``examples/othello_6x6.toml``), ``gomoku.toml`` for 9x9."""
 
 
 def tuned_options_mismatch(game_name: str, options: dict[str, Any]) -> str | None:

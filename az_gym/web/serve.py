@@ -5,8 +5,8 @@ builds the games and agents the user named (and nothing else: requests only pick
 them), then serves the app with uvicorn until Ctrl-C. FastAPI and uvicorn are the ``web``
 extra; without them the command says so in one ``az-gym: error:`` line.
 
-Defaults, chosen for a first look on a laptop: the four native games, Othello on the 6x6
-board its shipped agent was trained on; agents ``pretrained``, ``alphabeta:4``, ``mcts:400``
+Defaults, chosen for a first look on a laptop: the four native games on their default boards
+(each has a shipped agent for it); agents ``pretrained``, ``alphabeta:4``, ``mcts:400``
 and ``random`` (each answers within about two seconds on one core). The server binds the
 loopback address unless ``--host`` says otherwise: it runs the agents the user named for
 anyone who can reach it, so another address is a deliberate choice, and warned about.
@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-DEFAULT_GAMES = ("tictactoe", "connect_four", "othello,size=6", "gomoku")
+DEFAULT_GAMES = ("tictactoe", "connect_four", "othello", "gomoku")
 DEFAULT_AGENTS = ("pretrained", "alphabeta:4", "mcts:400", "random")
 WEB_EXTRA = "pip install 'az-gym[web]'"
 
