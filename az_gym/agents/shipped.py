@@ -63,17 +63,14 @@ def pretrained_path(name: str, game_id: str | None = None) -> Path:
     Raises:
         ValueError: no agent ships for ``name`` (the message lists those that do).
     """
-    if not isinstance(name, str) or "/" in name or "@" in name:
-        raise ValueError(
-            f"no pre-trained agent ships for {name!r}; available: {available_pretrained()}"
-        )
-    variant = _variant(game_id) if isinstance(game_id, str) else None
+    ok = isinstance(name, str) and "/" not in name and "@" not in name
+    variant = _variant(game_id) if ok and isinstance(game_id, str) else None
     if variant is not None and variant.partition("@")[0] == name:
         path = _directory() / f"{variant}.pt"
         if path.is_file():
             return path
-    path = _directory() / f"{name}.pt"
-    if not path.is_file():
+    path = _directory() / f"{name}.pt" if ok else None
+    if path is None or not path.is_file():
         raise ValueError(
             f"no pre-trained agent ships for {name!r}; available: {available_pretrained()}"
         )
@@ -146,7 +143,9 @@ def pretrained(
             inference=inference,
         )  # fmt: skip
     except ValueError as e:
-        files = [p for p in _directory().glob(f"{name}*.pt") if p.stem.partition("@")[0] == name]
+        files = [
+            _directory() / f"{v}.pt" for v in shipped_variants() if v.partition("@")[0] == name
+        ]
         trained = " or ".join(sorted(repr(read_checkpoint(p)["game_id"]) for p in files))
         plays = "agents play" if len(files) > 1 else "agent plays"
         raise ValueError(f"the shipped {name} {plays} {trained} only: {e}") from None
