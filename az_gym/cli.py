@@ -41,6 +41,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"az-gym: error: {message} (see `{self.prog} --help`)\n")
 
 
+OPENING_HELP = (
+    "start each pair of games (colours swapped) after the same N random legal moves, "
+    "so that deterministic searches play different games (default 0: the initial position)"
+)
+
+
 def _at_least(low: float, kind: type) -> Any:
     """An argparse type: a ``kind`` number ``>= low`` (ints) or ``> low`` (floats)."""
 
@@ -118,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--games", type=positive, default=100, help="number of games (colours alternate)"
     )
     ev.add_argument("--processes", type=positive, default=1, help="parallel processes")
+    ev.add_argument("--opening-plies", type=_at_least(0, int), default=0, metavar="N",
+                    help=OPENING_HELP)  # fmt: skip
     ev.add_argument("--out", default=None, help="write the result as JSON to this file")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=cmd_evaluate)
@@ -126,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     to.add_argument("agents", nargs="+", help=AGENT_HELP)
     to.add_argument("--games-per-pair", type=positive, default=20, help="games per pair of agents")
     to.add_argument("--processes", type=positive, default=1, help="parallel processes")
+    to.add_argument("--opening-plies", type=_at_least(0, int), default=0, metavar="N",
+                    help=OPENING_HELP)  # fmt: skip
     to.add_argument("--out", default=None, help="directory for JSON, CSV and the Elo plot")
     to.add_argument("--quiet", action="store_true", help="no progress bar")
     to.set_defaults(func=cmd_tournament)

@@ -147,6 +147,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         seed=args.seed,
         num_processes=args.processes,
         progress=False if args.quiet else None,
+        opening_plies=args.opening_plies,
     )
     result = dataclasses.replace(result, names=(args.agent_a, args.agent_b))
     print(result)
@@ -175,6 +176,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
         seed=args.seed,
         num_processes=args.processes,
         progress=False if args.quiet else None,
+        opening_plies=args.opening_plies,
     )
     print(result)
     if out is not None:

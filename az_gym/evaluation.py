@@ -8,10 +8,15 @@
   likelihood (:func:`fit_bradley_terry`), returned as a :class:`TournamentResult`.
 * :func:`necessary_samples` is Hoeffding's bound on the games needed for a precision.
 
-Games always start from ``game.initial_state()``. With ``num_processes > 1`` games run in
-worker processes, or on the ``pool`` given (a trainer's processes or Ray actors), as
-:mod:`az_gym.play` describes (the agents must then be picklable). Results do not depend on
-``num_processes`` nor on the pool: game ``i`` always gets the same seed.
+Games start from ``game.initial_state()``, or with ``opening_plies`` from random openings:
+each pair of games (colours swapped) starts after the same ``opening_plies`` uniformly random
+legal moves, the pairs' openings distinct while the game has enough. Searches without noise
+(an evaluation's, Gumbel's above all) are deterministic, so that from the initial position a
+duel may count a handful of games played over and over; openings make its games differ.
+With ``num_processes > 1`` games run in worker processes, or on the ``pool`` given (a
+trainer's processes or Ray actors), as :mod:`az_gym.play` describes (the agents must then
+be picklable). Results do not depend on ``num_processes`` nor on the pool: game ``i``
+always gets the same seed and opening.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from az_gym.agents.base import Agent
 from az_gym.elo import TournamentResult, fit_bradley_terry
 from az_gym.envs.registry import as_game
 from az_gym.game import Game
-from az_gym.play import GameRecord, Seed, play_game, run_games, seed_sequence
+from az_gym.play import GameRecord, Seed, Task, play_game, random_openings, run_games, seed_sequence
 from az_gym.workers import WorkerPool
 
 __all__ = [
@@ -105,6 +110,7 @@ class DuelResult:
         per_color: ``per_color[p]`` is A's :class:`WDL` in the games where A was player ``p``.
         mean_length: mean number of moves per game.
         names: ``(name of A, name of B)``.
+        opening_plies: random moves each game started with (0: the initial position).
     """
 
     wins: int
@@ -113,6 +119,7 @@ class DuelResult:
     per_color: tuple[WDL, WDL]
     mean_length: float
     names: tuple[str, str] = ("a", "b")
+    opening_plies: int = 0
 
     @property
     def num_games(self) -> int:
@@ -146,18 +153,23 @@ class DuelResult:
                 f"a_as_player_{p}": wdl._asdict() for p, wdl in enumerate(self.per_color)
             },
             "mean_length": self.mean_length,
+            "opening_plies": self.opening_plies,
         }
 
     def __str__(self) -> str:
         lo, hi = self.interval
         return (
             f"{self.names[0]} vs {self.names[1]}: +{self.wins} ={self.draws} -{self.losses} "
-            f"(score {self.score:.3f}, 95% CI [{lo:.3f}, {hi:.3f}], {self.num_games} games)"
+            f"(score {self.score:.3f}, 95% CI [{lo:.3f}, {hi:.3f}], {self.num_games} games"
+            + (f" from {self.opening_plies}-ply random openings)" if self.opening_plies else ")")
         )
 
 
 def _duel_result(
-    records: Sequence[GameRecord], a_players: Sequence[int], names: tuple[str, str]
+    records: Sequence[GameRecord],
+    a_players: Sequence[int],
+    names: tuple[str, str],
+    opening_plies: int = 0,
 ) -> DuelResult:
     """Tally the games where agent A sat at ``a_players[i]`` in game ``i``."""
     counts = np.zeros((2, 3), dtype=np.int64)  # [A's player, (win, draw, loss)]
@@ -171,7 +183,23 @@ def _duel_result(
         (WDL(*map(int, counts[0])), WDL(*map(int, counts[1]))),
         float(np.mean(lengths)) if lengths else math.nan,
         names,
+        opening_plies,
     )  # fmt: skip
+
+
+def _openings(
+    game: Game, plies: int, num_games: int, root: np.random.SeedSequence
+) -> list[tuple[int, ...]]:
+    """The opening of each of ``num_games`` games: games ``2k`` and ``2k + 1`` share one
+    (none when ``plies`` is 0). Drawn from a child of ``root`` spawned after the games'
+    seeds, so that those do not depend on ``plies``."""
+    if isinstance(plies, bool) or not isinstance(plies, int) or plies < 0:
+        raise ValueError(f"opening_plies={plies!r} must be an int >= 0")
+    if plies == 0:
+        return [()] * num_games
+    rng = np.random.default_rng(root.spawn(1)[0])
+    pairs = random_openings(game, plies, (num_games + 1) // 2, rng)
+    return [pairs[i // 2] for i in range(num_games)]
 
 
 def evaluate(
@@ -184,6 +212,7 @@ def evaluate(
     num_processes: int = 1,
     progress: bool | None = False,
     pool: WorkerPool | None = None,
+    opening_plies: int = 0,
 ) -> DuelResult:
     """Play ``num_games`` games of A against B and count A's results.
 
@@ -199,20 +228,26 @@ def evaluate(
             every ``AZ_GYM_PROGRESS_SECONDS`` otherwise; ``False``: silent).
         pool: a :class:`~az_gym.workers.WorkerPool` to play on instead of
             ``num_processes`` local ones (a trainer's, e.g. a Ray pool); left open.
+        opening_plies: start games ``2k`` and ``2k + 1`` after the same this many random
+            legal moves (see the module docstring; 0: from the initial position).
 
     Raises:
-        ValueError: ``num_games < 1``, a game that is not 2-player, or an agent built for
-            another game (from :meth:`Agent.check_game`).
+        ValueError: ``num_games < 1``, a bad ``opening_plies`` (negative, or more than the
+            game's games last), a game that is not 2-player, or an agent built for another
+            game (from :meth:`Agent.check_game`).
     """
     if isinstance(num_games, bool) or not isinstance(num_games, int) or num_games < 1:
         raise ValueError(f"num_games={num_games!r} must be an int >= 1")
     game = as_game(env)
     _check_agents(game, [agent_a, agent_b])
     a_players = [i % 2 if alternate_colors else 0 for i in range(num_games)]
-    seeds = seed_sequence(seed).spawn(num_games)
-    tasks = [((0, 1) if pa == 0 else (1, 0), s) for pa, s in zip(a_players, seeds)]
+    root = seed_sequence(seed)
+    seeds = root.spawn(num_games)
+    openings = _openings(game, opening_plies, num_games, root)
+    tasks = [Task((0, 1) if pa == 0 else (1, 0), s, o)
+             for pa, s, o in zip(a_players, seeds, openings)]  # fmt: skip
     records = run_games(game, [agent_a, agent_b], tasks, num_processes, progress, pool)
-    return _duel_result(records, a_players, (agent_a.name, agent_b.name))
+    return _duel_result(records, a_players, (agent_a.name, agent_b.name), opening_plies)
 
 
 # --------------------------------------------------------------- tournaments
@@ -240,6 +275,7 @@ def tournament(
     prior_games: float = 1.0,
     progress: bool | None = False,
     pool: WorkerPool | None = None,
+    opening_plies: int = 0,
 ) -> TournamentResult:
     """Round robin: every pair plays ``games_per_pair`` games, colours alternated.
 
@@ -255,10 +291,12 @@ def tournament(
             every ``AZ_GYM_PROGRESS_SECONDS`` otherwise; ``False``: silent).
         pool: a :class:`~az_gym.workers.WorkerPool` to play on instead of
             ``num_processes`` local ones; left open.
+        opening_plies: each pair's games ``2k`` and ``2k + 1`` start after the same this
+            many random legal moves (0: from the initial position).
 
     Raises:
-        ValueError: fewer than 2 agents, a bad ``games_per_pair`` or ``anchor``, or an
-            agent built for another game.
+        ValueError: fewer than 2 agents, a bad ``games_per_pair``, ``anchor`` or
+            ``opening_plies``, or an agent built for another game.
     """
     names, players = _named(agents)
     if len(players) < 2:
@@ -277,8 +315,10 @@ def tournament(
     pair_seeds = seed_sequence(seed).spawn(len(pairs))
     tasks, owners = [], []
     for (i, j), ps in zip(pairs, pair_seeds):
-        for g, s in enumerate(ps.spawn(games_per_pair)):
-            tasks.append(((i, j) if g % 2 == 0 else (j, i), s))
+        seeds = ps.spawn(games_per_pair)
+        openings = _openings(game, opening_plies, games_per_pair, ps)
+        for g, (s, o) in enumerate(zip(seeds, openings)):
+            tasks.append(Task((i, j) if g % 2 == 0 else (j, i), s, o))
             owners.append((i, j, g % 2))
     records = run_games(game, players, tasks, num_processes, progress, pool)
     n = len(players)
@@ -287,7 +327,10 @@ def tournament(
     for i, j in pairs:
         idx = [k for k, o in enumerate(owners) if o[:2] == (i, j)]
         duel = _duel_result(
-            [records[k] for k in idx], [owners[k][2] for k in idx], (names[i], names[j])
+            [records[k] for k in idx],
+            [owners[k][2] for k in idx],
+            (names[i], names[j]),
+            opening_plies,
         )
         duels[(names[i], names[j])] = duel
         wins[i, j], wins[j, i] = duel.wins, duel.losses

@@ -32,8 +32,15 @@ from az_gym.workers import LocalPool, WorkerPool
 Seed = int | np.random.SeedSequence | None
 """A root seed: an int, a ``SeedSequence``, or ``None`` (fresh entropy)."""
 
-Task = tuple[tuple[int, ...], np.random.SeedSequence]
-"""One game to play: ``(seats, seed)``, ``seats[p]`` the index of player ``p``'s agent."""
+
+class Task(NamedTuple):
+    """One game to play: ``seats[p]`` is the index of player ``p``'s agent, ``seed`` the
+    root of the agents' seeds, ``opening`` moves played from the start before the agents
+    take over (a plain ``(seats, seed)`` pair is a task without opening)."""
+
+    seats: tuple[int, ...]
+    seed: np.random.SeedSequence
+    opening: tuple[int, ...] = ()
 
 
 def seed_sequence(seed: Seed) -> np.random.SeedSequence:
@@ -53,6 +60,7 @@ def play_game(
     agents: Sequence[Agent],
     seed: Seed = None,
     state: State | None = None,
+    opening: Sequence[int] = (),
     *,
     verbose: bool = False,
     output_fn: Callable[[str], object] = print,
@@ -67,6 +75,8 @@ def play_game(
         agents: one agent per player.
         seed: root of the agents' seeds (``None``: leave their streams as they are).
         state: start position (default ``game.initial_state()``).
+        opening: moves played from ``state`` before the agents move (each validated); they
+            start the record's ``moves``.
         verbose: report each move and the final position through ``output_fn``.
         output_fn: where ``verbose`` messages go.
 
@@ -75,7 +85,7 @@ def play_game(
 
     Raises:
         ValueError: not one agent per player.
-        IllegalActionError: an agent returned an illegal move.
+        IllegalActionError: an agent returned an illegal move, or an opening move is.
     """
     if len(agents) != game.num_players:
         raise ValueError(f"{game.name} needs {game.num_players} agents, got {len(agents)}")
@@ -86,6 +96,9 @@ def play_game(
             agent.reseed(children[p])
     s = game.initial_state() if state is None else state
     moves: list[int] = []
+    for a in opening:
+        s = game.step(s, int(a))
+        moves.append(int(a))
     while not game.is_terminal(s):
         player = game.to_play(s)
         a = agents[player].act_state(game, s)
@@ -99,6 +112,43 @@ def play_game(
     return GameRecord(np.asarray(game.returns(s), dtype=np.float64), moves)
 
 
+def random_openings(
+    game: Game, plies: int, count: int, rng: np.random.Generator, tries: int = 100
+) -> list[tuple[int, ...]]:
+    """``count`` openings of ``plies`` uniformly random legal moves from the start, each
+    leaving the game running, distinct while the game has enough of them (each opening is
+    drawn up to ``tries`` times to find a new one, then a repeat is kept).
+
+    Raises:
+        ValueError: ``plies < 0``, or no running position after ``plies`` moves in
+            ``tries`` draws (the games end sooner).
+    """
+    if isinstance(plies, bool) or not isinstance(plies, int) or plies < 0:
+        raise ValueError(f"opening plies={plies!r} must be an int >= 0")
+    seen: set[tuple[int, ...]] = set()
+    out: list[tuple[int, ...]] = []
+    for _ in range(count):
+        found = None
+        for _ in range(tries):
+            s, moves = game.initial_state(), []
+            while len(moves) < plies and not game.is_terminal(s):
+                moves.append(int(rng.choice(np.flatnonzero(game.legal_mask(s)))))
+                s = game.next_state(s, moves[-1])
+            if game.is_terminal(s):
+                continue
+            found = tuple(moves)
+            if found not in seen:
+                break
+        if found is None:
+            raise ValueError(
+                f"{game.name} has no running position after {plies} random moves "
+                f"in {tries} tries: choose fewer opening plies"
+            )
+        seen.add(found)
+        out.append(found)
+    return out
+
+
 @dataclass(frozen=True)
 class Table:
     """The game and agents of an evaluation: what all its jobs share (a pool with an object
@@ -110,7 +160,7 @@ class Table:
 
 @dataclass(frozen=True)
 class DuelGames:
-    """A :class:`~az_gym.workers.SharedJob` of evaluation: play each ``(seats, seed)`` task
+    """A :class:`~az_gym.workers.SharedJob` of evaluation: play each :class:`Task`
     (``seats[p]`` indexes the table's agents) in order. In a worker process the game and
     agents are the job's unpickled copies; in this process they are the caller's objects."""
 
@@ -125,8 +175,9 @@ class DuelGames:
         assert self.table is not None, "a job without its table"
         game, agents = self.table.game, self.table.agents
         records = []
-        for seats, seed in self.tasks:
-            records.append(play_game(game, [agents[i] for i in seats], seed))
+        for task in self.tasks:
+            seats, seed, opening = Task(*task)
+            records.append(play_game(game, [agents[i] for i in seats], seed, opening=opening))
             if on_game_end is not None:
                 on_game_end(1)
         return records
@@ -152,7 +203,7 @@ def run_games(
     progress: bool | None = False,
     pool: WorkerPool | None = None,
 ) -> list[GameRecord]:
-    """Play each ``(seats, seed)`` task (``seats[p]`` indexes ``agents``), in order, on
+    """Play each :class:`Task` (``seats[p]`` indexes ``agents``), in order, on
     ``pool``, or else on a :class:`~az_gym.workers.LocalPool` of ``num_processes`` (in this
     process for 1 or a single task).
 

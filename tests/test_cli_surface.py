@@ -108,6 +108,11 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
         "zero games": [*duel, "--games", "0"],
         "negative games": [*duel, "--games", "-1"],
         "zero processes": [*duel, "--processes", "0"],
+        "negative opening plies": [*duel, "--opening-plies", "-1"],
+        "openings longer than the game": [*duel, "--opening-plies", "9"],
+        "tournament openings longer than the game": [
+            "tournament", "tictactoe", "random", "one_step", "--opening-plies", "12",
+        ],
         "negative bench seconds": ["bench", "--seconds", "-1"],
         "directory as --config": ["train", "tictactoe", "--config", f"{t}/a_dir",
                                   "--run-dir", f"{t}/run1"],
@@ -227,6 +232,9 @@ def test_evaluate_keeps_the_full_specs(tmp_path: Path, capsys: pytest.CaptureFix
     assert result["wins"] + result["draws"] + result["losses"] == 6
     assert (result["agent_a"], result["agent_b"]) == ("alphabeta:2", "random")
     assert "alphabeta:2 vs random" in capsys.readouterr().out
+    assert main([*args, "--opening-plies", "2", "--out", str(out), "--quiet"]) == 0
+    assert json.loads(out.read_text())["opening_plies"] == 2
+    assert "from 2-ply random openings" in capsys.readouterr().out
 
 
 def test_tournament_names_agents_by_spec(

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from az_gym.agents import AlphaBetaAgent, OneStepLookaheadAgent, RandomAgent
+from az_gym.agents.base import Agent
 from az_gym.elo import fit_bradley_terry
 from az_gym.envs.registry import make, make_game
 from az_gym.evaluation import (
@@ -182,3 +183,57 @@ def test_tournament_orders_real_agents(tmp_path):
     assert anchored.elo[anchored.names.index("random")] == 0.0
     with pytest.raises(ValueError, match="anchor"):
         tournament(agents, "tictactoe", 2, anchor="nobody")
+
+
+# ------------------------------------------------------------------ openings
+class _FirstLegal(Agent):
+    """A deterministic player: always the lowest legal action."""
+
+    name = "first_legal"
+
+    def act_state(self, game, state) -> int:
+        return int(np.flatnonzero(game.legal_mask(state))[0])
+
+
+def test_openings_make_deterministic_agents_play_different_games():
+    """Deterministic players repeat one game from the start; with random openings each pair
+    of games (colours swapped) starts from its own position, the same for both games."""
+    from az_gym.evaluation import _openings
+    from az_gym.play import Task, run_games
+
+    game = make_game("connect_four")
+    root = np.random.SeedSequence(3)
+    seeds = root.spawn(8)
+    openings = _openings(game, 4, 8, root)
+    assert all(len(o) == 4 for o in openings)
+    assert [openings[2 * k] == openings[2 * k + 1] for k in range(4)] == [True] * 4
+    assert len(set(openings)) == 4  # distinct pairs
+    tasks = [Task((0, 1) if i % 2 == 0 else (1, 0), s, o) for i, (s, o) in
+             enumerate(zip(seeds, openings))]  # fmt: skip
+    agents = [_FirstLegal(), _FirstLegal()]
+    records = run_games(game, agents, tasks, 1)
+    assert all(tuple(r.moves[:4]) == o for r, o in zip(records, openings))
+    assert len({tuple(r.moves) for r in records}) == 4
+    plain = run_games(game, agents, [(t.seats, t.seed) for t in tasks], 1)
+    assert len({tuple(r.moves) for r in plain}) == 1  # one game, eight times
+    # evaluate draws the same openings, and from the same seeds: on any number of processes
+    a, b = AlphaBetaAgent(depth=2, seed=0), OneStepLookaheadAgent(seed=1)
+    opened = evaluate(a, b, game, 8, seed=3, opening_plies=4)
+    assert "from 4-ply random openings" in str(opened) and opened.opening_plies == 4
+    assert opened == evaluate(a, b, game, 8, seed=3, opening_plies=4, num_processes=2)
+    assert evaluate(a, b, game, 8, seed=3).to_dict()["opening_plies"] == 0
+
+
+def test_openings_refuse_what_cannot_be_played():
+    args = (RandomAgent(), RandomAgent(), "tictactoe", 4)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="opening_plies"):
+            evaluate(*args, opening_plies=bad)
+    with pytest.raises(ValueError, match="no running position after 9 random moves"):
+        evaluate(*args, opening_plies=9)
+    with pytest.raises(ValueError, match="opening_plies"):
+        tournament([RandomAgent(), OneStepLookaheadAgent()], "tictactoe", 2, opening_plies=-2)
+    result = tournament(
+        [RandomAgent(), OneStepLookaheadAgent()], "tictactoe", 4, seed=0, opening_plies=2
+    )
+    assert all(d.opening_plies == 2 and d.num_games == 4 for d in result.duels.values())
