@@ -239,6 +239,8 @@ class GumbelRoot:
         )
         """``float64[B, A]`` the root Gumbel noise ``g``."""
         m = np.minimum(params.max_num_considered_actions, legal.sum(1))
+        self._several = m > 1
+        """``bool[B]`` trees that consider more than one root action."""
         self._schedule = np.array(
             [considered_visits(int(k), num_simulations) for k in m], np.float64
         ).reshape(len(roots), num_simulations)
@@ -307,6 +309,39 @@ class GumbelRoot:
         self.counts[np.arange(len(actions)), actions] += 1.0
         self._sim += 1
         return actions
+
+    def next_step(self, k: int, live: np.ndarray | None = None) -> list[np.ndarray]:
+        """The forced root actions of the next simulation step of up to ``k`` descents per
+        tree: :meth:`next_actions` while the schedule lasts and no tree (of the ``live``
+        row indices, default every tree) is forced twice onto one action in the step, but
+        a tree that considers one action (a forced move, ``max_num_considered_actions =
+        1``), whose descents all go down it under virtual loss as in a PUCT search.
+
+        Distinct root actions put the step's descents in disjoint subtrees, so none meets
+        another's virtual loss, and each action's sequential-halving visits are its
+        sequential search's: within a round of a phase every considered action takes one
+        visit whatever the order. When the schedule would send a second descent down the
+        same action (its next round, or a last phase with fewer actions than ``k``), the
+        step ends instead: those descents would only turn, under virtual loss, onto poorer
+        lines and skew that action's ``Q``, which sequential halving compares. Each step
+        holds at least one descent.
+
+        Returns:
+            One ``int64[B]`` per descent of the step.
+        """
+        rows = np.arange(len(self.roots)) if live is None else live
+        rows = rows[self._several[rows]]
+        taken = np.zeros(self.counts.shape, bool)
+        step: list[np.ndarray] = []
+        while len(step) < k and self._sim < self._schedule.shape[1]:
+            actions = self.next_actions()
+            if step and taken[rows, actions[rows]].any():
+                self.counts[np.arange(len(actions)), actions] -= 1.0  # not this step's
+                self._sim -= 1
+                break
+            taken[np.arange(len(actions)), actions] = True
+            step.append(actions)
+        return step
 
     def selected_actions(self) -> np.ndarray:
         """``int64[B]`` the action to play: the best ``g + logits + sigma`` among the most

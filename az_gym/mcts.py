@@ -65,8 +65,12 @@ value sum of every edge, for that edge's mover), so the next descents turn elsew
 off and every descent is backed up. Descents of one tree that still meet at the same
 unexpanded edge (a forced move, too small a virtual loss) share one new node, expanded and
 scored once, and each backs its value up: every descent is one visit, so the root's visits
-grow by exactly the simulation budget (the last step takes what is left of it). ``k = 1``
-is the sequential search, bit for bit. Both backends agree bit for bit at every ``k``.
+grow by exactly the simulation budget (the last step takes what is left of it). With
+Gumbel root search the root actions are forced, and a step takes at most one descent per
+root action (:meth:`az_gym._gumbel.GumbelRoot.next_step`: a round of sequential halving, cut
+at ``k``), so that its descents never meet a virtual loss; steps are shorter than ``k`` in
+the last phases, which hold fewer actions. ``k = 1`` is the sequential search, bit for bit.
+Both backends agree bit for bit at every ``k``.
 
 Tree reuse: the search holds numbered tree *slots*. :meth:`BatchedMcts.search` searches
 ``states[i]`` in slot ``trees[i]`` (default: slot ``i``): it looks for the state (by
@@ -247,13 +251,18 @@ class BatchedMcts(SimulationStep):
         k = self.params.leaves_per_call
         sims = np.zeros(b, np.int64)
         solver = self.params.solver
-        for done in range(0, n_sims, k):
+        done = 0
+        while done < n_sims:
             # A proven root (solver only) is decided: its tree rests.
             live = np.flatnonzero(np.isnan(pool.proven[roots, 0])) if solver else None
             if live is not None and live.size == 0:
                 break
-            step = min(k, n_sims - done)  # Gumbel: the step's forced root actions, in order
-            forced = None if gumbel is None else [gumbel.next_actions() for _ in range(step)]
+            step = min(k, n_sims - done)
+            forced = None  # Gumbel: the step's forced root actions, in order, distinct
+            if gumbel is not None:
+                forced = gumbel.next_step(step, live)
+                step = len(forced)
+            done += step
             if live is None or live.size == b:
                 self._simulate(roots, root_priors, step, forced)
                 sims += step

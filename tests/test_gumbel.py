@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Hashable
 
 import numpy as np
@@ -142,6 +143,91 @@ def test_schedule_holds_with_leaf_parallel_descents(k: int) -> None:
     np.testing.assert_array_equal(results[0].visits, results[1].visits)
     np.testing.assert_array_equal(results[0].improved_policy, results[1].improved_policy)
     np.testing.assert_array_equal(results[0].action, results[1].action)
+
+
+class _HashedValues:
+    """A fixed but uneven evaluator: uniform priors, a value per position drawn from its
+    ``game.key`` (so that every search sees the same values, whatever the order); records
+    the number of positions of each call."""
+
+    needs_observations = False
+    needs_states = True
+    deterministic = True
+
+    def __init__(self, game: Game) -> None:
+        self.game, self.batch_sizes = game, []
+
+    def __call__(self, observations, masks, states):
+        self.batch_sizes.append(len(masks))
+        m = masks.astype(np.float64)
+        seeds = [zlib.crc32(repr(self.game.key(s)).encode()) for s in states]
+        v = [np.random.default_rng(seed).uniform(-0.6, 0.6) for seed in seeds]
+        return m / m.sum(1, keepdims=True), np.asarray(v)
+
+
+def _record_steps(mcts: BatchedMcts, steps: list) -> None:
+    """Append ``(descents, forced root actions per descent)`` of each simulation step."""
+    simulate = mcts._simulate
+
+    def recorded(roots, priors, k, forced):
+        steps.append((k, [tuple(f.tolist()) for f in forced]))
+        return simulate(roots, priors, k, forced)
+
+    mcts._simulate = recorded
+
+
+def _runs(schedule: tuple[int, ...], k: int) -> list[int]:
+    """Lengths of the runs of equal entries of ``schedule`` (its rounds), each cut at ``k``."""
+    out, i = [], 0
+    while i < len(schedule):
+        j = i
+        while j < len(schedule) and schedule[j] == schedule[i] and j - i < k:
+            j += 1
+        out.append(j - i)
+        i = j
+    return out
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_leaf_parallel_steps_go_down_distinct_root_actions(backend: str) -> None:
+    """With ``leaves_per_call = k`` a step's descents take distinct root actions: a round
+    of sequential halving (its run of equal visit counts), cut at ``k``; so no descent
+    meets another's virtual loss and each root action's visits and values are those of the
+    sequential search. Before, the last phases sent k descents down 2 actions under
+    virtual loss, which turned onto poorer lines and skewed the Q that halving compares."""
+    g = ConnectFour()
+    states = [g.initial_state(), play(g, [3, 3, 2])]
+    out = {}
+    for k in (1, 8):
+        ev, steps = _HashedValues(g), []
+        m = BatchedMcts(g, ev, gumbel(num_iters_per_turn=64, leaves_per_call=k),
+                        rng=np.random.default_rng(5), backend=backend)  # fmt: skip
+        _record_steps(m, steps)
+        out[k] = (m.search(states, add_noise=True), ev.batch_sizes, steps)
+    (seq, _, seq_steps), (par, par_calls, par_steps) = out[1], out[8]
+    rounds = _runs(considered_visits(7, 64), 8)
+    assert rounds[:4] == [7, 7, 7, 3] and rounds[-1] == 2  # rounds of 7, 3, then 2 actions
+    assert [k for k, _ in par_steps] == rounds and [k for k, _ in seq_steps] == [1] * 64
+    for _, forced in par_steps:  # each tree's descents of a step: distinct root actions
+        assert all(len(set(tree)) == len(tree) for tree in zip(*forced))
+    assert all(n <= 2 * k for n, (k, _) in zip(par_calls[1:], par_steps))  # one call a step
+    # the same root actions in the same order as the sequential search, the same result
+    assert [f for _, forced in par_steps for f in forced] == [f[0] for _, f in seq_steps]
+    np.testing.assert_array_equal(par.visits, seq.visits)
+    np.testing.assert_allclose(par.q, seq.q, atol=1e-12)
+    np.testing.assert_array_equal(par.action, seq.action)
+    np.testing.assert_allclose(par.improved_policy, seq.improved_policy, atol=1e-12)
+
+
+def test_a_forced_move_still_gathers_leaves() -> None:
+    """A root with one legal move considers one action: its descents all go down it, as
+    many per call as asked."""
+    g = TicTacToe()
+    s = play(g, [0, 1, 2, 4, 3, 5, 7, 6])  # one empty square left
+    ev = _HashedValues(g)
+    res = BatchedMcts(g, ev, gumbel(num_iters_per_turn=16, leaves_per_call=4)).search([s])
+    assert res.visits[0].sum() == 16 and res.simulations[0] == 16
+    assert len(ev.batch_sizes) <= 2  # the root, then its one child (a terminal after)
 
 
 def test_search_budget_below_num_considered() -> None:
