@@ -32,7 +32,7 @@ from az_gym.agents.base import Agent
 from az_gym.elo import TournamentResult, fit_bradley_terry
 from az_gym.envs.registry import as_game
 from az_gym.game import Game
-from az_gym.play import GameRecord, Seed, Task, play_game, random_openings, run_games, seed_sequence
+from az_gym.play import GameRecord, Seed, Task, opening_moves, play_game, run_games, seed_sequence
 from az_gym.workers import WorkerPool
 
 __all__ = [
@@ -198,7 +198,7 @@ def _openings(
     if plies == 0:
         return [()] * num_games
     rng = np.random.default_rng(root.spawn(1)[0])
-    pairs = random_openings(game, plies, (num_games + 1) // 2, rng)
+    pairs = opening_moves(game, plies, (num_games + 1) // 2, rng)
     return [pairs[i // 2] for i in range(num_games)]
 
 

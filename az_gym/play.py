@@ -112,7 +112,7 @@ def play_game(
     return GameRecord(np.asarray(game.returns(s), dtype=np.float64), moves)
 
 
-def random_openings(
+def opening_moves(
     game: Game, plies: int, count: int, rng: np.random.Generator, tries: int = 100
 ) -> list[tuple[int, ...]]:
     """``count`` openings of ``plies`` uniformly random legal moves from the start, each
