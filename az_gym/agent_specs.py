@@ -75,9 +75,8 @@ def _pretrained_path(game: Game) -> Path:
 
 
 _PLAY = {"leaves_per_call": "play"}
-"""How the AlphaZero agents of the specs search: each plays one game at a time, so a PUCT
-search gathers leaves per network call (:data:`~az_gym.mcts_params.PLAY_LEAVES_PER_CALL`), a
-Gumbel one searches one leaf at a time (:func:`~az_gym.mcts_params.play_leaves_per_call`)."""
+"""How the AlphaZero agents of the specs search: each plays one game at a time, so its search
+gathers leaves per network call (:func:`~az_gym.mcts_params.play_leaves_per_call`)."""
 
 
 def _run_agent(run_dir: Path, game: Game) -> Any:

@@ -36,27 +36,25 @@ fill each network call (``leaves_per_call = 1``); one game alone would send one 
 call. Chosen by ``bench/leaf_parallel.py`` (load ~1): a move of the shipped Connect Four
 (400 simulations) and gomoku (1600) agents 3.5x and 3.4x faster than ``k = 1`` on eager
 torch (1.7x and 1.5x on ONNX Runtime, whose batch-1 calls are cheaper); against ``k = 1``
-the Connect Four agent scored 0.480 over 600 games (``16``: 0.420 over 200). PUCT only: a
-Gumbel search plays with ``1`` (:func:`play_leaves_per_call`)."""
+the Connect Four agent scored 0.480 over 600 games (``16``: 0.420 over 200). A Gumbel search
+gathers at most one leaf per root action in a step (:func:`play_leaves_per_call`)."""
 
 
 def play_leaves_per_call(root_policy: str) -> int:
     """Leaves per network call of an agent loaded to play one game at a time with this root
-    search: :data:`PLAY_LEAVES_PER_CALL` for ``"puct"``, ``1`` for ``"gumbel"``.
+    search: :data:`PLAY_LEAVES_PER_CALL`, for ``"puct"`` and ``"gumbel"`` alike.
 
-    Why not ``k`` leaves with Gumbel (the effect is measured, the cause is likely): below
-    the root its selection is deterministic and driven by min-max normalised completed
-    Q-values scaled by ``c_visit + max N``, so a virtual loss drops an action out of the
-    improved policy at once and the other descents of the step go down poorer lines, whose
-    values skew the Q-values that sequential halving then compares. Measured at 400
-    simulations against alpha-beta (the CLI's ``evaluate`` seeds): the shipped gomoku
-    network with Gumbel + solver, depth 3, 100 games, scored 0.970 at ``k = 1`` (seeds 41
-    and 7) and, at ``k = 8``, 0.945 and 0.585 with 8 and 4 sampled actions (seed 41), 0.145
-    with 12 (seed 7; its first move from the empty board changed from e5 to d4); the Connect
-    Four network of the tuned Gumbel run, depth 5, 200 games, 0.970 at ``k = 1`` and 0.845
-    at ``k = 8``. Self-play and the arena already search with ``1``.
+    Gumbel played with ``1`` until its leaf-parallel steps took one descent per root action
+    (:meth:`az_gym._gumbel.GumbelRoot.next_step`). Before, a step sent ``k`` descents down
+    the 2-4 actions of sequential halving's last phases under virtual loss, which turned
+    them onto poorer lines and skewed the Q-values that halving compares: the shipped gomoku
+    network with Gumbel + solver at 400 simulations, against alpha-beta depth 3 over 100
+    games, scored 0.970 at ``k = 1`` and between 0.145 and 0.945 at ``k = 8``, depending on
+    the sampled actions. With the per-action steps, ``k = 8`` scored the same 97 / 0 / 3 as
+    ``k = 1`` from the initial position and 0.580 against 0.590 from 2-ply random
+    openings, in half the time from the start (55 s against 109 s).
     """
-    return 1 if root_policy == "gumbel" else PLAY_LEAVES_PER_CALL
+    return PLAY_LEAVES_PER_CALL
 
 
 MAX_SIMULATIONS = 1_000_000

@@ -210,32 +210,31 @@ def test_agents_that_play_gather_leaves_and_the_parameter_is_checked(tmp_path) -
     assert MctsParams.from_dict(p.to_dict()) == p
 
 
-def test_a_gumbel_agent_loaded_to_play_searches_one_leaf_at_a_time(tmp_path) -> None:
-    """Gumbel root search with leaves gathered under virtual loss played worse (measured:
-    the shipped gomoku network fell from 0.970 to 0.145 against alpha-beta depth 3 with 12
-    sampled actions; see ``play_leaves_per_call``), so the CLI's specs, the web app and
-    ``pretrained`` give a Gumbel checkpoint ``k = 1``: the search it was trained with."""
+def test_a_gumbel_agent_loaded_to_play_gathers_leaves_one_per_root_action(tmp_path) -> None:
+    """The CLI's specs, the web app and ``pretrained`` give a Gumbel checkpoint the play
+    default too: its steps take one descent per root action (``GumbelRoot.next_step``), so
+    it plays the stored sequential search's moves with fewer network calls."""
     from az_gym import AlphaZeroAgent, pretrained
     from az_gym.agent_specs import make_agent
     from az_gym.mcts_params import PLAY_LEAVES_PER_CALL, play_leaves_per_call
 
-    assert play_leaves_per_call("gumbel") == 1
-    assert play_leaves_per_call("puct") == PLAY_LEAVES_PER_CALL
+    assert play_leaves_per_call("gumbel") == play_leaves_per_call("puct") == PLAY_LEAVES_PER_CALL
     game = TicTacToe()
     net = pretrained("tictactoe").network
     gumbel = MctsParams(num_iters_per_turn=24, root_policy="gumbel", solver=True)
     path = tmp_path / "gumbel.pt"
     AlphaZeroAgent(game, net, gumbel).save(path)
     played = make_agent(f"{path}:40", game)
-    assert played.params.leaves_per_call == 1 and played.params.num_iters_per_turn == 40
-    assert make_agent(str(path), game).params == gumbel
-    assert AlphaZeroAgent.load(path, leaves_per_call="play").params == gumbel
+    assert played.params.leaves_per_call == PLAY_LEAVES_PER_CALL
+    assert played.params.num_iters_per_turn == 40
+    assert AlphaZeroAgent.load(path).params == gumbel
     assert AlphaZeroAgent.load(path, leaves_per_call=4).params.leaves_per_call == 4
-    # the same search as the stored one, move for move
-    s = _play(game, [0, 4])
-    sequential = AlphaZeroAgent.load(path)
-    assert played.with_simulations(24).act_state(game, s) == sequential.act_state(game, s)
-    assert np.array_equal(
-        played.with_simulations(24)._mcts.search_one(s).visits,
-        AlphaZeroAgent.load(path)._mcts.search_one(s).visits,
-    )
+    # the stored sequential search's move and visits, from every opening position
+    for moves in ([], [0], [4], [0, 4], [4, 0, 8]):
+        s = _play(game, moves)
+        sequential, leaves = AlphaZeroAgent.load(path), played.with_simulations(24)
+        assert leaves.act_state(game, s) == sequential.act_state(game, s), moves
+        fresh = played.with_simulations(24)._mcts.search_one(s)  # new trees, no reuse
+        np.testing.assert_array_equal(
+            fresh.visits, AlphaZeroAgent.load(path)._mcts.search_one(s).visits
+        )

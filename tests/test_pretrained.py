@@ -67,7 +67,7 @@ def test_the_pretrained_gomoku_agent_loads_wins_and_blocks() -> None:
     # the network of the tuned PUCT run, shipped to play Gumbel + solver at 400 (README)
     p = agent.params
     assert (p.num_iters_per_turn, p.root_policy, p.solver) == (400, "gumbel", True)
-    assert az_gym.pretrained("gomoku").params.leaves_per_call == 1  # play_leaves_per_call
+    assert az_gym.pretrained("gomoku").params.leaves_per_call == 8  # play_leaves_per_call
     agent = agent.with_simulations(64)
 
     def play(moves: str):

@@ -104,8 +104,8 @@ def pretrained(
             visited move; a number; ``"schedule"``).
         use_gpu: run the network on CUDA when available.
         leaves_per_call: leaves gathered per network call under virtual loss (default
-            :func:`~az_gym.mcts_params.play_leaves_per_call` of the stored search: 8 for
-            PUCT, 1 for Gumbel; ``1``: the sequential search, as stored with the agent).
+            :func:`~az_gym.mcts_params.play_leaves_per_call` of the stored search, 8;
+            ``1``: the sequential search, as stored with the agent).
         inference: the network's engine, as in :class:`AlphaZeroAgent` (``"auto"``).
         **game_options: options of the game (``size=6``); they must be those the agent was
             trained with (the error says which those are), so they only check.
