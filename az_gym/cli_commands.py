@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -151,6 +152,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     )
     result = dataclasses.replace(result, names=(args.agent_a, args.agent_b))
     print(result)
+    distinct = result.distinct_games or 0
+    if 2 * distinct < result.num_games:
+        print(f"note: only {distinct} of the {result.num_games} games differ: the players "
+              "repeat a few lines, and the score counts those; --opening-plies N starts "
+              "each pair of games from its own random opening", file=sys.stderr)  # fmt: skip
     print(f"({time.perf_counter() - t0:.1f} s)")
     if out is not None:
         import json

@@ -111,6 +111,9 @@ class DuelResult:
         mean_length: mean number of moves per game.
         names: ``(name of A, name of B)``.
         opening_plies: random moves each game started with (0: the initial position).
+        distinct_games: how many of the games differ in their moves (``None``: not
+            counted). Far fewer than :attr:`num_games` means the score counts a few lines
+            played over and over, as deterministic players do from one start position.
     """
 
     wins: int
@@ -120,6 +123,7 @@ class DuelResult:
     mean_length: float
     names: tuple[str, str] = ("a", "b")
     opening_plies: int = 0
+    distinct_games: int | None = None
 
     @property
     def num_games(self) -> int:
@@ -154,6 +158,7 @@ class DuelResult:
             },
             "mean_length": self.mean_length,
             "opening_plies": self.opening_plies,
+            "distinct_games": self.distinct_games,
         }
 
     def __str__(self) -> str:
@@ -184,6 +189,7 @@ def _duel_result(
         float(np.mean(lengths)) if lengths else math.nan,
         names,
         opening_plies,
+        len({tuple(r.moves) for r in records}),
     )  # fmt: skip
 
 

@@ -236,6 +236,14 @@ def test_evaluate_keeps_the_full_specs(tmp_path: Path, capsys: pytest.CaptureFix
     assert json.loads(out.read_text())["opening_plies"] == 2
     assert "from 2-ply random openings" in capsys.readouterr().out
 
+    # deterministic players repeat their games: the duel says so, and what to do
+    same = ["evaluate", "tictactoe", "pretrained:16", "pretrained:16", "--games", "6", "--quiet"]
+    assert main(same) == 0
+    err = capsys.readouterr().err
+    assert "note: only 1 of the 6 games differ" in err and "--opening-plies" in err
+    assert main([*same, "--opening-plies", "2"]) == 0
+    assert "games differ" not in capsys.readouterr().err
+
 
 def test_tournament_names_agents_by_spec(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

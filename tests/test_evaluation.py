@@ -216,6 +216,11 @@ def test_openings_make_deterministic_agents_play_different_games():
     assert len({tuple(r.moves) for r in records}) == 4
     plain = run_games(game, agents, [(t.seats, t.seed) for t in tasks], 1)
     assert len({tuple(r.moves) for r in plain}) == 1  # one game, eight times
+    duel = evaluate(_FirstLegal(), _FirstLegal(), game, 8, seed=3)
+    assert duel.distinct_games == 1 and duel.to_dict()["distinct_games"] == 1
+    assert (
+        evaluate(_FirstLegal(), _FirstLegal(), game, 8, seed=3, opening_plies=4).distinct_games == 4
+    )
     # evaluate draws the same openings, and from the same seeds: on any number of processes
     a, b = AlphaBetaAgent(depth=2, seed=0), OneStepLookaheadAgent(seed=1)
     opened = evaluate(a, b, game, 8, seed=3, opening_plies=4)
