@@ -154,7 +154,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(result)
     distinct = result.distinct_games or 0
     if 2 * distinct < result.num_games:
-        print(f"note: only {distinct} of the {result.num_games} games differ: the players "
+        print(f"note: {result.num_games} games, only {distinct} of them distinct: the players "
               "repeat a few lines, and the score counts those; --opening-plies N starts "
               "each pair of games from its own random opening", file=sys.stderr)  # fmt: skip
     print(f"({time.perf_counter() - t0:.1f} s)")
