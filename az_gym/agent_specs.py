@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from az_gym.game import Game
+from az_gym.mcts_params import PLAY_LEAVES_PER_CALL
 
 
 class SpecError(ValueError):
@@ -74,9 +75,9 @@ def _pretrained_path(game: Game) -> Path:
         ) from None
 
 
-_PLAY = {"leaves_per_call": "play"}
-"""How the AlphaZero agents of the specs search: each plays one game at a time, so its search
-gathers leaves per network call (:func:`~az_gym.mcts_params.play_leaves_per_call`)."""
+_PLAY = {"leaves_per_call": PLAY_LEAVES_PER_CALL}
+"""How the AlphaZero agents of the specs search: each plays one game at a time, so it gathers
+leaves per network call (:data:`~az_gym.mcts_params.PLAY_LEAVES_PER_CALL`)."""
 
 
 def _run_agent(run_dir: Path, game: Game) -> Any:

@@ -36,27 +36,18 @@ fill each network call (``leaves_per_call = 1``); one game alone would send one 
 call. Chosen by ``bench/leaf_parallel.py`` (load ~1): a move of the shipped Connect Four
 (400 simulations) and gomoku (1600) agents 3.5x and 3.4x faster than ``k = 1`` on eager
 torch (1.7x and 1.5x on ONNX Runtime, whose batch-1 calls are cheaper); against ``k = 1``
-the Connect Four agent scored 0.480 over 600 games (``16``: 0.420 over 200). A Gumbel search
-gathers at most one leaf per root action in a step (:func:`play_leaves_per_call`)."""
+the Connect Four agent scored 0.480 over 600 games (``16``: 0.420 over 200).
 
-
-def play_leaves_per_call(root_policy: str) -> int:
-    """Leaves per network call of an agent loaded to play one game at a time with this root
-    search: :data:`PLAY_LEAVES_PER_CALL`, for ``"puct"`` and ``"gumbel"`` alike.
-
-    Gumbel played with ``1`` until its leaf-parallel steps took one descent per root action
-    (:meth:`az_gym._gumbel.GumbelRoot.next_step`). Before, a step sent ``k`` descents down
-    the 2-4 actions of sequential halving's last phases under virtual loss, which turned
-    them onto poorer lines and skewed the Q-values that halving compares: the shipped gomoku
-    network with Gumbel + solver at 400 simulations, against alpha-beta depth 3 over 100
-    games, scored 0.970 at ``k = 1`` and between 0.145 and 0.945 at ``k = 8``, depending on
-    the sampled actions. With the per-action steps, ``k = 8`` scored the same 97 / 0 / 3 as
-    ``k = 1`` from the initial position and 0.580 against 0.590 from 2-ply random
-    openings, those 100 games in 102 s against 131 s (2 processes, one after the other);
-    Connect Four's Gumbel network against depth 5 scored 173 / 5 / 22 at both, in 102 s
-    against 125 s.
-    """
-    return PLAY_LEAVES_PER_CALL
+A Gumbel root search plays with it too, since its steps take one descent per root action
+(:meth:`az_gym._gumbel.GumbelRoot.next_step`); for one session before that it played with
+``1``: a step sent ``k`` descents down the 2-4 actions of sequential halving's last phases
+under virtual loss, which turned them onto poorer lines and skewed the Q-values that halving
+compares. The gomoku network with Gumbel + solver at 400 simulations, against alpha-beta
+depth 3 over 100 games, scored 0.970 at ``k = 1`` and between 0.145 and 0.945 at ``k = 8``
+then, depending on the sampled actions; with the per-action steps ``k = 8`` scored the same
+97 / 0 / 3 as ``k = 1`` from the initial position and 0.580 against 0.590 from 2-ply random
+openings (those 100 games in 102 s against 131 s on 2 processes, one after the other), and
+Connect Four's Gumbel network against depth 5 173 / 5 / 22 at both (102 s against 125 s)."""
 
 
 MAX_SIMULATIONS = 1_000_000

@@ -68,7 +68,7 @@ def test_the_pretrained_gomoku_agent_loads_wins_and_blocks() -> None:
     # openings it beat the Gumbel + solver search at 400)
     p = agent.params
     assert (p.num_iters_per_turn, p.root_policy, p.solver) == (1600, "puct", False)
-    assert az_gym.pretrained("gomoku").params.leaves_per_call == 8  # play_leaves_per_call
+    assert az_gym.pretrained("gomoku").params.leaves_per_call == 8  # PLAY_LEAVES_PER_CALL
     agent = agent.with_simulations(64)
 
     def play(moves: str):

@@ -52,7 +52,6 @@ from az_gym.eval_cache import CacheStats, cache_stats, with_cache
 from az_gym.game import Game, GameOverError, State
 from az_gym.inference import PriorsValue
 from az_gym.mcts import BatchedMcts, MctsParams, play_policy
-from az_gym.mcts_params import play_leaves_per_call
 from az_gym.networks import NetworkConfig, NetworkEvaluator, PolicyValueNet, resolve_device
 from az_gym.schedules import Schedule
 
@@ -302,10 +301,9 @@ class AlphaZeroAgent(Agent):
             env_or_game: the game to play (rebuilt from the stored ``game_id`` if ``None``).
             **kwargs: ``use_gpu``, ``seed``, ``add_noise``, ``temperature``, ``inference`` as
                 in the constructor; ``leaves_per_call`` replaces the stored
-                :attr:`MctsParams.leaves_per_call` (``None``: keep it; ``"play"``: the
-                number for playing one game at a time with the stored root search,
-                :func:`~az_gym.mcts_params.play_leaves_per_call`, which
-                ``az_gym.pretrained`` and the CLI's agent specs pass).
+                :attr:`MctsParams.leaves_per_call` (``None``: keep it; ``az_gym.pretrained``
+                and the CLI's agent specs pass
+                :data:`~az_gym.mcts_params.PLAY_LEAVES_PER_CALL`).
 
         Raises:
             ValueError: the file is not a safe az_gym checkpoint (it would run code), is
@@ -347,8 +345,6 @@ class AlphaZeroAgent(Agent):
         except (TypeError, ValueError) as e:
             raise CheckpointError(f"checkpoint {str(where)!r}: bad mcts: {e}") from None
         k = kwargs.pop("leaves_per_call", None)
-        if k == "play":
-            k = play_leaves_per_call(mcts.root_policy)
         if k is not None:
             mcts = dataclasses.replace(mcts, leaves_per_call=k)
         net = network_from_checkpoint(ckpt, where)

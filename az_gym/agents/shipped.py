@@ -104,8 +104,8 @@ def pretrained(
             visited move; a number; ``"schedule"``).
         use_gpu: run the network on CUDA when available.
         leaves_per_call: leaves gathered per network call under virtual loss (default
-            :func:`~az_gym.mcts_params.play_leaves_per_call` of the stored search, 8;
-            ``1``: the sequential search, as stored with the agent).
+            :data:`~az_gym.mcts_params.PLAY_LEAVES_PER_CALL`; ``1``: the sequential
+            search, as stored with the agent).
         inference: the network's engine, as in :class:`AlphaZeroAgent` (``"auto"``).
         **game_options: options of the game (``size=6``); they must be those the agent was
             trained with (the error says which those are), so they only check.
@@ -116,13 +116,12 @@ def pretrained(
     """
     from az_gym.agents.alphazero import AlphaZeroAgent  # torch: only here
     from az_gym.checkpoint_format import read_checkpoint
-    from az_gym.mcts_params import MctsParams
+    from az_gym.mcts_params import PLAY_LEAVES_PER_CALL, MctsParams
 
     pretrained_path(name)  # an unknown name is refused before anything else
     if leaves_per_call is None:
-        leaves_per_call = "play"  # the stored search's number (play_leaves_per_call)
-    else:
-        MctsParams(leaves_per_call=leaves_per_call)  # checked here: a load error names the game
+        leaves_per_call = PLAY_LEAVES_PER_CALL
+    MctsParams(leaves_per_call=leaves_per_call)  # checked here: a load error names the game
     if game_options:
         if env_or_game is not None:
             raise ValueError("pass either env_or_game or game options, not both")
