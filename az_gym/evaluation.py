@@ -198,9 +198,7 @@ def _openings(
 ) -> list[tuple[int, ...]]:
     """The opening of each of ``num_games`` games: games ``2k`` and ``2k + 1`` share one
     (none when ``plies`` is 0). Drawn from a child of ``root`` spawned after the games'
-    seeds, so that those do not depend on ``plies``."""
-    if isinstance(plies, bool) or not isinstance(plies, int) or plies < 0:
-        raise ValueError(f"opening_plies={plies!r} must be an int >= 0")
+    seeds, so that those do not depend on ``plies`` (which :func:`opening_moves` checks)."""
     if plies == 0:
         return [()] * num_games
     rng = np.random.default_rng(root.spawn(1)[0])

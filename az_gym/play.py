@@ -124,7 +124,7 @@ def opening_moves(
             ``tries`` draws (the games end sooner).
     """
     if isinstance(plies, bool) or not isinstance(plies, int) or plies < 0:
-        raise ValueError(f"opening plies={plies!r} must be an int >= 0")
+        raise ValueError(f"opening_plies={plies!r} must be an int >= 0")
     seen: set[tuple[int, ...]] = set()
     out: list[tuple[int, ...]] = []
     for _ in range(count):
