@@ -34,6 +34,7 @@ from az_gym import AlphaZeroAgent, pretrained
 from az_gym.agents.shipped import pretrained_path
 from az_gym.evaluation import play_game, wilson_interval
 from az_gym.mcts_params import PLAY_LEAVES_PER_CALL
+from az_gym.play import opening_moves
 from az_gym.testing import random_openings
 
 
@@ -95,15 +96,7 @@ def _play(task: tuple[list[int], int]) -> float:
 def strength(games: int, new_k: int, processes: int, seed: int) -> None:
     """Print the new agent's score against ``k = 1`` (see the module docstring)."""
     game = pretrained("connect_four").game
-    rng, openings, seen = np.random.default_rng(seed), [], set()
-    while len(openings) < (games + 1) // 2:
-        s, moves = game.initial_state(), []
-        for _ in range(3):
-            a = int(rng.choice(np.flatnonzero(game.legal_mask(s))))
-            s, moves = game.next_state(s, a), [*moves, a]
-        if tuple(moves) not in seen:
-            seen.add(tuple(moves))
-            openings.append(moves)
+    openings = opening_moves(game, 3, (games + 1) // 2, np.random.default_rng(seed))
     tasks = [(o, seat) for o in openings for seat in (0, 1)][:games]
     t0 = time.perf_counter()
     with ProcessPoolExecutor(processes, initializer=_init_worker, initargs=(new_k,)) as pool:
