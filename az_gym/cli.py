@@ -107,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--run-dir", default=None, help="run directory (default runs/GAME)")
     t.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    t.add_argument(
+        "--init-from",
+        default=None,
+        metavar="AGENT",
+        help="start a new run from this network instead of random weights (fine-tuning): "
+        "pretrained | RUN_DIR | FILE.pt; it must be the run's network (--set network.*)",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress bars")
     t.set_defaults(func=cmd_train)
 

@@ -70,6 +70,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     game, options = _game_and_options(args.game, args.option)
     if args.seed is not None:
         args.set = [f"seed={args.seed}", *args.set]
+    if args.init_from is not None and args.resume:
+        raise CliError(
+            "--init-from starts a new run; a resumed run continues from its own networks "
+            "(drop --resume, or --init-from)"
+        )
     if args.resume:
         # The default is Trainer's: runs/<the game's name>.
         run_dir = args.run_dir or Path("runs") / resolve_game(game, options)[1].name
@@ -90,10 +95,26 @@ def cmd_train(args: argparse.Namespace) -> int:
             overrides=args.set,
             quiet=args.quiet,
             game_options=options,
+            init_from=_init_source(args.init_from, game, options),
         )
         trainer.train()
     print(f"run directory: {trainer.run.path}")
     return 0
+
+
+def _init_source(spec: str | None, game: Any, options: dict[str, Any]) -> Path | None:
+    """The checkpoint file or run directory ``--init-from`` names: ``pretrained`` is the
+    game's shipped agent file, anything else a path (checked by the trainer)."""
+    if spec is None:
+        return None
+    if spec == "pretrained":
+        from az_gym.agent_specs import pretrained_file
+        from az_gym.training.run_game import resolve_game
+
+        return pretrained_file(resolve_game(game, options)[1])
+    if not Path(spec).exists():
+        raise CliError(f"--init-from {spec!r}: no such file or run directory")
+    return Path(spec)
 
 
 def cmd_play(args: argparse.Namespace) -> int:

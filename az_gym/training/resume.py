@@ -119,9 +119,15 @@ def load_committed(tr: TrainerState, state: dict[str, Any]) -> None:
     """
     tr._fresh_state()
     n = tr.iteration = int(state["iteration"])
-    if n == 0:
-        return
     load_ckpt = checkpoint_validator(tr)
+    if n == 0:
+        if state.get("init_from"):  # started from a network, interrupted before a commit
+            from az_gym.training.warm_start import committed_initial_weights
+
+            weights = committed_initial_weights(tr.run.path, load_ckpt)
+            for net in (tr.current_net, tr.best_net):
+                net.load_state_dict(weights)
+        return
     for kind, net in (("current", tr.current_net), ("best", tr.best_net)):
         net.load_state_dict(tr.run.load_artifact(f"{kind}.pt", load_ckpt, state)["weights"])
     try:

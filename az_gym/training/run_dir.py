@@ -106,9 +106,10 @@ class RunDir(RunDirReader):
         finally:
             self.lock.release()
 
-    def start(self, game: Game, spec: GameSpec, params: Any) -> None:
+    def start(self, game: Game, spec: GameSpec, params: Any, **fields: Any) -> None:
         """Write ``params.toml`` and ``state.json`` at iteration 0 for a new run (the
-        directory exists and the caller holds its lock).
+        directory exists and the caller holds its lock); ``fields`` (JSON values) go into
+        ``state.json`` too and stay there (e.g. ``init_from``).
 
         Raises:
             RunDirError: the directory holds iteration directories but no ``state.json`` (a
@@ -137,6 +138,7 @@ class RunDir(RunDirReader):
                 "game_factory": factory_recipe(spec.factory),
                 "network": params.network.to_dict(),
                 "rng": None,
+                **fields,
             }
         )
 

@@ -55,11 +55,17 @@ class Trainer(TrainerState):
         overrides: ``"dotted.path=value"`` strings applied to ``params``.
         quiet: no progress bars nor console messages.
         game_options: registry options when ``env_or_name`` is a name (``{"size": 6}``).
+        init_from: an AlphaZero checkpoint file (an agent file, a shipped ``pretrained``
+            file) or a run directory whose network starts this run instead of random
+            weights (fine-tuning; the memory and optimiser start fresh). Only for a new
+            run: see :mod:`az_gym.training.warm_start`.
 
     Raises:
         ParamsError: invalid parameters, or a network and learning batch that cannot fit in
             the available memory (raised here, before anything is allocated or written).
-        RunDirError: ``run_dir`` holds a run of another game or network.
+        RunDirError: ``run_dir`` holds a run of another game or network; ``init_from``
+            is not a checkpoint of this game and network, or ``run_dir`` already holds a
+            started run.
 
     Constructing a trainer only reads ``run_dir``; :meth:`train` and :meth:`resume` take
     its lock for the whole run (a second trainer refuses). Self-play runs in spawned worker
@@ -79,6 +85,7 @@ class Trainer(TrainerState):
         overrides: Iterable[str] = (),
         quiet: bool = False,
         game_options: dict[str, Any] | None = None,
+        init_from: str | Path | None = None,
     ) -> None:
         exit_if_rerunning_main()  # a worker re-running an unguarded script: see _procs
         from az_gym.training.iteration import check_benchmark
@@ -126,6 +133,16 @@ class Trainer(TrainerState):
         self._params_saved = False
         self.iteration = self.run.last_iteration()
         """The last completed iteration (read from ``run_dir`` until the run starts)."""
+        self._init: tuple[dict[str, Any], dict[str, str]] | None = None
+        if init_from is not None:
+            from az_gym.training.warm_start import read_initial_network
+
+            if self.iteration > 0:
+                raise RunDirError(
+                    f"{self.run.path} already holds a run at iteration {self.iteration}: "
+                    "init_from starts a new run only (choose another run directory)"
+                )
+            self._init = read_initial_network(init_from, self.game, params.network)
 
     @staticmethod
     def _device(use_gpu: bool) -> torch.device:
@@ -195,7 +212,8 @@ class Trainer(TrainerState):
                     "or choose another run directory"
                 )
             self._fresh_state()
-            self.run.start(self.game, self.game_spec, self.params)
+            init = self._start_from_init()
+            self.run.start(self.game, self.game_spec, self.params, **init)
             self._reports, self._params_saved = [], True
             return self._loop()
 

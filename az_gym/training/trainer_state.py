@@ -18,6 +18,8 @@ optimiser, memory, rng, reports, the worker pool) and its round trip through the
     networks/best-NNNNNN.pt   the best network at the end of each iteration (hard links;
                       ``keep_best_networks = false``: none), linked after the commit
     tensorboard/      scalars;  plots/*.png: loss terms, arena, benchmark, buffer, stages
+    init.pt           a run started from a trained network (``init_from``): that network
+                      (see :mod:`az_gym.training.warm_start`)
     (state.json also describes the game: registry name and options, or the factory's
     module:qualname, which is compared with the one passed on resume, never imported)
 
@@ -140,6 +142,24 @@ class TrainerState:
         self.iteration = 0
         self._reports = []
         self._loaded = True
+
+    def _start_from_init(self) -> dict[str, Any]:
+        """Load the ``init_from`` weights (if any) into the fresh networks and keep their
+        copy in the run directory (:mod:`~az_gym.training.warm_start`); returns the
+        ``state.json`` fields that record it (none without ``init_from``)."""
+        from az_gym.training.checkpoint import atomic_torch_save
+        from az_gym.training.warm_start import INIT_FILE
+
+        init = getattr(self, "_init", None)
+        if init is None:  # a new run in place of one that started from a network
+            (self.run.path / INIT_FILE).unlink(missing_ok=True)
+            return {}
+
+        weights, record = init
+        for net in (self.current_net, self.best_net):
+            net.load_state_dict(weights)
+        atomic_torch_save(self._checkpoint(self.current_net), self.run.path / INIT_FILE)
+        return {"init_from": record}
 
     def _load_state(self, state: dict[str, Any] | None = None) -> None:
         """Load a commit (default: the one ``state.json`` holds now; see
