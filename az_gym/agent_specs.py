@@ -62,12 +62,7 @@ def shipped_agents() -> list[str]:
     return out
 
 
-def pretrained_file(game: Game) -> Path:
-    """The file of the agent shipped for ``game`` (its options too).
-
-    Raises:
-        SpecError: none ships for it (the message lists the games that have one).
-    """
+def _pretrained_path(game: Game) -> Path:
     from az_gym.agents.shipped import pretrained_path
     from az_gym.envs.registry import canonical_game_id
 
@@ -136,7 +131,7 @@ def _alphazero(spec: str, target: str, game: Game) -> Any:
     sims = None
     if sep and tail.isdigit():  # a trailing ":400" is a budget; other colons belong to the path
         target, sims = head, _count(spec, tail, "SIMS")
-    path = pretrained_file(game) if target.lower() == "pretrained" else Path(target)
+    path = _pretrained_path(game) if target.lower() == "pretrained" else Path(target)
     if path.is_dir():
         agent = _run_agent(path, game)
     elif not path.exists():

@@ -95,26 +95,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             overrides=args.set,
             quiet=args.quiet,
             game_options=options,
-            init_from=_init_source(args.init_from, game, options),
+            init_from=args.init_from,
         )
         trainer.train()
     print(f"run directory: {trainer.run.path}")
     return 0
-
-
-def _init_source(spec: str | None, game: Any, options: dict[str, Any]) -> Path | None:
-    """The checkpoint file or run directory ``--init-from`` names: ``pretrained`` is the
-    game's shipped agent file, anything else a path (checked by the trainer)."""
-    if spec is None:
-        return None
-    if spec == "pretrained":
-        from az_gym.agent_specs import pretrained_file
-        from az_gym.training.run_game import resolve_game
-
-        return pretrained_file(resolve_game(game, options)[1])
-    if not Path(spec).exists():
-        raise CliError(f"--init-from {spec!r}: no such file or run directory")
-    return Path(spec)
 
 
 def cmd_play(args: argparse.Namespace) -> int:

@@ -111,6 +111,8 @@ def test_a_file_of_another_network_game_or_kind_is_refused_before_anything_is_wr
         Trainer("tictactoe", tiny_params(), run, init_from=junk)
     with pytest.raises(RunDirError, match="init_from: no checkpoint"):
         Trainer("tictactoe", tiny_params(), run, init_from=tmp_path / "missing.pt")
+    with pytest.raises(RunDirError, match=r"for game 'gomoku\(size=9\)', not for 'gomoku\(size=15"):
+        Trainer("gomoku", tiny_params(), run, init_from="pretrained", game_options={"size": 15})
     assert not run.exists()
     with pytest.raises(RunDirError, match="already holds a run at iteration 1"):
         Trainer("tictactoe", tiny_params(), source_run, init_from=source_run)
@@ -139,7 +141,7 @@ def test_cli_refuses_bad_init_from_in_one_line(tmp_path, source_run):
     assert "--set network" in err
     assert_one_line_error(
         az_gym(*base, "--run-dir", "b", "--init-from", "nowhere.pt", cwd=tmp_path),
-        "--init-from 'nowhere.pt': no such file or run directory",
+        "init_from: no checkpoint at 'nowhere.pt'",
     )
     assert_one_line_error(
         az_gym(*base, "--run-dir", source_run, "--resume", "--init-from", source_run, cwd=tmp_path),

@@ -55,10 +55,10 @@ class Trainer(TrainerState):
         overrides: ``"dotted.path=value"`` strings applied to ``params``.
         quiet: no progress bars nor console messages.
         game_options: registry options when ``env_or_name`` is a name (``{"size": 6}``).
-        init_from: an AlphaZero checkpoint file (an agent file, a shipped ``pretrained``
-            file) or a run directory whose network starts this run instead of random
-            weights (fine-tuning; the memory and optimiser start fresh). Only for a new
-            run: see :mod:`az_gym.training.warm_start`.
+        init_from: an AlphaZero checkpoint file (an agent file), a run directory, or
+            ``"pretrained"`` (the game's shipped agent), whose network starts this run
+            instead of random weights (fine-tuning; the memory and optimiser start fresh).
+            Only for a new run: see :mod:`az_gym.training.warm_start`.
 
     Raises:
         ParamsError: invalid parameters, or a network and learning batch that cannot fit in

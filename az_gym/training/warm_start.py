@@ -46,7 +46,8 @@ def read_initial_network(
     from (``{"path": ..., "sha256": ...}``, for ``state.json``).
 
     Args:
-        source: an AlphaZero checkpoint file, or a run directory (its ``best.pt``).
+        source: an AlphaZero checkpoint file, a run directory (its ``best.pt``), or
+            ``"pretrained"``: the agent file shipped for ``game`` (``az_gym.pretrained``).
 
     Raises:
         RunDirError: no such file, not a safe az_gym checkpoint, another game, or another
@@ -56,6 +57,17 @@ def read_initial_network(
     from az_gym.envs.registry import canonical_game_id
 
     path = Path(source)
+    if str(source) == "pretrained" and not path.exists():
+        from az_gym.agents.shipped import available_pretrained, pretrained_path
+        from az_gym.envs.registry import canonical_game_id as game_id
+
+        try:
+            path = pretrained_path(game.name, game_id(game))
+        except ValueError:
+            raise RunDirError(
+                f"init_from='pretrained': no pre-trained agent ships for {game.game_id} "
+                f"(games with one: {', '.join(available_pretrained())})"
+            ) from None
     if path.is_dir():
         path = path / "best.pt"
     try:
