@@ -133,7 +133,7 @@ class Trainer(TrainerState):
         self._params_saved = False
         self.iteration = self.run.last_iteration()
         """The last completed iteration (read from ``run_dir`` until the run starts)."""
-        self._init: tuple[dict[str, Any], dict[str, str]] | None = None
+        self._init = None
         if init_from is not None:
             from az_gym.training.warm_start import read_initial_network
 

@@ -73,6 +73,8 @@ class TrainerState:
     _reports: list[dict[str, Any]]
     _params_saved: bool
     _pool: WorkerPool | None
+    _init: tuple[dict[str, Any], dict[str, str]] | None
+    """``init_from``'s weights and the record of their source, or ``None``."""
     # state
     iteration: int
     rng: np.random.Generator
@@ -150,7 +152,7 @@ class TrainerState:
         from az_gym.training.checkpoint import atomic_torch_save
         from az_gym.training.warm_start import INIT_FILE
 
-        init = getattr(self, "_init", None)
+        init = self._init
         if init is None:  # a new run in place of one that started from a network
             (self.run.path / INIT_FILE).unlink(missing_ok=True)
             return {}

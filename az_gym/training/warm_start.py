@@ -59,10 +59,9 @@ def read_initial_network(
     path = Path(source)
     if str(source) == "pretrained" and not path.exists():
         from az_gym.agents.shipped import available_pretrained, pretrained_path
-        from az_gym.envs.registry import canonical_game_id as game_id
 
         try:
-            path = pretrained_path(game.name, game_id(game))
+            path = pretrained_path(game.name, canonical_game_id(game))
         except ValueError:
             raise RunDirError(
                 f"init_from='pretrained': no pre-trained agent ships for {game.game_id} "
