@@ -29,6 +29,7 @@ from az_gym.cli_commands import (
     cmd_tournament,
     cmd_train,
 )
+from az_gym.training.events import Terminated
 
 __all__ = ["CliError", "build_parser", "main", "make_agent"]
 
@@ -192,8 +193,8 @@ library's own errors (``GameError``, ``ParamsError``, ``RunDirError``, ``Checkpo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``az-gym``: 0 on success, 2 on an error, 130 on Ctrl-C (141 when the
-    reader of the output closes the pipe).
+    """Entry point of ``az-gym``: 0 on success, 2 on an error, 130 on Ctrl-C, 143 when
+    SIGTERM stops a training (141 when the reader of the output closes the pipe).
 
     Nothing a user types ends in a traceback: every error is one ``az-gym: error:`` line
     on stderr (anything unexpected is reported as an internal error). ``AZ_GYM_DEBUG=1``
@@ -206,6 +207,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HumanQuit:  # 'quit' or Ctrl-D at a human's prompt (play, evaluate human ...)
         print("\ngoodbye (game abandoned)")
         return 0
+    except Terminated:  # SIGTERM during training: saved and unlocked, as after Ctrl-C
+        if debug:
+            raise
+        print("\naz-gym: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         if debug:
             raise

@@ -1,5 +1,6 @@
-"""How ``az-gym train`` ends: Ctrl-C exits 130 with the run committed, and the user's
-mistakes about the run directory are one ``az-gym: error:`` line naming it."""
+"""How ``az-gym train`` ends: Ctrl-C exits 130 and SIGTERM 143 with the run committed and
+its lock released, and the user's mistakes about the run directory are one ``az-gym:
+error:`` line naming it."""
 
 from __future__ import annotations
 
@@ -38,6 +39,57 @@ def test_ctrl_c_during_training_exits_130_with_the_run_committed(tmp_path):
     assert state["iteration"] >= 1 and state["checkpoint_dir"] == f"iter-{state['iteration']:06d}"
     assert not [p for p in run.rglob("*") if ".tmp-" in p.name]
     assert (run / "lock").read_text() == ""
+
+
+def _children(pid: int) -> set[int]:
+    """The live child processes of ``pid`` (Linux's /proc)."""
+    kids = set()
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            kids.add(int(stat_file.parent.name))
+    return kids
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs Linux's /proc")
+def test_sigterm_during_training_saves_releases_the_lock_and_stops_the_workers(tmp_path):
+    # Before: SIGTERM killed the trainer where it stood (exit -15), its lock file still
+    # named it, and the next start had to take a dead owner's lock over with a warning.
+    run, config = tmp_path / "run", tiny_config(tmp_path / "tiny.toml", num_iters=1000)
+    argv = [sys.executable, "-m", "az_gym.cli", "train", "tictactoe", "--config", str(config),
+            "--run-dir", str(run), "--quiet", "--set", "self_play.sim.num_processes=2"]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (run / "iter-000001").exists():
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+            time.sleep(0.05)
+        time.sleep(0.2)  # inside iteration 2
+        workers = _children(proc.pid)
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err[-2000:]
+    assert "Traceback" not in err and "az-gym: terminated" in err
+    state = json.loads((run / "state.json").read_text())
+    assert state["iteration"] >= 1 and state["checkpoint_dir"] == f"iter-{state['iteration']:06d}"
+    assert not [p for p in run.rglob("*") if ".tmp-" in p.name]
+    assert (run / "lock").read_text() == ""
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [w for w in workers if Path(f"/proc/{w}").exists()]
+    proc = cli("train", "tictactoe", "--run-dir", run, "--resume", "--quiet",
+               "--set", f"num_iters={state['iteration'] + 1}",
+               "--set", "self_play.sim.num_processes=1")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "took over the lock" not in proc.stderr
 
 
 @pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux's /sys")

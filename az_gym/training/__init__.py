@@ -12,6 +12,7 @@ _EXPORTS = {
     "IterationReport": "az_gym.training.trainer",
     "RunDirError": "az_gym.training.run_dir",
     "StopTraining": "az_gym.training.trainer",
+    "Terminated": "az_gym.training.events",
     "Params": "az_gym.training.params",
     "SelfPlayParams": "az_gym.training.params",
     "LearningParams": "az_gym.training.params",

@@ -1,5 +1,14 @@
 """What a trainer tells its user, and how the user stops it: the callbacks of each phase,
-the report of an iteration, :class:`StopTraining`, and Ctrl-C deferred during a save."""
+the report of an iteration, :class:`StopTraining`, and Ctrl-C deferred during a save.
+
+A trainer stopped by SIGTERM (``kill PID``, a batch scheduler's time limit, ``docker stop``)
+ends as after Ctrl-C: the iteration in progress is dropped, the workers are shut down and
+the run directory's lock is released, so the next ``--resume`` starts without taking a dead
+owner's lock over. While :meth:`Trainer.train` runs on the main thread, SIGTERM raises
+:class:`Terminated` (a :class:`KeyboardInterrupt`, so code that handles Ctrl-C handles it
+too), unless the program already installed a SIGTERM handler of its own, which is left
+alone. The CLI exits 143 on it (128 + SIGTERM, as a shell reports a process killed by it).
+"""
 
 from __future__ import annotations
 
@@ -64,17 +73,50 @@ class StopTraining(Exception):
     """
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM reached a training run (module docstring); handled as Ctrl-C is."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
 @contextmanager
-def interrupt_guard() -> Iterator[None]:
-    """Defer Ctrl-C until the block ends (so a save is never cut in half)."""
+def terminate_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` (main thread only, and only
+    where SIGTERM still has its default action; the previous handler is restored)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    hit: list[Any] = []
-    old = signal.signal(signal.SIGINT, lambda *a: hit.append(a))
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield  # the program's own handler (or an ignored SIGTERM) stays
+        return
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextmanager
+def interrupt_guard() -> Iterator[None]:
+    """Defer Ctrl-C (and SIGTERM while :func:`terminate_as_interrupt` holds it) until the
+    block ends, so a save is never cut in half."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    hit: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda signum, _f: hit.append(signum))
+    term = signal.getsignal(signal.SIGTERM) is _raise_terminated
+    if term:
+        signal.signal(signal.SIGTERM, lambda signum, _f: hit.append(signum))
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, old)
+        if term:
+            signal.signal(signal.SIGTERM, _raise_terminated)
+    if signal.SIGTERM in hit:
+        raise Terminated
     if hit:
         raise KeyboardInterrupt

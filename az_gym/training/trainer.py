@@ -29,6 +29,7 @@ from az_gym.training.events import (
     IterationReport,
     StopTraining,
     interrupt_guard,
+    terminate_as_interrupt,
 )
 from az_gym.training.iteration import draw_seed, iteration_record, memory_stages, run_benchmark
 from az_gym.training.report import ReportWriter
@@ -202,9 +203,11 @@ class Trainer(TrainerState):
             RunDirError: ``run_dir`` already holds a started run (call :meth:`resume`), or
                 another trainer holds it.
             KeyboardInterrupt: after Ctrl-C, once the run is saved at its last completed
-                iteration (a run interrupted before its first commit leaves nothing).
+                iteration (a run interrupted before its first commit leaves nothing);
+                after SIGTERM the same, as :class:`~az_gym.training.events.Terminated`
+                (the workers shut down and the run directory's lock released).
         """
-        with self.run.writing():
+        with terminate_as_interrupt(), self.run.writing():
             if self.run.last_iteration() > 0:
                 raise RunDirError(
                     f"{self.run.path} already holds a run at iteration "
@@ -233,7 +236,7 @@ class Trainer(TrainerState):
             return self.train()
         from az_gym.training.checkpoint import remove_stale_temp_files
 
-        with self.run.writing():
+        with terminate_as_interrupt(), self.run.writing():
             state = self.run.read_state() or {"iteration": 0}
             self._load_state(state)
             self.run.publish()  # a process killed between its commit and the links
