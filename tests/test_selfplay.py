@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -312,3 +313,77 @@ def _alive(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+class _LoggingPlayer(MctsPlayer):
+    """An :class:`MctsPlayer` that keeps the root value of each of its searches."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.root_values: list[float] = []
+
+    def decide(self, slots, states, move_numbers):
+        decision = super().decide(slots, states, move_numbers)
+        self.root_values.extend(decision.root_value.tolist())
+        return decision
+
+
+def _net_player(game, seed: int, logging: bool = False) -> MctsPlayer:
+    torch.manual_seed(0)
+    spec = NetSpec(game.observation_shape, game.num_actions, TINY)
+    evaluator = NetworkEvaluator(spec.build().eval(), torch.device("cpu"))
+    params = MctsParams(num_iters_per_turn=16, temperature=ConstSchedule(1.0))
+    cls = _LoggingPlayer if logging else MctsPlayer
+    return cls(game, evaluator, params, add_noise=True, rng=np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("game_name", ["tictactoe", "connect_four"])
+def test_value_targets_mix_the_outcome_with_the_root_value(game_name):
+    # w = 0 is AlphaZero's z; w = 1 is the root value of the search behind each move, in
+    # the order of the moves; and the mix is linear. The games are the same whatever w:
+    # the weight changes the targets, never the play.
+    game = make_game(game_name)
+    runs = {}
+    for w in (0.0, 0.25, 1.0):
+        player = _net_player(game, seed=3, logging=True)
+        res = simulate(game, [player], 1, num_concurrent=1, rng=np.random.default_rng(7),
+                       q_weight=w)  # fmt: skip
+        runs[w] = (res.samples, player.root_values)
+    (z, q0), (mixed, _), (s1, q1) = runs[0.0], runs[0.25], runs[1.0]
+    np.testing.assert_array_equal(z.obs, s1.obs)
+    assert q0 == q1 and len(q1) == len(s1)
+    assert set(np.abs(z.value).tolist()) <= {0.0, 1.0}
+    np.testing.assert_allclose(s1.value, np.float32(q1), atol=1e-6)
+    assert not np.allclose(s1.value, z.value)
+    np.testing.assert_allclose(mixed.value, 0.75 * z.value + 0.25 * s1.value, atol=1e-6)
+    default = simulate(game, [_net_player(game, seed=3)], 1, num_concurrent=1,
+                       rng=np.random.default_rng(7)).samples  # fmt: skip
+    np.testing.assert_array_equal(default.value, z.value)
+
+
+def test_value_targets_without_root_values_stay_z_and_bad_weights_are_refused():
+    game = make_game("tictactoe")
+    res = simulate(game, [FirstLegal(game)], 1, num_concurrent=1,
+                   rng=np.random.default_rng(0), q_weight=0.5)  # fmt: skip
+    assert res.samples.value.tolist() == [1, -1, 1, -1, 1, -1, 1]
+    with pytest.raises(ValueError, match="q_weight"):
+        simulate(game, [FirstLegal(game)], 1, num_concurrent=1,
+                 rng=np.random.default_rng(0), q_weight=1.5)  # fmt: skip
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="value_target_q_weight"):
+            SelfPlayParams(value_target_q_weight=bad)
+
+
+def test_value_target_weight_reaches_the_worker_processes():
+    game = make_game("tictactoe")
+    spec = NetSpec(game.observation_shape, game.num_actions, TINY)
+    weights = net_weights(spec.build())
+    values = {}
+    with LocalPool(2) as pool:
+        for w in (0.0, 1.0):
+            sp = dataclasses.replace(_tiny_self_play(4, 2), value_target_q_weight=w)
+            samples, _ = run_self_play(GameSpec(name="tictactoe"), game, spec, weights, sp,
+                                       pool, seed=1)  # fmt: skip
+            values[w] = samples.value
+    assert set(np.abs(values[0.0]).tolist()) <= {0.0, 1.0}
+    assert not set(np.abs(values[1.0]).tolist()) <= {0.0, 1.0}

@@ -129,6 +129,8 @@ class WorkerJob:
         cache_size: entries of each network's evaluation cache (0: none; see
             :mod:`az_gym.eval_cache`).
         inference: the network's engine (``SimParams.inference``).
+        q_weight: weight of the search's root value in the value targets
+            (``SelfPlayParams.value_target_q_weight``; see :func:`simulate`).
     """
 
     game: GameSpec
@@ -146,6 +148,7 @@ class WorkerJob:
     batch_size: int | None = None
     cache_size: int = 0
     inference: str = "auto"
+    q_weight: float = 0.0
 
     def run(self, on_game_end: Callable[[int], None] | None = None) -> WorkerOutput:
         """Play the job's games (:func:`run_job`); the :class:`~az_gym.workers.Job`
@@ -253,6 +256,7 @@ def run_job(job: WorkerJob, on_game_end: Callable[[int], None] | None = None) ->
             alternate_colors=job.alternate_colors,
             flip_probability=job.flip_probability,
             gamma=job.mcts.gamma,
+            q_weight=job.q_weight,
             on_game_end=on_game_end,
         )
     stats = sum(

@@ -131,9 +131,21 @@ class SelfPlayParams:
     """Search parameters of the self-play player."""
     sim: SimParams = field(default_factory=SimParams)
     """How many games, and how many at once."""
+    value_target_q_weight: float = 0.0
+    """``w`` in ``[0, 1]``: each position's value target is ``(1 - w) * z + w * q``, with
+    ``z`` the game's outcome for the mover (AlphaZero's target, ``w = 0``, the default) and
+    ``q`` the root value of the search that chose the move. ``z`` is unbiased but noisy (a
+    blunder later in the game flips it), ``q`` is less noisy but biased by the network it
+    searched with; mixing them is what KataGo and several Connect Four studies do. A
+    position the solver proved keeps its exact value whatever ``w``. Not measured on
+    az_gym's own runs yet, so no tuned file sets it."""
 
     def __post_init__(self) -> None:
         check_mcts("SelfPlayParams.mcts", self.mcts)
+        check_real(
+            "SelfPlayParams", "value_target_q_weight", self.value_target_q_weight, 0, 1,
+            "must be in [0, 1]",
+        )  # fmt: skip
         require(
             isinstance(self.sim, SimParams),
             "SelfPlayParams",

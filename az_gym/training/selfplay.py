@@ -110,6 +110,7 @@ def self_play_jobs(
             batch_size=sim.batch_size,
             cache_size=sim.cache_size,
             inference=sim.inference,
+            q_weight=self_play.value_target_q_weight,
         )
         for n, c in zip(shares, children)
     ]

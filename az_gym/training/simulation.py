@@ -10,7 +10,10 @@ Every position played becomes a sample: the observation from the mover's view, t
 mask, the search policy ``pi`` (:attr:`~az_gym.mcts.SearchResult.policy_target`: the
 normalised visit counts, or the Gumbel search's improved policy), the mover, its key; when the game
 ends each sample gets ``z`` (the final return for *that position's mover*) and the number of
-moves left. Nothing here touches autograd: players only call evaluators.
+moves left. Nothing here touches autograd: players only call evaluators. With ``q_weight =
+w > 0`` (``SelfPlayParams.value_target_q_weight``) the value target is ``(1 - w) * z + w *
+q`` instead, ``q`` the root value of the search that chose the move (a player that reports
+none, such as a baseline, leaves ``z``).
 
 Value targets of proven positions (``MctsParams.solver``): a position whose search proved
 its value gets that exact value as ``z`` instead of the game's outcome. AlphaZero's ``z`` is
@@ -38,7 +41,7 @@ from az_gym.training.samples import TrainingData
 class Decision(tuple):
     """What a :class:`Player` decided for ``B`` game slots: the pair ``(pi, play)`` (it
     unpacks as one, so callers of :meth:`Player.decide` that take two values keep working)
-    with the proven values alongside.
+    with the proven values and the root values alongside.
 
     Attributes:
         pi: ``float[B, A]`` the search policy to record.
@@ -46,15 +49,24 @@ class Decision(tuple):
         exact: ``float[B]`` each position's proven value for its mover (NaN where
             unproven), its value target instead of the outcome (module docstring);
             ``None``: nothing proven.
+        root_value: ``float[B]`` each search's root value for the mover (``None``: no
+            search value, e.g. a baseline player).
     """
 
     pi: np.ndarray
     play: np.ndarray
     exact: np.ndarray | None
+    root_value: np.ndarray | None
 
-    def __new__(cls, pi: np.ndarray, play: np.ndarray, exact: np.ndarray | None = None):
+    def __new__(
+        cls,
+        pi: np.ndarray,
+        play: np.ndarray,
+        exact: np.ndarray | None = None,
+        root_value: np.ndarray | None = None,
+    ):
         self = super().__new__(cls, (pi, play))
-        self.pi, self.play, self.exact = pi, play, exact
+        self.pi, self.play, self.exact, self.root_value = pi, play, exact, root_value
         return self
 
 
@@ -115,7 +127,7 @@ class MctsPlayer:
         self.last_result = result
         pi = np.asarray(result.policy_target, dtype=np.float64)
         play = np.asarray(self.mcts.policy(result, list(move_numbers)), dtype=np.float64)
-        return Decision(pi, play, result.proven_value)
+        return Decision(pi, play, result.proven_value, np.asarray(result.root_value, np.float64))
 
     def reset(self, slot: int | None = None) -> None:
         """Empty the tree of game ``slot`` (all trees if ``None``)."""
@@ -135,6 +147,7 @@ class _Slot:
     masks: list[np.ndarray] = field(default_factory=list)
     movers: list[int] = field(default_factory=list)
     exact: list[float] = field(default_factory=list)
+    qs: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -166,6 +179,7 @@ def simulate(
     alternate_colors: bool = False,
     flip_probability: float = 0.0,
     gamma: float = 1.0,
+    q_weight: float = 0.0,
     on_game_end: Callable[[int], None] | None = None,
 ) -> SimulationResult:
     """Play ``num_games`` games, ``num_concurrent`` at a time, and collect samples.
@@ -184,6 +198,8 @@ def simulate(
         gamma: discount of the value targets, as in the search (AlphaZero.jl's
             ``push_trace!``): a position ``k`` moves from the end gets
             ``z = gamma ** (k - 1) * return``.
+        q_weight: ``w`` in ``[0, 1]``: value targets ``(1 - w) * z + w * q`` (module
+            docstring); proven positions keep their exact value.
         on_game_end: called with the number of finished games after each one ends.
     """
     if num_games < 0 or num_concurrent < 1:
@@ -191,6 +207,8 @@ def simulate(
             f"simulate: num_games must be >= 0 and num_concurrent >= 1 "
             f"(got {num_games} and {num_concurrent})"
         )
+    if not 0.0 <= q_weight <= 1.0:
+        raise ValueError(f"simulate: q_weight must be in [0, 1], got {q_weight}")
     if len(players) not in (1, game.num_players):
         raise ValueError(
             f"simulate: {game.name} has {game.num_players} seats; got {len(players)} players"
@@ -238,6 +256,7 @@ def simulate(
             decision = player.decide([i for i, _ in members], states, [s.moves for _, s in members])
             pi, play = decision
             exact = getattr(decision, "exact", None)
+            root_value = getattr(decision, "root_value", None)
             masks = np.asarray(game.legal_masks(states), dtype=bool)  # one batched call each
             obs = game.observations(states) if record else None
             for k, (_, s) in enumerate(members):
@@ -249,6 +268,7 @@ def simulate(
                     s.masks.append(mask)
                     s.movers.append(game.to_play(s.state))
                     s.exact.append(np.nan if exact is None else float(exact[k]))
+                    s.qs.append(np.nan if root_value is None else float(root_value[k]))
                 s.state = game.next_state(s.state, action)
                 s.moves += 1
         for i, s in live:
@@ -259,7 +279,7 @@ def simulate(
             returns[s.game_index] = final[order] if len(players) > 1 else final[:1]
             lengths[s.game_index] = s.moves
             if record and s.moves:
-                parts.append(_to_samples(s, final, gamma))
+                parts.append(_to_samples(s, final, gamma, q_weight))
             finished += 1
             per_slot_games[i] += 1
             for p in players:  # a new game never reuses the old tree: free it now
@@ -285,12 +305,18 @@ def _choose(dist: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> int
     return int(rng.choice(p.size, p=p / total))
 
 
-def _to_samples(slot: _Slot, final: np.ndarray, gamma: float = 1.0) -> TrainingData:
+def _to_samples(
+    slot: _Slot, final: np.ndarray, gamma: float = 1.0, q_weight: float = 0.0
+) -> TrainingData:
     """Turn a finished game's history into samples with ``z`` for each mover (discounted
-    by ``gamma`` per move to the end; a proven position's exact value where it has one)."""
+    by ``gamma`` per move to the end; mixed with the root values by ``q_weight`` where
+    the player reported them; a proven position's exact value where it has one)."""
     n = len(slot.obs)
     moves_left = np.arange(n, 0, -1, dtype=np.float32)
     z = final[np.asarray(slot.movers)] * gamma ** (moves_left - 1)
+    if q_weight > 0:
+        q = np.asarray(slot.qs, np.float64)
+        z = np.where(np.isnan(q), z, (1.0 - q_weight) * z + q_weight * q)
     exact = np.asarray(slot.exact, np.float64)
     return TrainingData.from_arrays(
         np.stack(slot.obs),
