@@ -108,8 +108,10 @@ def python_runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         script = cwd / f"readme_line_{block.line}.py"
         script.write_text(block.text)
         with open(cwd / "stdout", "wb") as out, open(cwd / "stderr", "wb") as err:
+            # SB3's logger makes a /tmp/SB3-<date> folder per learn() without SB3_LOGDIR.
+            env = {**_env(), "SB3_LOGDIR": str(cwd / "sb3")}
             proc = subprocess.Popen(
-                [sys.executable, script.name], cwd=cwd, env=_env(), stdout=out, stderr=err,
+                [sys.executable, script.name], cwd=cwd, env=env, stdout=out, stderr=err,
                 stdin=subprocess.DEVNULL,
             )  # fmt: skip
         runs[block.line] = Run(proc, script)

@@ -24,6 +24,12 @@ TICTACTOE = gym_id("tictactoe")
 
 
 @pytest.fixture(autouse=True)
+def sb3_logs_in_tmp_path(tmp_path, monkeypatch):
+    """SB3's logger makes a /tmp/SB3-<date> folder per learn() unless SB3_LOGDIR names one."""
+    monkeypatch.setenv("SB3_LOGDIR", str(tmp_path / "sb3"))
+
+
+@pytest.fixture(autouse=True)
 def one_torch_thread():
     """SB3's tiny MLPs on a busy 2-core machine: 0.13 s on one thread, 1.6-10 s on two."""
     import torch
