@@ -181,8 +181,9 @@ def spawning(needs_main: bool) -> Iterator[None]:
     """Wrap the calls that start worker processes (a ``ProcessPoolExecutor``'s ``submit`` /
     ``map``: with ``spawn`` it starts its processes there).
 
-    Meanwhile SIGINT is blocked (the workers inherit the mask) and a Ctrl-C is held back
-    until the block ends, where it is raised as usual: an interrupt in the middle of a
+    Meanwhile SIGINT is blocked (the workers inherit the mask) and a Ctrl-C (or a SIGTERM
+    that has a Python handler, such as a training's) is held back until the block ends,
+    where it is raised as usual: an interrupt in the middle of a
     start leaves a worker reading a half-written pipe, which prints a traceback. Unless
     ``needs_main``, the workers start without the parent's ``__main__``:
     ``multiprocessing`` re-runs it only through ``sys.modules["__main__"]``'s ``__spec__``
@@ -192,10 +193,14 @@ def spawning(needs_main: bool) -> Iterator[None]:
     exit_if_rerunning_main()
     held: list[Any] = []
     old_handler = None
+    old_term = None
     if threading.current_thread() is threading.main_thread():
         # Another thread (TensorBoard's writer, tqdm's monitor) may take the signal even
         # though this one blocks it; Python then raises in the main thread all the same.
         old_handler = signal.signal(signal.SIGINT, lambda *a: held.append(a))
+        if callable(signal.getsignal(signal.SIGTERM)):  # a trainer's (or the program's)
+            # Python-level SIGTERM handler is deferred too; the default action is not.
+            old_term = signal.signal(signal.SIGTERM, lambda *a: held.append(a))
     old_mask = None
     if hasattr(signal, "pthread_sigmask"):
         old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
@@ -209,10 +214,14 @@ def spawning(needs_main: bool) -> Iterator[None]:
             sys.modules["__main__"] = main
         if old_handler is not None:
             signal.signal(signal.SIGINT, old_handler)
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
         if old_mask is not None:  # a Ctrl-C pending here goes to the restored handler
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-        if held and callable(old_handler):
-            old_handler(*held[0])  # Python's default handler raises KeyboardInterrupt
+        first = held[0] if held else None
+        handler = old_term if first is not None and first[0] == signal.SIGTERM else old_handler
+        if first is not None and callable(handler):
+            handler(*first)  # Python's default SIGINT handler raises KeyboardInterrupt
 
 
 def spawn_executor(num_workers: int, setup: str | None = None, *args: Any) -> Any:

@@ -124,7 +124,10 @@ def test_workers_exit_when_the_trainer_is_killed_while_they_start(tmp_path, dela
             os.kill(pid, signal.SIGKILL)
 
 
-def test_ctrl_c_while_workers_start_prints_no_worker_traceback(tmp_path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_ctrl_c_while_workers_start_prints_no_worker_traceback(tmp_path, sig) -> None:
+    # SIGTERM (kill, a scheduler) to the process group ends the training as Ctrl-C does;
+    # before, it killed the trainer where it stood (exit -15) and left the lock behind.
     mark = uuid.uuid4().hex
     trainer = subprocess.Popen(
         [sys.executable, "-c", train_script(guard=True, quiet=False), str(tmp_path / "run")],
@@ -137,11 +140,13 @@ def test_ctrl_c_while_workers_start_prints_no_worker_traceback(tmp_path) -> None
     try:
         _wait_for_workers(mark, trainer)
         time.sleep(0.3)
-        os.killpg(trainer.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        os.killpg(trainer.pid, sig)  # SIGINT: what Ctrl-C in a terminal does
         _, err = trainer.communicate(timeout=120)
         assert trainer.returncode == 130 and "interrupted" in err, err
         assert "Traceback" not in err, err
         _assert_all_gone(mark)
+        lock = tmp_path / "run" / "lock"  # nothing committed yet: the run may keep nothing
+        assert not lock.exists() or lock.read_text() == ""
     finally:
         trainer.kill()
         for pid in _marked(mark):
