@@ -16,10 +16,16 @@ import pytest
 from run_dir_helpers import ROOT, assert_one_line_error, cli, tiny_config
 
 
-def test_ctrl_c_during_training_exits_130_with_the_run_committed(tmp_path):
+def _signal_inside_iteration_2(tmp_path: Path, sig: int, *extra: str):
+    """Run ``az-gym train`` (the tiny file), send ``sig`` inside iteration 2 and wait.
+
+    Returns:
+        ``(proc, stderr, run_dir, config, children)``, ``children`` the trainer's child
+        processes (its workers) just before the signal.
+    """
     run, config = tmp_path / "run", tiny_config(tmp_path / "tiny.toml", num_iters=1000)
     argv = [sys.executable, "-m", "az_gym.cli", "train", "tictactoe", "--config", str(config),
-            "--run-dir", str(run), "--quiet"]  # fmt: skip
+            "--run-dir", str(run), "--quiet", *extra]  # fmt: skip
     proc = subprocess.Popen(argv, cwd=tmp_path, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
     try:
@@ -28,17 +34,21 @@ def test_ctrl_c_during_training_exits_130_with_the_run_committed(tmp_path):
             assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
             time.sleep(0.05)
         time.sleep(0.2)  # inside iteration 2
-        proc.send_signal(signal.SIGINT)
+        children = _children(proc.pid)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, err[-2000:]
-    assert "Traceback" not in err and "interrupted" in err
+    return proc, err, run, config, children
+
+
+def _assert_committed_and_unlocked(run: Path) -> dict:
     state = json.loads((run / "state.json").read_text())
     assert state["iteration"] >= 1 and state["checkpoint_dir"] == f"iter-{state['iteration']:06d}"
     assert not [p for p in run.rglob("*") if ".tmp-" in p.name]
     assert (run / "lock").read_text() == ""
+    return state
 
 
 def _children(pid: int) -> set[int]:
@@ -54,33 +64,24 @@ def _children(pid: int) -> set[int]:
     return kids
 
 
+def test_ctrl_c_during_training_exits_130_with_the_run_committed(tmp_path):
+    proc, err, run, _, _ = _signal_inside_iteration_2(tmp_path, signal.SIGINT)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and "interrupted" in err
+    _assert_committed_and_unlocked(run)
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs Linux's /proc")
 def test_sigterm_during_training_saves_releases_the_lock_and_stops_the_workers(tmp_path):
     # Before: SIGTERM killed the trainer where it stood (exit -15), its lock file still
     # named it, and the next start had to take a dead owner's lock over with a warning.
-    run, config = tmp_path / "run", tiny_config(tmp_path / "tiny.toml", num_iters=1000)
-    argv = [sys.executable, "-m", "az_gym.cli", "train", "tictactoe", "--config", str(config),
-            "--run-dir", str(run), "--quiet", "--set", "self_play.sim.num_processes=2"]  # fmt: skip
-    proc = subprocess.Popen(argv, cwd=tmp_path, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while not (run / "iter-000001").exists():
-            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
-            time.sleep(0.05)
-        time.sleep(0.2)  # inside iteration 2
-        workers = _children(proc.pid)
-        proc.terminate()
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    proc, err, run, _, workers = _signal_inside_iteration_2(
+        tmp_path, signal.SIGTERM, "--set", "self_play.sim.num_processes=2"
+    )
     assert proc.returncode == 143, err[-2000:]
     assert "Traceback" not in err and "az-gym: terminated" in err
-    state = json.loads((run / "state.json").read_text())
-    assert state["iteration"] >= 1 and state["checkpoint_dir"] == f"iter-{state['iteration']:06d}"
-    assert not [p for p in run.rglob("*") if ".tmp-" in p.name]
-    assert (run / "lock").read_text() == ""
+    state = _assert_committed_and_unlocked(run)
+    assert workers
     deadline = time.monotonic() + 10
     while any(Path(f"/proc/{w}").exists() for w in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
