@@ -183,8 +183,8 @@ def spawning(needs_main: bool) -> Iterator[None]:
 
     Meanwhile SIGINT is blocked (the workers inherit the mask) and a Ctrl-C (or a SIGTERM
     that has a Python handler, such as a training's) is held back until the block ends,
-    where it is raised as usual: an interrupt in the middle of a
-    start leaves a worker reading a half-written pipe, which prints a traceback. Unless
+    where it is raised as usual: an interrupt in the middle of a start leaves a worker
+    reading a half-written pipe, which prints a traceback. Unless
     ``needs_main``, the workers start without the parent's ``__main__``:
     ``multiprocessing`` re-runs it only through ``sys.modules["__main__"]``'s ``__spec__``
     or ``__file__``, so an empty stand-in takes its place for the duration (the user's
