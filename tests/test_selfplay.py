@@ -387,3 +387,89 @@ def test_value_target_weight_reaches_the_worker_processes():
             values[w] = samples.value
     assert set(np.abs(values[0.0]).tolist()) <= {0.0, 1.0}
     assert not set(np.abs(values[1.0]).tolist()) <= {0.0, 1.0}
+
+
+class _BudgetLog(MctsPlayer):
+    """An :class:`MctsPlayer` that logs each position it searched and the simulations
+    the search ran there."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.log: list[tuple[np.ndarray, int]] = []
+
+    def _decide(self, slots, states, move_numbers, num_simulations):
+        decision = super()._decide(slots, states, move_numbers, num_simulations)
+        obs = self.game.observations(list(states))
+        for k, n in enumerate(self.last_result.simulations.tolist()):
+            self.log.append((np.asarray(obs[k]), int(n)))
+        return decision
+
+
+@pytest.mark.parametrize("root_policy", ["puct", "gumbel"])
+def test_playout_cap_records_only_the_full_searches(root_policy):
+    # Playout-cap randomisation: about half the moves get the full 16 simulations and
+    # become samples; the others get 4 and are played, not recorded. The samples are
+    # exactly the full searches' positions, in order, with the true moves left and z.
+    game = make_game("connect_four")
+    torch.manual_seed(0)
+    spec = NetSpec(game.observation_shape, game.num_actions, TINY)
+    evaluator = NetworkEvaluator(spec.build().eval(), torch.device("cpu"))
+    params = MctsParams(num_iters_per_turn=16, root_policy=root_policy,
+                        temperature=ConstSchedule(1.0))  # fmt: skip
+    player = _BudgetLog(game, evaluator, params, add_noise=True, rng=np.random.default_rng(5),
+                        full_fraction=0.5, fast_simulations=4)  # fmt: skip
+    res = simulate(game, [player], 1, num_concurrent=1, rng=np.random.default_rng(7))
+    budgets = [n for _, n in player.log]
+    assert set(budgets) == {4, 16}, budgets
+    length = int(res.lengths[0])
+    assert len(budgets) == length
+    full = [i for i, n in enumerate(budgets) if n == 16]
+    samples = res.samples
+    assert len(samples) == len(full) < length
+    np.testing.assert_array_equal(samples.obs, np.stack([player.log[i][0] for i in full]))
+    np.testing.assert_array_equal(samples.moves_left, [length - i for i in full])
+    first_mover_return = res.returns[0, 0]  # one player plays both seats: seat 0's return
+    np.testing.assert_array_equal(
+        samples.value, [first_mover_return * (1 if i % 2 == 0 else -1) for i in full]
+    )
+
+
+def test_playout_cap_off_is_the_default_search_and_bad_values_are_refused():
+    game = make_game("tictactoe")
+    runs = []
+    for fraction in (None, 1.0):
+        player = _net_player(game, seed=3)
+        if fraction is not None:
+            player = MctsPlayer(game, player.mcts.evaluator, player.params, add_noise=True,
+                                rng=np.random.default_rng(3), full_fraction=fraction,
+                                fast_simulations=4)  # fmt: skip
+        runs.append(simulate(game, [player], 2, num_concurrent=2,
+                             rng=np.random.default_rng(7)).samples)  # fmt: skip
+    np.testing.assert_array_equal(runs[0].obs, runs[1].obs)
+    np.testing.assert_array_equal(runs[0].policy, runs[1].policy)
+    for bad in (0, -0.5, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="full_search_fraction"):
+            SelfPlayParams(full_search_fraction=bad)
+    for bad in (0, 101, 2.5):
+        with pytest.raises(ValueError, match="fast_search_simulations"):
+            SelfPlayParams(full_search_fraction=0.5, fast_search_simulations=bad)
+    SelfPlayParams(mcts=MctsParams(num_iters_per_turn=8))  # off: the fast budget is unused
+    with pytest.raises(ValueError, match="fast_simulations"):
+        MctsPlayer(game, UniformEvaluator(), MctsParams(num_iters_per_turn=8), add_noise=True,
+                   rng=np.random.default_rng(0), full_fraction=0.5, fast_simulations=9)  # fmt: skip
+
+
+def test_playout_cap_reaches_the_worker_processes():
+    game = make_game("tictactoe")
+    spec = NetSpec(game.observation_shape, game.num_actions, TINY)
+    weights = net_weights(spec.build())
+    counts = {}
+    with LocalPool(2) as pool:
+        for fraction in (1.0, 0.25):
+            sp = dataclasses.replace(_tiny_self_play(8, 2), full_search_fraction=fraction,
+                                     fast_search_simulations=2)  # fmt: skip
+            samples, rep = run_self_play(GameSpec(name="tictactoe"), game, spec, weights, sp,
+                                         pool, seed=1)  # fmt: skip
+            counts[fraction] = (len(samples), rep.num_games * rep.average_length)
+    assert counts[1.0][0] == counts[1.0][1]
+    assert 0 < counts[0.25][0] < 0.6 * counts[0.25][1]

@@ -131,6 +131,9 @@ class WorkerJob:
         inference: the network's engine (``SimParams.inference``).
         q_weight: weight of the search's root value in the value targets
             (``SelfPlayParams.value_target_q_weight``; see :func:`simulate`).
+        full_fraction, fast_simulations: playout-cap randomisation
+            (``SelfPlayParams.full_search_fraction`` and ``fast_search_simulations``; see
+            :class:`MctsPlayer`).
     """
 
     game: GameSpec
@@ -149,6 +152,8 @@ class WorkerJob:
     cache_size: int = 0
     inference: str = "auto"
     q_weight: float = 0.0
+    full_fraction: float = 1.0
+    fast_simulations: int = 0
 
     def run(self, on_game_end: Callable[[int], None] | None = None) -> WorkerOutput:
         """Play the job's games (:func:`run_job`); the :class:`~az_gym.workers.Job`
@@ -244,7 +249,11 @@ def run_job(job: WorkerJob, on_game_end: Callable[[int], None] | None = None) ->
         ev = TimedEvaluator(NetworkEvaluator(net, device, inference=job.inference), job.batch_size)
         evaluators.append(ev)
         cached = with_cache(ev, game, job.cache_size)
-        players.append(MctsPlayer(game, cached, job.mcts, add_noise=job.add_noise, rng=rng))
+        player = MctsPlayer(
+            game, cached, job.mcts, add_noise=job.add_noise, rng=rng,
+            full_fraction=job.full_fraction, fast_simulations=job.fast_simulations,
+        )  # fmt: skip
+        players.append(player)
     with torch.inference_mode():
         result = simulate(
             game,

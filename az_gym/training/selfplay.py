@@ -111,6 +111,8 @@ def self_play_jobs(
             cache_size=sim.cache_size,
             inference=sim.inference,
             q_weight=self_play.value_target_q_weight,
+            full_fraction=self_play.full_search_fraction,
+            fast_simulations=self_play.fast_search_simulations,
         )
         for n, c in zip(shares, children)
     ]

@@ -6,10 +6,12 @@ player to search, in one batch, all the live games where that seat is to move (s
 ``num_concurrent`` leaves). When a game ends, a new one starts in its slot until
 ``num_games`` are done.
 
-Every position played becomes a sample: the observation from the mover's view, the legal
-mask, the search policy ``pi`` (:attr:`~az_gym.mcts.SearchResult.policy_target`: the
-normalised visit counts, or the Gumbel search's improved policy), the mover, its key; when the game
-ends each sample gets ``z`` (the final return for *that position's mover*) and the number of
+Every position played becomes a sample (except the fast searches of playout-cap
+randomisation, which the player marks in :attr:`Decision.record`): the observation from
+the mover's view, the legal mask, the search policy ``pi``
+(:attr:`~az_gym.mcts.SearchResult.policy_target`: the normalised visit counts, or the Gumbel
+search's improved policy), the mover, its key; when the game ends each sample gets ``z``
+(the final return for *that position's mover*) and the number of
 moves left. Nothing here touches autograd: players only call evaluators. With ``q_weight =
 w > 0`` (``SelfPlayParams.value_target_q_weight``) the value target is ``(1 - w) * z + w *
 q`` instead, ``q`` the root value of the search that chose the move (a player that reports
@@ -51,12 +53,15 @@ class Decision(tuple):
             ``None``: nothing proven.
         root_value: ``float[B]`` each search's root value for the mover (``None``: no
             search value, e.g. a baseline player).
+        record: ``bool[B]`` which positions become samples (``None``: all); false for a
+            fast search under playout-cap randomisation (:class:`MctsPlayer`).
     """
 
     pi: np.ndarray
     play: np.ndarray
     exact: np.ndarray | None
     root_value: np.ndarray | None
+    record: np.ndarray | None
 
     def __new__(
         cls,
@@ -64,9 +69,11 @@ class Decision(tuple):
         play: np.ndarray,
         exact: np.ndarray | None = None,
         root_value: np.ndarray | None = None,
+        record: np.ndarray | None = None,
     ):
         self = super().__new__(cls, (pi, play))
         self.pi, self.play, self.exact, self.root_value = pi, play, exact, root_value
+        self.record = record
         return self
 
 
@@ -97,6 +104,11 @@ class MctsPlayer:
             noise in the priors, or with ``root_policy = "gumbel"`` Gumbel noise (and the
             move played is then the search's selected action).
         rng: randomness of the search.
+        full_fraction: playout-cap randomisation (``SelfPlayParams.full_search_fraction``):
+            each position is searched in full with this probability, else with
+            ``fast_simulations``, and only full searches are marked for recording
+            (:attr:`Decision.record`). ``1``: every search is full.
+        fast_simulations: simulations of a fast search.
     """
 
     def __init__(
@@ -107,10 +119,22 @@ class MctsPlayer:
         *,
         add_noise: bool,
         rng: np.random.Generator,
+        full_fraction: float = 1.0,
+        fast_simulations: int = 0,
     ) -> None:
+        if not 0.0 < full_fraction <= 1.0:
+            raise ValueError(f"MctsPlayer: full_fraction = {full_fraction}; must be in (0, 1]")
+        if full_fraction < 1.0 and not 1 <= fast_simulations <= params.num_iters_per_turn:
+            raise ValueError(
+                f"MctsPlayer: fast_simulations = {fast_simulations}; must be in "
+                f"[1, num_iters_per_turn={params.num_iters_per_turn}]"
+            )
         self.game = game
         self.params = params
         self.add_noise = add_noise
+        self.full_fraction = full_fraction
+        self.fast_simulations = fast_simulations
+        self.rng = rng
         self.mcts = BatchedMcts(game, evaluator, params, rng=rng)
         self.last_result: SearchResult | None = None
         """The search behind the latest :meth:`decide` (for inspection)."""
@@ -122,8 +146,43 @@ class MctsPlayer:
 
         Each game slot is its own tree slot of the search, so a game keeps its tree even
         when the set of games this player is asked about changes from call to call. With
-        the solver, positions it proved carry their exact value."""
-        result = self.mcts.search(list(states), add_noise=self.add_noise, trees=list(slots))
+        the solver, positions it proved carry their exact value. With ``full_fraction <
+        1`` the full and the fast searches are two batched calls, and the decision marks
+        the full ones for recording."""
+        if self.full_fraction >= 1.0:
+            return self._decide(slots, states, move_numbers, None)
+        full = self.rng.random(len(states)) < self.full_fraction
+        parts = [
+            (np.flatnonzero(full), None),
+            (np.flatnonzero(~full), self.fast_simulations),
+        ]
+        b, a = len(states), self.game.num_actions
+        pi, play = np.zeros((b, a)), np.zeros((b, a))
+        exact, root_value = np.full(b, np.nan), np.zeros(b)
+        for idx, sims in parts:
+            if not idx.size:
+                continue
+            d = self._decide(
+                [slots[i] for i in idx], [states[i] for i in idx],
+                [move_numbers[i] for i in idx], sims,
+            )  # fmt: skip
+            pi[idx], play[idx], root_value[idx] = d.pi, d.play, d.root_value
+            if d.exact is not None:
+                exact[idx] = d.exact
+        return Decision(pi, play, exact, root_value, full)
+
+    def _decide(
+        self,
+        slots: Sequence[int],
+        states: Sequence[State],
+        move_numbers: Sequence[int],
+        num_simulations: int | None,
+    ) -> Decision:
+        """One batched search of ``states`` (``num_simulations=None``: the full budget)."""
+        result = self.mcts.search(
+            list(states), add_noise=self.add_noise, trees=list(slots),
+            num_simulations=num_simulations,
+        )  # fmt: skip
         self.last_result = result
         pi = np.asarray(result.policy_target, dtype=np.float64)
         play = np.asarray(self.mcts.policy(result, list(move_numbers)), dtype=np.float64)
@@ -148,6 +207,9 @@ class _Slot:
     movers: list[int] = field(default_factory=list)
     exact: list[float] = field(default_factory=list)
     qs: list[float] = field(default_factory=list)
+    plies: list[int] = field(default_factory=list)
+    """Move number of each recorded position (all of them unless the player marked some
+    as not to record, see :attr:`Decision.record`)."""
 
 
 @dataclass(frozen=True)
@@ -257,18 +319,20 @@ def simulate(
             pi, play = decision
             exact = getattr(decision, "exact", None)
             root_value = getattr(decision, "root_value", None)
+            keep = getattr(decision, "record", None)
             masks = np.asarray(game.legal_masks(states), dtype=bool)  # one batched call each
             obs = game.observations(states) if record else None
             for k, (_, s) in enumerate(members):
                 mask = masks[k]
                 action = _choose(play[k], mask, rng)
-                if record:
+                if record and (keep is None or keep[k]):
                     s.obs.append(obs[k])
                     s.pis.append(pi[k].astype(np.float32))
                     s.masks.append(mask)
                     s.movers.append(game.to_play(s.state))
                     s.exact.append(np.nan if exact is None else float(exact[k]))
                     s.qs.append(np.nan if root_value is None else float(root_value[k]))
+                    s.plies.append(s.moves)
                 s.state = game.next_state(s.state, action)
                 s.moves += 1
         for i, s in live:
@@ -278,7 +342,7 @@ def simulate(
             order = [1, 0] if s.swap else list(range(len(players)))
             returns[s.game_index] = final[order] if len(players) > 1 else final[:1]
             lengths[s.game_index] = s.moves
-            if record and s.moves:
+            if record and s.obs:
                 parts.append(_to_samples(s, final, gamma, q_weight))
             finished += 1
             per_slot_games[i] += 1
@@ -311,8 +375,7 @@ def _to_samples(
     """Turn a finished game's history into samples with ``z`` for each mover (discounted
     by ``gamma`` per move to the end; mixed with the root values by ``q_weight`` where
     the player reported them; a proven position's exact value where it has one)."""
-    n = len(slot.obs)
-    moves_left = np.arange(n, 0, -1, dtype=np.float32)
+    moves_left = (slot.moves - np.asarray(slot.plies, np.int64)).astype(np.float32)
     z = final[np.asarray(slot.movers)] * gamma ** (moves_left - 1)
     if q_weight > 0:
         q = np.asarray(slot.qs, np.float64)
