@@ -412,3 +412,22 @@ def test_best_network_of_every_iteration_outlives_the_pruned_directories(tmp_pat
         assert first.game.game_id == "tictactoe"
         last = (run / "networks" / "best-000003.pt").read_bytes()
         assert last == (run / "best.pt").read_bytes()
+
+
+@pytest.mark.parametrize("fraction", [1.0, 0.5])
+def test_iteration_line_counts_positions_played_under_playout_caps(tmp_path, fraction):
+    """Playout caps record fewer positions than the games played: the line says so (``553
+    samples of 1082 positions``); without them it reads as before."""
+    params = tiny_params()
+    sp = dataclasses.replace(params.self_play, full_search_fraction=fraction,
+                             fast_search_simulations=2)  # fmt: skip
+    Trainer("tictactoe", dataclasses.replace(params, self_play=sp), tmp_path, quiet=True).train()
+    (record,) = load_reports(tmp_path)
+    played = record["self_play"]["num_positions"]
+    recorded = record["self_play"]["num_samples"]
+    assert played == round(record["self_play"]["num_games"] * record["self_play"]["average_length"])
+    if fraction == 1.0:
+        assert recorded == played and record["summary"].startswith(f"{recorded} samples (")
+    else:
+        assert 0 < recorded < played
+        assert record["summary"].startswith(f"{recorded} samples of {played} positions (")

@@ -85,14 +85,16 @@ def iteration_record(
 def _summary(
     record: dict[str, Any], sp: Any, before: dict[str, float], after: dict[str, float]
 ) -> str:
-    """The line printed after each iteration: samples, loss, and the last arena's score in
+    """The line printed after each iteration: samples (and the positions played, where
+    playout caps recorded fewer), loss, and the last arena's score in
     ``evaluate``'s and the plots' units (two players: ``[0, 1]``; see
     :func:`~az_gym.training.plots.arena_points`) with the threshold in the same units."""
     from az_gym.training.plots import arena_points, arena_threshold
 
     cache = "" if sp.cache_hit_rate is None else f", cache hits {sp.cache_hit_rate:.0%}"
+    played = "" if sp.num_samples >= sp.num_positions else f" of {sp.num_positions} positions"
     text = (
-        f"{sp.num_samples} samples ({sp.samples_per_second:.0f}/s{cache}), "
+        f"{sp.num_samples} samples{played} ({sp.samples_per_second:.0f}/s{cache}), "
         f"loss {before['total']:.3f} -> {after['total']:.3f}"
     )
     points = arena_points(record)

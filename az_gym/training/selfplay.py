@@ -57,6 +57,8 @@ class SelfPlayReport:
     Attributes:
         num_games: games played.
         num_samples: positions recorded.
+        num_positions: positions played (more than ``num_samples`` only under playout-cap
+            randomisation, ``SelfPlayParams.full_search_fraction < 1``).
         seconds: wall time of the phase.
         samples_per_second: ``num_samples / seconds``.
         network_share: fraction of the workers' time spent inside the network.
@@ -72,6 +74,7 @@ class SelfPlayReport:
     network_share: float
     average_length: float
     cache_hit_rate: float | None = None
+    num_positions: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly fields."""
@@ -139,6 +142,7 @@ def self_play_results(
         network_share=sum(o.network_seconds for o in outs) / max(worker_seconds, 1e-9),
         average_length=float(lengths.mean()) if len(lengths) else 0.0,
         cache_hit_rate=hit_rate(outs) if cached else None,
+        num_positions=int(lengths.sum()),
     )
     return samples, report
 
