@@ -158,13 +158,10 @@ class SelfPlayParams:
 
     def __post_init__(self) -> None:
         check_mcts("SelfPlayParams.mcts", self.mcts)
-        check_real(
-            "SelfPlayParams", "full_search_fraction", self.full_search_fraction, 0, 1,
-            "must be in (0, 1]",
-        )  # fmt: skip
+        p = self.full_search_fraction
         require(
-            self.full_search_fraction > 0, "SelfPlayParams", "full_search_fraction",
-            self.full_search_fraction, "must be in (0, 1]",
+            isinstance(p, (int, float)) and not isinstance(p, bool) and 0 < p <= 1,
+            "SelfPlayParams", "full_search_fraction", p, "must be in (0, 1]",
         )  # fmt: skip
         check_count("SelfPlayParams", "fast_search_simulations", self.fast_search_simulations)
         require(
