@@ -11,9 +11,10 @@ seconds each on this machine's cores; the opening itself, whose answer is known,
 Labels: the win/draw/loss value of every legal move for the mover, by
 :mod:`bench.c4_solver` (weak solve), at most ``--budget`` negamax nodes per position. A
 position with a move left unsolved is skipped (printed as ``skipped``): on this machine
-that happens only at the begin stage. Labelled positions are cached
-in ``bench/data/c4_positions-seed{S}-n{N}.json`` (the default one is committed), so every
-agent is measured on the same positions and a second run is quick.
+that happens only at the begin stage. Labelled positions are cached in
+``bench/data/c4_positions-seed{S}-n{N}.json`` (the default one and ``--positions 600
+--seed 1``, three times the size, are committed), so every agent is measured on the same
+positions and a second run is quick.
 
 Error: the agent's move has a lower value than the best legal move. ``error`` is the rate
 over all solved positions, ``error (choice)`` over those where some move is worse than
