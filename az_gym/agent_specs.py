@@ -37,9 +37,13 @@ AGENT_SPECS: tuple[AgentSpec, ...] = (
     AgentSpec("alphabeta[:DEPTH]", "alpha-beta, DEPTH plies (default 5; tictactoe: solved)"),
     AgentSpec("mcts[:SIMS]", "MCTS with random rollouts, SIMS simulations a move (default 1000)"),
     AgentSpec("human", "you, at the terminal", analyses=False),
-    AgentSpec("RUN_DIR[:SIMS]", "AlphaZero: the best network of a run (SIMS: simulations a move)"),
-    AgentSpec("FILE.pt[:SIMS]", "AlphaZero: an agent checkpoint (AlphaZeroAgent.save)"),
-    AgentSpec("pretrained[:SIMS]", "AlphaZero: the agent shipped for the game, if any"),
+    AgentSpec(
+        "RUN_DIR[:SIMS][:sym]",
+        "AlphaZero: a run's best network (SIMS: simulations a move; sym: averaged over "
+        "the game's symmetries)",
+    ),
+    AgentSpec("FILE.pt[:SIMS][:sym]", "AlphaZero: an agent checkpoint (AlphaZeroAgent.save)"),
+    AgentSpec("pretrained[:SIMS][:sym]", "AlphaZero: the agent shipped for the game, if any"),
     AgentSpec("network:RUN_DIR|FILE.pt", "an AlphaZero network's policy head alone, no search"),
     AgentSpec("dqn:FILE.pt", "a DQN agent (DQNAgent.save)", analyses=False),
 )
@@ -80,7 +84,7 @@ _PLAY = {"leaves_per_call": PLAY_LEAVES_PER_CALL}
 leaves per network call (:data:`~az_gym.mcts_params.PLAY_LEAVES_PER_CALL`)."""
 
 
-def _run_agent(run_dir: Path, game: Game) -> Any:
+def _run_agent(run_dir: Path, game: Game, symmetry_averaging: bool | None = None) -> Any:
     """The AlphaZero agent of a run directory's best network.
 
     A training run (it has ``state.json``) is read through its reader
@@ -88,9 +92,12 @@ def _run_agent(run_dir: Path, game: Game) -> Any:
     iteration, else the previous iteration's copy with a warning naming the files, never the
     top-level copies, which a crash or a careless hand may have left behind (reads never
     write). A directory without ``state.json`` (agent files put in a folder) gives its
-    ``best_agent.pt`` or ``best.pt``.
+    ``best_agent.pt`` or ``best.pt``. ``symmetry_averaging`` replaces the stored setting
+    (``None``: keep it).
     """
     from az_gym.agents import AlphaZeroAgent  # torch: only once the directory is known
+
+    play = {**_PLAY, "symmetry_averaging": symmetry_averaging}
 
     if (run_dir / "state.json").exists():
         from az_gym.checkpoint_format import read_checkpoint
@@ -100,10 +107,10 @@ def _run_agent(run_dir: Path, game: Game) -> Any:
         state = run.read_state()
         if state is not None:
             ckpt = run.load_artifact("best.pt", read_checkpoint, state)
-            return AlphaZeroAgent.from_checkpoint(ckpt, run_dir / "best.pt", game, **_PLAY)
+            return AlphaZeroAgent.from_checkpoint(ckpt, run_dir / "best.pt", game, **play)
     for name in ("best_agent.pt", "best.pt"):
         if (run_dir / name).exists():
-            return AlphaZeroAgent.load(run_dir / name, game, **_PLAY)
+            return AlphaZeroAgent.load(run_dir / name, game, **play)
     raise SpecError(
         f"{str(run_dir)!r} holds no network (no best_agent.pt nor best.pt): "
         "not a training run, or one that has not finished its first iteration"
@@ -126,20 +133,29 @@ def _unknown(spec: str) -> SpecError:
 
 
 def _alphazero(spec: str, target: str, game: Game) -> Any:
-    """The AlphaZero agent of ``target`` (``PATH[:SIMS]`` or ``pretrained[:SIMS]``)."""
-    head, sep, tail = target.rpartition(":")
-    sims = None
-    if sep and tail.isdigit():  # a trailing ":400" is a budget; other colons belong to the path
-        target, sims = head, _count(spec, tail, "SIMS")
+    """The AlphaZero agent of ``target`` (``PATH[:SIMS][:sym]`` or ``pretrained[:SIMS][:sym]``).
+
+    A trailing ``:400`` is a budget and a trailing ``:sym`` turns on
+    :attr:`~az_gym.mcts_params.MctsParams.symmetry_averaging` (either order); other colons
+    belong to the path.
+    """
+    sims: int | None = None
+    sym: bool | None = None
+    for _ in range(2):
+        head, sep, tail = target.rpartition(":")
+        if sep and tail.isdigit() and sims is None:
+            target, sims = head, _count(spec, tail, "SIMS")
+        elif sep and tail.lower() == "sym" and sym is None:
+            target, sym = head, True
     path = _pretrained_path(game) if target.lower() == "pretrained" else Path(target)
     if path.is_dir():
-        agent = _run_agent(path, game)
+        agent = _run_agent(path, game, sym)
     elif not path.exists():
         raise _unknown(spec)
     else:
         from az_gym.agents import AlphaZeroAgent  # torch: only once the file is known to exist
 
-        agent = AlphaZeroAgent.load(path, game, **_PLAY)
+        agent = AlphaZeroAgent.load(path, game, **_PLAY, symmetry_averaging=sym)
     return agent if sims is None else agent.with_simulations(sims)
 
 

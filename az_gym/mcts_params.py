@@ -130,6 +130,14 @@ class MctsParams:
     proven root ends the search early (:mod:`az_gym._mcts_solver`). Off by default, as in
     AlphaZero.jl and AlphaGo Zero; needs ``gamma = 1`` (a proof is the undiscounted value
     of the game) and a deterministic zero-sum game of one or two players."""
+    symmetry_averaging: bool = False
+    """Score every leaf in all the game's symmetric images in one network call and average
+    the answers (priors mapped back through each symmetry's action permutation), so that
+    the search sees an exactly symmetric network
+    (:class:`~az_gym.evaluators.SymmetryAveragedEvaluator`). Costs
+    ``len(game.symmetries())`` times the network work per leaf (8 on square boards, 2 in
+    Connect Four); nothing changes for a game without symmetries. Off by default; the
+    agents, self-play and the arena all honour it."""
 
     def __post_init__(self) -> None:
         n = self.num_iters_per_turn
@@ -164,6 +172,7 @@ class MctsParams:
             ("virtual_loss", _is_real(self.virtual_loss) and 0.0 <= self.virtual_loss <= 10.0,
              "a number in [0, 10]"),
             ("solver", isinstance(self.solver, bool), "True or False"),
+            ("symmetry_averaging", isinstance(self.symmetry_averaging, bool), "True or False"),
             ("gamma", not self.solver or self.gamma == 1.0,
              "1 with solver = True (proofs are undiscounted game values)"),
             ("temperature", isinstance(self.temperature, Schedule)
@@ -194,6 +203,7 @@ class MctsParams:
             "leaves_per_call": self.leaves_per_call,
             "virtual_loss": self.virtual_loss,
             "solver": self.solver,
+            "symmetry_averaging": self.symmetry_averaging,
         }
 
     @classmethod

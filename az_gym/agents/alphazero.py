@@ -16,7 +16,9 @@ Self-play and the arena apply the schedule themselves (:mod:`az_gym.training.sim
 
 Evaluation cache: the network's answers are kept for the last ``cache_size`` positions (by
 ``game.key``, :mod:`az_gym.eval_cache`), across moves and games, emptied whenever the
-network's weights change; :attr:`AlphaZeroAgent.cache_stats` gives its hit rate.
+network's weights change; :attr:`AlphaZeroAgent.cache_stats` gives its hit rate. With
+``MctsParams.symmetry_averaging`` the network is averaged over the game's symmetries under
+the cache (:class:`~az_gym.evaluators.SymmetryAveragedEvaluator`).
 
 Checkpoints (:meth:`AlphaZeroAgent.save`) are the trainer's format
 (:mod:`az_gym.checkpoint_format`): one ``torch.save`` file of tensors and plain values, read
@@ -49,6 +51,7 @@ from az_gym.checkpoint_format import (
 )
 from az_gym.envs.registry import as_game
 from az_gym.eval_cache import CacheStats, cache_stats, with_cache
+from az_gym.evaluators import SymmetryAveragedEvaluator
 from az_gym.game import Game, GameOverError, State
 from az_gym.inference import PriorsValue
 from az_gym.mcts import BatchedMcts, MctsParams, play_policy
@@ -158,7 +161,7 @@ class AlphaZeroAgent(Agent):
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
             raise ValueError(f"cache_size={cache_size!r} must be an integer >= 0 (0: no cache)")
         self.cache_size = cache_size
-        self._cached = with_cache(self.evaluator, self.game, cache_size, network=network)
+        self._cached = self._search_evaluator(self.game)
         self.rng = np.random.default_rng(seed)
         self._mcts = BatchedMcts(self.game, self._cached, self.params, rng=self.rng)
 
@@ -167,11 +170,19 @@ class AlphaZeroAgent(Agent):
         """Lookups and hits of the evaluation cache so far (``None``: ``cache_size=0``)."""
         return cache_stats(self._cached)
 
+    def _search_evaluator(self, game: Game) -> object:
+        """The network as the search of ``game`` calls it: averaged over the symmetries when
+        ``params.symmetry_averaging``, then behind the evaluation cache."""
+        ev: object = self.evaluator
+        if self.params.symmetry_averaging:
+            ev = SymmetryAveragedEvaluator(ev, game)
+        return with_cache(ev, game, self.cache_size, network=self.network)
+
     def _evaluator_for(self, game: Game) -> object:
         """The (cached) evaluator for searching ``game``: the cache's keys and observations
         are those of the game searched, so another game object gets a cache of its own."""
         if getattr(self._cached, "game", game) is not game:
-            self._cached = with_cache(self.evaluator, game, self.cache_size, network=self.network)
+            self._cached = self._search_evaluator(game)
         return self._cached
 
     # ----------------------------------------------------------------- playing
@@ -303,7 +314,9 @@ class AlphaZeroAgent(Agent):
                 in the constructor; ``leaves_per_call`` replaces the stored
                 :attr:`MctsParams.leaves_per_call` (``None``: keep it; ``az_gym.pretrained``
                 and the CLI's agent specs pass
-                :data:`~az_gym.mcts_params.PLAY_LEAVES_PER_CALL`).
+                :data:`~az_gym.mcts_params.PLAY_LEAVES_PER_CALL`), and
+                ``symmetry_averaging`` the stored :attr:`MctsParams.symmetry_averaging`
+                (``None``: keep it).
 
         Raises:
             ValueError: the file is not a safe az_gym checkpoint (it would run code), is
@@ -344,9 +357,10 @@ class AlphaZeroAgent(Agent):
             mcts = MctsParams.from_dict(ckpt["mcts"])
         except (TypeError, ValueError) as e:
             raise CheckpointError(f"checkpoint {str(where)!r}: bad mcts: {e}") from None
-        k = kwargs.pop("leaves_per_call", None)
-        if k is not None:
-            mcts = dataclasses.replace(mcts, leaves_per_call=k)
+        for name in ("leaves_per_call", "symmetry_averaging"):
+            value = kwargs.pop(name, None)
+            if value is not None:
+                mcts = dataclasses.replace(mcts, **{name: value})
         net = network_from_checkpoint(ckpt, where)
         return cls(game, net, mcts, **kwargs)
 

@@ -86,6 +86,7 @@ def pretrained(
     temperature: float | str | None = None,
     use_gpu: bool = False,
     leaves_per_call: int | None = None,
+    symmetry_averaging: bool | None = None,
     inference: str = "auto",
     **game_options: Any,
 ) -> AlphaZeroAgent:
@@ -106,6 +107,9 @@ def pretrained(
         leaves_per_call: leaves gathered per network call under virtual loss (default
             :data:`~az_gym.mcts_params.PLAY_LEAVES_PER_CALL`; ``1``: the sequential
             search, as stored with the agent).
+        symmetry_averaging: average the network over the game's symmetries at every leaf
+            (:attr:`~az_gym.mcts_params.MctsParams.symmetry_averaging`; ``None``: as stored
+            with the agent).
         inference: the network's engine, as in :class:`AlphaZeroAgent` (``"auto"``).
         **game_options: options of the game (``size=6``); they must be those the agent was
             trained with (the error says which those are), so they only check.
@@ -122,6 +126,10 @@ def pretrained(
     if leaves_per_call is None:
         leaves_per_call = PLAY_LEAVES_PER_CALL
     MctsParams(leaves_per_call=leaves_per_call)  # checked here: a load error names the game
+    if symmetry_averaging is not None and not isinstance(symmetry_averaging, bool):
+        raise ValueError(
+            f"symmetry_averaging = {symmetry_averaging!r}; must be True, False or None"
+        )
     if game_options:
         if env_or_game is not None:
             raise ValueError("pass either env_or_game or game options, not both")
@@ -132,13 +140,14 @@ def pretrained(
         except ValueError as e:  # most often a mistyped keyword of pretrained() itself
             raise ValueError(
                 f"{e}; pretrained() itself takes simulations=, env_or_game=, seed=, "
-                "temperature=, use_gpu=, leaves_per_call=, inference= and the game's options"
+                "temperature=, use_gpu=, leaves_per_call=, symmetry_averaging=, inference= "
+                "and the game's options"
             ) from None
     path = pretrained_path(name, _game_id(env_or_game))
     try:
         agent = AlphaZeroAgent.load(
             path, env_or_game, seed=seed, temperature=temperature, use_gpu=use_gpu,
-            leaves_per_call=leaves_per_call,
+            leaves_per_call=leaves_per_call, symmetry_averaging=symmetry_averaging,
             inference=inference,
         )  # fmt: skip
     except ValueError as e:

@@ -236,6 +236,7 @@ def run_job(job: WorkerJob, on_game_end: Callable[[int], None] | None = None) ->
     import torch
 
     from az_gym.eval_cache import CacheStats, cache_stats, with_cache
+    from az_gym.evaluators import SymmetryAveragedEvaluator
     from az_gym.networks import NetworkEvaluator, resolve_device
 
     cpu_start = time.process_time()
@@ -248,7 +249,8 @@ def run_job(job: WorkerJob, on_game_end: Callable[[int], None] | None = None) ->
         net = job.net.build(w).to(device)
         ev = TimedEvaluator(NetworkEvaluator(net, device, inference=job.inference), job.batch_size)
         evaluators.append(ev)
-        cached = with_cache(ev, game, job.cache_size)
+        searched = SymmetryAveragedEvaluator(ev, game) if job.mcts.symmetry_averaging else ev
+        cached = with_cache(searched, game, job.cache_size)
         player = MctsPlayer(
             game, cached, job.mcts, add_noise=job.add_noise, rng=rng,
             full_fraction=job.full_fraction, fast_simulations=job.fast_simulations,

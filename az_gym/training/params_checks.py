@@ -72,6 +72,14 @@ def check_for_game(params: Any, game: Any) -> None:
                 raise ParamsError(f"Params.{where}.solver=True: {e}") from None
     syms = game.symmetries()
     has_syms = len(syms) > 1
+    for where, mcts in searches:
+        require(
+            not mcts.symmetry_averaging or has_syms,
+            f"Params.{where}",
+            "symmetry_averaging",
+            True,
+            f"needs a game with symmetries; {game.name} has none",
+        )
     sims = [("self_play.sim", params.self_play.sim)]
     if params.arena is not None:
         sims.append(("arena.sim", params.arena.sim))
