@@ -233,7 +233,8 @@ def main(argv: list[str] | None = None) -> None:
         ap.error("--positions must be >= 2, --budget, --every and --sims >= 1")
     game = ConnectFour()
     sims = f":{args.sims}" if args.sims else ""
-    alphazero = Path(args.agent).exists() or args.agent.lower().startswith("pretrained")
+    bare = args.agent[:-4] if args.agent.lower().endswith(":sym") else args.agent
+    alphazero = Path(bare).exists() or bare.lower().startswith("pretrained")
     try:
         agent = make_agent(args.agent + (sims if alphazero else ""), game, seed=args.seed)
     except (SpecError, ValueError) as exc:
