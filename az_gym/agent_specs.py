@@ -191,6 +191,11 @@ def make_agent(spec: str, game: Game, *, seed: int | None = None) -> Any:
             raise SpecError(f"agent {spec!r}: no file {arg!r}")
         agent = agents.DQNAgent.load(arg, game)
     elif kind == "network" and colon:
+        if any(part.lower() == "sym" for part in arg.split(":")[1:]):
+            raise SpecError(
+                f"agent {spec!r}: ':sym' averages a search's network; the network agent "
+                "plays its policy head alone, without search"
+            )
         agent = agents.NetworkOnlyAgent(_alphazero(spec, arg, game), seed=seed)
     else:
         agent = _alphazero(spec, spec, game)

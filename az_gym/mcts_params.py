@@ -136,8 +136,8 @@ class MctsParams:
     the search sees an exactly symmetric network
     (:class:`~az_gym.evaluators.SymmetryAveragedEvaluator`). Costs
     ``len(game.symmetries())`` times the network work per leaf (8 on square boards, 2 in
-    Connect Four); nothing changes for a game without symmetries. Off by default; the
-    agents, self-play and the arena all honour it."""
+    Connect Four). Off by default; the agents, self-play and the arena all honour it, and
+    all refuse it for a game without symmetries (where it would do nothing)."""
 
     def __post_init__(self) -> None:
         n = self.num_iters_per_turn

@@ -11,8 +11,9 @@ import torch
 
 import az_gym
 from az_gym import AlphaZeroAgent
-from az_gym.agent_specs import make_agent
-from az_gym.envs.registry import make_game
+from az_gym.agent_specs import SpecError, make_agent
+from az_gym.agents.shipped import pretrained_path
+from az_gym.envs.registry import as_game, make_game
 from az_gym.evaluation import evaluate
 from az_gym.evaluators import RolloutEvaluator, SymmetryAveragedEvaluator, UniformEvaluator
 from az_gym.game import Game
@@ -134,6 +135,19 @@ def test_specs_and_pretrained_turn_it_on():
     assert not az_gym.pretrained("connect_four").params.symmetry_averaging
     with pytest.raises(ValueError, match="symmetry_averaging"):
         az_gym.pretrained("connect_four", symmetry_averaging="yes")
+    # the network agent runs no search: ':sym' there is refused, not ignored
+    for spec in ("network:pretrained:sym", "network:pretrained:64:sym"):
+        with pytest.raises(SpecError, match="without search"):
+            make_agent(spec, game)
+    # nor is it ignored on a game without symmetries (the adapter's connect_four_v3 has none)
+    from pettingzoo.classic import connect_four_v3
+
+    pz = as_game(connect_four_v3.env())
+    assert len(pz.symmetries()) == 1
+    with pytest.raises(ValueError, match="needs a game with symmetries"):
+        make_agent(f"{pretrained_path('connect_four')}:64:sym", pz)
+    with pytest.raises(ValueError, match="needs a game with symmetries"):
+        AlphaZeroAgent(_NoSymmetries(), mcts=MctsParams(symmetry_averaging=True))
 
 
 def test_self_play_honours_it_and_training_refuses_it_without_symmetries():

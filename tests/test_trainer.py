@@ -212,7 +212,9 @@ def test_keyboard_interrupt_keeps_the_last_completed_iteration(tmp_path, capsys)
     with pytest.raises(KeyboardInterrupt):  # the caller sees Ctrl-C (the CLI exits 130)
         trainer.train()
     assert trainer.iteration == 1
-    assert "interrupted" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    # the command it suggests resumes THIS run, not the default run directory
+    assert "interrupted" in err and f"--resume --run-dir {tmp_path}" in err, err
     _check_run(tmp_path, 1, "tictactoe")
 
 

@@ -147,6 +147,11 @@ class AlphaZeroAgent(Agent):
                 f"{tuple(self.game.observation_shape)} and {self.game.num_actions}"
             )
         self.params = mcts if mcts is not None else MctsParams()
+        if self.params.symmetry_averaging and len(self.game.symmetries()) < 2:
+            raise ValueError(
+                f"symmetry averaging (MctsParams.symmetry_averaging, the ':sym' of a spec) "
+                f"needs a game with symmetries; {self.game.name} has none"
+            )
         self.network = network
         self.device = resolve_device(use_gpu)
         self.evaluator = NetworkEvaluator(network, self.device, inference=inference)

@@ -14,6 +14,7 @@ stage losses, benchmark duels) are :mod:`az_gym.training.iteration`.
 from __future__ import annotations
 
 import copy
+import shlex
 import sys
 import time
 from collections.abc import Iterable
@@ -387,7 +388,7 @@ class Trainer(TrainerState):
                 self._say(
                     f"\ninterrupted: the run is saved at iteration {self.iteration} in "
                     f"{self.run.path}; continue with Trainer.from_run_dir(...).resume() or "
-                    "`az-gym train GAME --resume`"
+                    f"`az-gym train GAME --resume --run-dir {shlex.quote(str(self.run.path))}`"
                 )
             raise  # scripts see Ctrl-C (the CLI exits 130)
         finally:
