@@ -1,11 +1,12 @@
 """Evaluators that need no network (numpy only): uniform priors, random rollouts, and the
 symmetry average of another evaluator.
 
-Both follow the :class:`az_gym.mcts.Evaluator` protocol and declare through class
+All three follow the :class:`az_gym.mcts.Evaluator` protocol and declare through class
 attributes what they need: ``needs_observations = False`` lets the search skip building
 observations; ``needs_states = True`` makes the search pass ``states=`` (the game states);
 ``deterministic = False`` keeps an evaluator out of the evaluation cache
-(:mod:`az_gym.eval_cache`), whose stored answer would replace fresh random draws.
+(:mod:`az_gym.eval_cache`), whose stored answer would replace fresh random draws (the
+symmetry average is as deterministic as the evaluator it wraps).
 """
 
 from __future__ import annotations
