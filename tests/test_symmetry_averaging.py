@@ -148,6 +148,8 @@ def test_specs_and_pretrained_turn_it_on():
         make_agent(f"{pretrained_path('connect_four')}:64:sym", pz)
     with pytest.raises(ValueError, match="needs a game with symmetries"):
         AlphaZeroAgent(_NoSymmetries(), mcts=MctsParams(symmetry_averaging=True))
+    with pytest.raises(ValueError, match=r"^symmetry averaging .* connect_four_v3 has none"):
+        az_gym.pretrained("connect_four", env_or_game=pz, symmetry_averaging=True)
 
 
 def test_self_play_honours_it_and_training_refuses_it_without_symmetries():

@@ -84,6 +84,16 @@ def game_from_id(game_id: str) -> Game:
         ) from None
 
 
+def check_symmetric(game: Game) -> None:
+    """Raise ``ValueError`` unless ``game`` has a symmetry besides the identity, which
+    :attr:`MctsParams.symmetry_averaging` needs (on any other game it would do nothing)."""
+    if len(game.symmetries()) < 2:
+        raise ValueError(
+            f"symmetry averaging (MctsParams.symmetry_averaging, the ':sym' of a spec) "
+            f"needs a game with symmetries; {game.name} has none"
+        )
+
+
 DEFAULT_CACHE_SIZE = 100_000
 """Evaluation-cache entries of an :class:`AlphaZeroAgent` by default (a few MB for the
 native games)."""
@@ -147,11 +157,8 @@ class AlphaZeroAgent(Agent):
                 f"{tuple(self.game.observation_shape)} and {self.game.num_actions}"
             )
         self.params = mcts if mcts is not None else MctsParams()
-        if self.params.symmetry_averaging and len(self.game.symmetries()) < 2:
-            raise ValueError(
-                f"symmetry averaging (MctsParams.symmetry_averaging, the ':sym' of a spec) "
-                f"needs a game with symmetries; {self.game.name} has none"
-            )
+        if self.params.symmetry_averaging:
+            check_symmetric(self.game)
         self.network = network
         self.device = resolve_device(use_gpu)
         self.evaluator = NetworkEvaluator(network, self.device, inference=inference)

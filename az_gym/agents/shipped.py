@@ -143,6 +143,11 @@ def pretrained(
                 "temperature=, use_gpu=, leaves_per_call=, symmetry_averaging=, inference= "
                 "and the game's options"
             ) from None
+    if symmetry_averaging and env_or_game is not None:  # not worded as a game mismatch below
+        from az_gym.agents.alphazero import check_symmetric
+        from az_gym.envs.registry import as_game
+
+        check_symmetric(as_game(env_or_game))
     path = pretrained_path(name, _game_id(env_or_game))
     try:
         agent = AlphaZeroAgent.load(
