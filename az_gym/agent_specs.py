@@ -147,6 +147,13 @@ def _alphazero(spec: str, target: str, game: Game) -> Any:
             target, sims = head, _count(spec, tail, "SIMS")
         elif sep and tail.lower() == "sym" and sym is None:
             target, sym = head, True
+    head = target.partition(":")[0]
+    leftover = head.lower() == "pretrained" and target.lower() != "pretrained"
+    if leftover and not Path(target).exists():
+        raise SpecError(
+            f"agent {spec!r}: pretrained takes ':SIMS' and ':sym' "
+            f"(e.g. pretrained:400:sym), each at most once, not {target[len(head) + 1 :]!r}"
+        )
     path = _pretrained_path(game) if target.lower() == "pretrained" else Path(target)
     if path.is_dir():
         agent = _run_agent(path, game, sym)
@@ -157,6 +164,12 @@ def _alphazero(spec: str, target: str, game: Game) -> Any:
 
         agent = AlphaZeroAgent.load(path, game, **_PLAY, symmetry_averaging=sym)
     return agent if sims is None else agent.with_simulations(sims)
+
+
+_NO_SEARCH = frozenset(
+    {"random", "one_step", "human", "alphabeta", "alpha_beta", "mcts", "rollout_mcts", "dqn"}
+)
+"""The spec kinds with no AlphaZero search, so no ``:sym``."""
 
 
 def make_agent(spec: str, game: Game, *, seed: int | None = None) -> Any:
@@ -175,6 +188,11 @@ def make_agent(spec: str, game: Game, *, seed: int | None = None) -> Any:
 
     kind, colon, arg = spec.partition(":")
     kind = kind.lower().replace("-", "_")
+    if kind in _NO_SEARCH and any(part.lower() == "sym" for part in arg.split(":")):
+        raise SpecError(
+            f"agent {spec!r}: ':sym' averages an AlphaZero search over the game's symmetries "
+            f"(pretrained, RUN_DIR, FILE.pt); {kind} runs no such search"
+        )
     simple = {"random": agents.RandomAgent, "one_step": agents.OneStepLookaheadAgent}
     if kind in simple or kind == "human":
         if colon:

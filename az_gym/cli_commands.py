@@ -290,4 +290,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     export_onnx(net, out)
     print(f"wrote {out}")
+    params = getattr(agent, "params", None)
+    if params is not None and params.symmetry_averaging:
+        print(
+            "note: ':sym' is a search setting; the ONNX file holds the network alone "
+            "(average its outputs over the game's symmetries yourself)",
+            file=sys.stderr,
+        )
     return 0

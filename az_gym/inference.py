@@ -29,12 +29,13 @@ torch gets, its inter-op pool has one thread and never spins.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib.util
 import io
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -171,6 +172,25 @@ def _graph(net: PolicyValueNet) -> Any:
     return model
 
 
+@contextlib.contextmanager
+def quiet_onnx_export() -> Iterator[None]:
+    """Silence what torch's ONNX exporters print about themselves while exporting.
+
+    Their warnings (deprecations, tracer notes, pytree ``FutureWarning``s) and the
+    ``torch.onnx`` log lines ("torchvision is not installed": nothing of ours needs it) say
+    nothing about the exported model, which the callers check or the user runs.
+    """
+    quiet = logging.getLogger("torch.onnx")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        quiet.setLevel(level)
+
+
 def _export_bytes(net: PolicyValueNet) -> bytes:
     """``PriorsValue(net)`` as an unfolded ONNX model (batch axis dynamic), in memory.
 
@@ -192,28 +212,21 @@ def _export_bytes(net: PolicyValueNet) -> bytes:
         torch.ones((2, net.num_actions), dtype=torch.bool),
     )
     names = {"input_names": ["obs", "mask"], "output_names": ["priors", "value"]}
-    quiet = logging.getLogger("torch.onnx")
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)  # "torchvision is not installed": nothing of ours needs it
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # deprecation and tracer notes on torch's side
-            buf = io.BytesIO()
-            try:
-                axes = {k: {0: "batch"} for k in ("obs", "mask", "priors", "value")}
-                torch.onnx.export(module, dummy, buf, dynamic_axes=axes, dynamo=False,
-                                  do_constant_folding=False, **names)  # fmt: skip
-                return buf.getvalue()
-            except (TypeError, ValueError, RuntimeError, NotImplementedError):
-                batch = torch.export.Dim("batch")
-                shapes = {"obs": {0: batch}, "mask": {0: batch}}
-                program = torch.onnx.export(
-                    module, dummy, None, dynamic_shapes=shapes, dynamo=True, optimize=False,
-                    **names,
-                )  # fmt: skip
-                return program.model_proto.SerializeToString()
-    finally:
-        quiet.setLevel(level)
+    with quiet_onnx_export():
+        buf = io.BytesIO()
+        try:
+            axes = {k: {0: "batch"} for k in ("obs", "mask", "priors", "value")}
+            torch.onnx.export(module, dummy, buf, dynamic_axes=axes, dynamo=False,
+                              do_constant_folding=False, **names)  # fmt: skip
+            return buf.getvalue()
+        except (TypeError, ValueError, RuntimeError, NotImplementedError):
+            batch = torch.export.Dim("batch")
+            shapes = {"obs": {0: batch}, "mask": {0: batch}}
+            program = torch.onnx.export(
+                module, dummy, None, dynamic_shapes=shapes, dynamo=True, optimize=False,
+                **names,
+            )  # fmt: skip
+            return program.model_proto.SerializeToString()
 
 
 class OnnxForward:

@@ -314,3 +314,19 @@ def test_output_closed_early_is_quiet() -> None:
         text=True, timeout=60, check=False,
     )  # fmt: skip
     assert proc.stdout.startswith("games:") and not proc.stderr
+
+
+def test_export_prints_no_exporter_noise(tmp_path: Path) -> None:
+    """``az-gym export`` once printed torch's "model in training mode" warning, its
+    torchvision log lines and pytree FutureWarnings; now only what the user needs: the file
+    written, and for ``:sym`` a note that the ONNX file holds the network alone."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxscript")
+    plain = az_gym("export", "connect_four", "pretrained", "--out", f"{tmp_path}/a.onnx")
+    assert plain.returncode == 0 and plain.stderr == "", plain.stderr
+    assert plain.stdout == f"wrote {tmp_path}/a.onnx\n"
+    sym = az_gym("export", "connect_four", "pretrained:sym", "--out", f"{tmp_path}/b.onnx")
+    assert sym.returncode == 0
+    assert sym.stderr.startswith("note: ':sym' is a search setting;")
+    assert len(sym.stderr.splitlines()) == 1, sym.stderr
+    assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "b.onnx").read_bytes()

@@ -152,6 +152,25 @@ def test_specs_and_pretrained_turn_it_on():
         az_gym.pretrained("connect_four", env_or_game=pz, symmetry_averaging=True)
 
 
+@pytest.mark.parametrize(
+    "spec, match",
+    [
+        ("alphabeta:3:sym", r"^agent 'alphabeta:3:sym': ':sym' averages .* alphabeta runs no"),
+        ("mcts:sym", r"mcts runs no such search"),
+        ("random:sym", r"random runs no such search"),
+        ("dqn:x.pt:sym", r"dqn runs no such search"),
+        ("pretrained:abc:sym", r"pretrained takes ':SIMS' and ':sym' .* not 'abc'$"),
+        ("pretrained:sym:sym", r"each at most once, not 'sym'$"),
+        ("pretrained:400:400", r"each at most once, not '400'$"),
+    ],
+)
+def test_malformed_sym_specs_say_what_is_wrong(spec, match):
+    """A ':sym' where no search can take it, or a pretrained spec with a part left over, is
+    refused naming the part, not as an unknown agent or a bad DEPTH/SIMS."""
+    with pytest.raises(SpecError, match=match):
+        make_agent(spec, make_game("connect_four"))
+
+
 def test_self_play_honours_it_and_training_refuses_it_without_symmetries():
     game = make_game("tictactoe")
     spec = NetSpec(game.observation_shape, game.num_actions, TINY)

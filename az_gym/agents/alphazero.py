@@ -33,7 +33,6 @@ from __future__ import annotations
 import ast
 import dataclasses
 import importlib.util
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -53,7 +52,7 @@ from az_gym.envs.registry import as_game
 from az_gym.eval_cache import CacheStats, cache_stats, with_cache
 from az_gym.evaluators import SymmetryAveragedEvaluator
 from az_gym.game import Game, GameOverError, State
-from az_gym.inference import PriorsValue
+from az_gym.inference import PriorsValue, quiet_onnx_export
 from az_gym.mcts import BatchedMcts, MctsParams, play_policy
 from az_gym.networks import NetworkConfig, NetworkEvaluator, PolicyValueNet, resolve_device
 from az_gym.schedules import Schedule
@@ -394,11 +393,9 @@ def export_onnx(net: PolicyValueNet, path: str | Path) -> None:
     was_training = net.training
     net.eval()
     try:
-        with warnings.catch_warnings():
-            # The exporter warns that it keeps the axis name dynamic_shapes gave: expected.
-            warnings.filterwarnings("ignore", message=".*axis name.*", category=UserWarning)
+        with quiet_onnx_export():
             torch.onnx.export(
-                PriorsValue(net),
+                PriorsValue(net).eval(),  # the wrapper too, or the exporter warns of train mode
                 dummy,
                 str(path),
                 input_names=["obs", "mask"],
