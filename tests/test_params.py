@@ -32,7 +32,11 @@ from az_gym.training.params import (
     params_to_dict,
     save_params,
 )
-from az_gym.training.params_io import TUNED_GAME_OPTIONS, available_configs
+from az_gym.training.params_io import (
+    TUNED_GAME_OPTIONS,
+    available_configs,
+    tuned_options_mismatch,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -259,8 +263,17 @@ def test_training_with_the_shipped_file_on_other_options_warns(tmp_path):
 
     from az_gym.training.trainer import Trainer
 
-    with pytest.warns(UserWarning, match=r"tuned for size=8, but this game has size=6.*-o size=8"):
+    # the warning names the file measured at 6x6, not the way back to 8x8
+    six_file = r"az-gym train othello -o size=6 --config examples/othello_6x6.toml$"
+    with pytest.warns(
+        UserWarning, match=r"tuned for size=8, but this game has size=6.*" + six_file
+    ):
         Trainer("othello", None, tmp_path / "a", game_options={"size": 6})
+    assert (EXAMPLES / "othello_6x6.toml").is_file()
+    other = tuned_options_mismatch("gomoku", {"size": 13})  # no file for 13x13
+    assert other is not None and other.endswith(
+        "; for the tuned options: az-gym train gomoku -o size=9"
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Trainer("othello", None, tmp_path / "b")

@@ -210,6 +210,14 @@ differ from (or pin down) the game's defaults: ``othello.toml`` is sized for 8x8
 settings are ``examples/othello_6x6.toml``), ``gomoku.toml`` for 9x9."""
 
 
+OTHER_TUNED_FILES: dict[tuple[str, str], str] = {
+    ("othello", "size=6"): "examples/othello_6x6.toml",
+}
+"""Parameter files in the repository (not in the package) measured at other options: the
+mismatch warning names the file for the options the user chose instead of telling them to
+go back to the shipped ones."""
+
+
 def tuned_options_mismatch(game_name: str, options: dict[str, Any]) -> str | None:
     """A warning text when ``options`` differ from those the game's shipped file was tuned
     for (``None`` when they match or the game has no such record)."""
@@ -222,10 +230,18 @@ def tuned_options_mismatch(game_name: str, options: dict[str, Any]) -> str | Non
     want = [f"{k}={v}" for k, v in tuned.items()]
     have = ", ".join(f"{k}={options.get(k)!r}" for k in differ)
     flags = " ".join(f"-o {w}" for w in want)
+    chosen = " ".join(f"{k}={options.get(k)}" for k in differ)
+    other = OTHER_TUNED_FILES.get((game_name, chosen))
+    advice = (
+        f"for {chosen}, the repository's {other} holds settings measured there: "
+        f"az-gym train {game_name} {' '.join(f'-o {c}' for c in chosen.split())} "
+        f"--config {other}"
+        if other
+        else f"for the tuned options: az-gym train {game_name} {flags}"
+    )
     return (
         f"the shipped parameters for {game_name!r} were tuned for {' '.join(want)}, "
-        f"but this game has {have}; expect a weaker agent or a longer run "
-        f"(on the command line: az-gym train {game_name} {flags})"
+        f"but this game has {have}; expect a weaker agent or a longer run; {advice}"
     )
 
 
