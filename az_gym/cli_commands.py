@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -64,8 +65,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     arguments). On ``--resume`` the game, options and ``--config`` must be the run's (a
     difference is refused, naming both), and ``--set`` changes parameters deliberately.
     """
-    from az_gym.training.run_game import resolve_game
-    from az_gym.training.trainer import Trainer
+    from az_gym.training.run_state import RunExistsError
 
     game, options = _game_and_options(args.game, args.option)
     if args.seed is not None:
@@ -75,6 +75,24 @@ def cmd_train(args: argparse.Namespace) -> int:
             "--init-from starts a new run; a resumed run continues from its own networks "
             "(drop --resume, or --init-from)"
         )
+    try:
+        trainer = _train_or_resume(args, game, options)
+    except RunExistsError as e:  # the library's advice names Python calls; give the flags
+        again = shlex.join(["az-gym", "train", args.game, "--resume", "--run-dir", str(e.path)])
+        raise CliError(
+            f"{e.path} already holds a run at iteration {e.iteration}"
+            + ("; --init-from starts a new run only" if args.init_from is not None else "")
+            + f": continue it with `{again}`, or choose another --run-dir"
+        ) from None
+    print(f"run directory: {trainer.run.path}")
+    return 0
+
+
+def _train_or_resume(args: argparse.Namespace, game: Any, options: dict[str, Any]) -> Any:
+    """The trainer of ``cmd_train`` once it has trained or resumed."""
+    from az_gym.training.run_game import resolve_game
+    from az_gym.training.trainer import Trainer
+
     if args.resume:
         # The default is Trainer's: runs/<the game's name>.
         run_dir = args.run_dir or Path("runs") / resolve_game(game, options)[1].name
@@ -98,8 +116,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             init_from=args.init_from,
         )
         trainer.train()
-    print(f"run directory: {trainer.run.path}")
-    return 0
+    return trainer
 
 
 def cmd_play(args: argparse.Namespace) -> int:

@@ -75,3 +75,21 @@ def test_every_game_command_takes_module_factory(capsys: pytest.CaptureFixture[s
     assert "alphabeta, depth 9" in capsys.readouterr().out
     assert main(["evaluate", classic, "random", "random", "-o", "no_such_option=1"]) == 2
     assert "no_such_option" in capsys.readouterr().err
+
+
+def test_training_into_a_used_run_dir_gives_the_command_to_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The refusal once mixed Python and shell advice ("call resume() (az-gym train GAME
+    --resume)"); the CLI now gives the one command that continues this run directory."""
+    run = tmp_path / "my run"
+    base = ["train", "tictactoe", "--run-dir", str(run), "--quiet", *_sets(TINY)]
+    assert main(base) == 0
+    capsys.readouterr()
+    for extra in ([], ["--init-from", "pretrained"]):
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"az-gym: error: {run} already holds a run at iteration 1")
+        assert f"`az-gym train tictactoe --resume --run-dir '{run}'`" in err
+        assert "resume()" not in err and len(err.splitlines()) == 1
+        assert ("--init-from starts a new run only" in err) == bool(extra)

@@ -38,6 +38,20 @@ class RunDirError(ValueError):
     damaged file...); the message is one line that names the file and what to do."""
 
 
+class RunExistsError(RunDirError):
+    """A run directory that already holds a run where a new one was asked for.
+
+    Attributes:
+        path: the run directory.
+        iteration: its last completed iteration (>= 1).
+    """
+
+    def __init__(self, message: str, path: Any, iteration: int) -> None:
+        super().__init__(message)
+        self.path = path
+        self.iteration = iteration
+
+
 def shown(text: Any) -> str:
     """A string read from a file, as a message shows it: plain names (``tictactoe``,
     ``mod.sub:env``) as they are, anything else with ``repr`` (so terminal escapes and

@@ -35,6 +35,7 @@ from az_gym.training.events import (
 from az_gym.training.iteration import draw_seed, iteration_record, memory_stages, run_benchmark
 from az_gym.training.report import ReportWriter
 from az_gym.training.run_dir import RunDir, RunDirError, resolve_game
+from az_gym.training.run_state import RunExistsError
 from az_gym.training.selfplay import NetSpec, SelfPlayReport, net_weights, run_self_play
 from az_gym.training.trainer_state import TrainerState
 
@@ -140,9 +141,11 @@ class Trainer(TrainerState):
             from az_gym.training.warm_start import read_initial_network
 
             if self.iteration > 0:
-                raise RunDirError(
+                raise RunExistsError(
                     f"{self.run.path} already holds a run at iteration {self.iteration}: "
-                    "init_from starts a new run only (choose another run directory)"
+                    "init_from starts a new run only (choose another run directory)",
+                    self.run.path,
+                    self.iteration,
                 )
             self._init = read_initial_network(init_from, self.game, params.network)
 
@@ -210,10 +213,12 @@ class Trainer(TrainerState):
         """
         with terminate_as_interrupt(), self.run.writing():
             if self.run.last_iteration() > 0:
-                raise RunDirError(
+                raise RunExistsError(
                     f"{self.run.path} already holds a run at iteration "
-                    f"{self.run.last_iteration()}; call resume() (az-gym train GAME --resume) "
-                    "or choose another run directory"
+                    f"{self.run.last_iteration()}; continue it with Trainer.from_run_dir(...)"
+                    ".resume(), or choose another run directory",
+                    self.run.path,
+                    self.run.last_iteration(),
                 )
             self._fresh_state()
             init = self._start_from_init()
