@@ -236,6 +236,18 @@ def test_plays_pettingzoo_go_9x9() -> None:
     assert moves == 30
 
 
+@needs_adapter
+def test_plays_pettingzoo_chess() -> None:
+    """The README names chess among the ``pettingzoo.classic`` games the core plays."""
+    pytest.importorskip("chess")
+    from pettingzoo.classic import chess_v6
+
+    env = chess_v6.env()
+    agent = AlphaZeroAgent(env, TINY_RES, FEW, seed=0, temperature=1.0)
+    assert agent.game.num_actions == 4672
+    assert _play_pettingzoo(env, agent, 12) == 12
+
+
 def test_reseed_replays_or_varies_the_game() -> None:
     from az_gym.evaluation import play_game
 
@@ -342,3 +354,17 @@ def test_load_onto_an_env_that_was_never_reset(tmp_path: Path) -> None:
     path = tmp_path / "ttt.pt"
     AlphaZeroAgent(TicTacToe(), TINY_MLP, FEW).save(path)
     assert AlphaZeroAgent.load(path, az_gym.make("tictactoe")).game.game_id == "tictactoe"
+
+
+def test_simulations_keyword_sets_the_budget_and_keeps_the_rest() -> None:
+    """``AlphaZeroAgent(env, simulations=n)``, as ``az_gym.pretrained(..., simulations=n)``
+    takes it (once a TypeError), replaces ``num_iters_per_turn`` only."""
+    g = TicTacToe()
+    mcts = MctsParams(num_iters_per_turn=50, cpuct=1.5)
+    agent = AlphaZeroAgent(g, TINY_MLP, mcts, simulations=7, seed=0)
+    assert agent.params.num_iters_per_turn == 7 and agent.params.cpuct == 1.5
+    assert agent.analyse((g, g.initial_state())).visits.sum() == 7
+    assert AlphaZeroAgent(g, TINY_MLP, mcts).params.num_iters_per_turn == 50
+    for bad in (0, -3, 2.5, True, "10"):
+        with pytest.raises(ValueError, match=r"^simulations=.* must be an integer >= 1"):
+            AlphaZeroAgent(g, TINY_MLP, simulations=bad)

@@ -108,6 +108,8 @@ class AlphaZeroAgent(Agent):
         network: a network, a :class:`NetworkConfig` to build one, or ``None`` (default
             config). A fresh network is initialised from ``seed`` when given.
         mcts: search parameters (default :class:`MctsParams`).
+        simulations: simulations per move, replacing ``mcts.num_iters_per_turn`` (``None``:
+            keep it), as in :func:`az_gym.pretrained`.
         use_gpu: run the network on CUDA when available.
         seed: seeds move sampling, Dirichlet noise and a fresh network's weights.
         add_noise: root exploration noise (self-play): Dirichlet noise in the priors, or
@@ -126,6 +128,7 @@ class AlphaZeroAgent(Agent):
         network: PolicyValueNet | NetworkConfig | None = None,
         mcts: MctsParams | None = None,
         *,
+        simulations: int | None = None,
         use_gpu: bool = False,
         seed: int | None = None,
         add_noise: bool = False,
@@ -156,6 +159,14 @@ class AlphaZeroAgent(Agent):
                 f"{tuple(self.game.observation_shape)} and {self.game.num_actions}"
             )
         self.params = mcts if mcts is not None else MctsParams()
+        if simulations is not None:
+            if (
+                isinstance(simulations, bool)
+                or not isinstance(simulations, (int, np.integer))
+                or simulations < 1
+            ):
+                raise ValueError(f"simulations={simulations!r} must be an integer >= 1")
+            self.params = dataclasses.replace(self.params, num_iters_per_turn=int(simulations))
         if self.params.symmetry_averaging:
             check_symmetric(self.game)
         self.network = network
@@ -271,9 +282,8 @@ class AlphaZeroAgent(Agent):
         """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"with_simulations: n = {n!r}; must be an integer >= 1")
-        params = dataclasses.replace(self.params, num_iters_per_turn=int(n))
         other = AlphaZeroAgent(
-            self.game, self.network, params, use_gpu=self.device.type != "cpu",
+            self.game, self.network, self.params, simulations=n, use_gpu=self.device.type != "cpu",
             add_noise=self.add_noise, temperature=self.temperature, cache_size=self.cache_size,
             inference=self.evaluator.inference,
         )  # fmt: skip
