@@ -241,8 +241,9 @@ def main(argv: list[str] | None = None) -> None:
         ap.exit(2, f"strength.py: error: {exc}\n")
     rows = positions(args.positions, args.seed, args.budget)
     _print(args.agent + (sims if alphazero else ""), error_rates(agent, rows, game))
-    if Path(args.agent).is_dir():
-        _iterations(Path(args.agent), sims, game, rows, args.seed, args.every)
+    if Path(bare).is_dir():  # each iteration's network searched as the spec says (:sym too)
+        suffix = sims + (":sym" if bare != args.agent else "")
+        _iterations(Path(bare), suffix, game, rows, args.seed, args.every)
 
 
 if __name__ == "__main__":

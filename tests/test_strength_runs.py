@@ -37,3 +37,25 @@ def test_without_kept_networks_the_iteration_directories_are_used(tmp_path) -> N
     Trainer("connect_four", tiny_params(num_iters=3, network=TINY_RESNET,
             keep_best_networks=False), run, quiet=True).train()  # fmt: skip
     assert sorted(strength._networks(run)) == [2, 3]
+
+
+def test_a_sym_run_spec_averages_every_iteration_too(tmp_path, monkeypatch, capsys) -> None:
+    """``strength.py RUN:sym`` once measured the best network with averaging but the
+    per-iteration table without it."""
+    run = tmp_path / "run"
+    Trainer("connect_four", tiny_params(num_iters=2, network=TINY_RESNET), run,
+            quiet=True).train()  # fmt: skip
+    built = []
+    real = strength.make_agent
+
+    def spy(spec, game, seed=None):
+        agent = real(spec, game, seed=seed)
+        built.append((spec, agent.params.symmetry_averaging))
+        return agent
+
+    monkeypatch.setattr(strength, "make_agent", spy)
+    full = strength.positions
+    monkeypatch.setattr(strength, "positions", lambda n, seed, budget: full(200, 0, budget)[:12])
+    strength.main([f"{run}:sym", "--sims", "2"])
+    assert [on for _, on in built] == [True, True, True]  # the run, iterations 1 and 2
+    assert all(spec.endswith(":2:sym") or spec.endswith(":sym:2") for spec, _ in built)
