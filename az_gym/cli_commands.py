@@ -78,7 +78,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         trainer = _train_or_resume(args, game, options)
     except RunExistsError as e:  # the library's advice names Python calls; give the flags
-        again = shlex.join(["az-gym", "train", args.game, "--resume", "--run-dir", str(e.path)])
+        again = _resume_command(args, e.path)
         raise CliError(
             f"{e.path} already holds a run at iteration {e.iteration}"
             + ("; --init-from starts a new run only" if args.init_from is not None else "")
@@ -88,8 +88,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resume_command(args: argparse.Namespace, run_dir: Any) -> str:
+    """The ``az-gym train`` line that resumes ``run_dir``: the game and ``-o`` options as
+    typed, ``--config`` if one was given (a resumed run must have the same), quoted for the
+    shell; ``--set`` overrides are left out (the run's parameters are in its directory)."""
+    line = ["az-gym", "train", args.game]
+    line += [arg for opt in args.option for arg in ("-o", opt)]
+    line += ["--config", args.config] if args.config else []
+    return shlex.join([*line, "--resume", "--run-dir", str(run_dir)])
+
+
 def _train_or_resume(args: argparse.Namespace, game: Any, options: dict[str, Any]) -> Any:
-    """The trainer of ``cmd_train`` once it has trained or resumed."""
+    """The trainer of ``cmd_train`` once it has trained or resumed (its Ctrl-C message
+    names the command line that resumes it)."""
     from az_gym.training.run_game import resolve_game
     from az_gym.training.trainer import Trainer
 
@@ -104,6 +115,7 @@ def _train_or_resume(args: argparse.Namespace, game: Any, options: dict[str, Any
             overrides=args.set,
             quiet=args.quiet,
         )
+        trainer.resume_command = _resume_command(args, trainer.run.path)
         trainer.resume()
     else:
         trainer = Trainer(
@@ -115,6 +127,7 @@ def _train_or_resume(args: argparse.Namespace, game: Any, options: dict[str, Any
             game_options=options,
             init_from=args.init_from,
         )
+        trainer.resume_command = _resume_command(args, trainer.run.path)
         trainer.train()
     return trainer
 

@@ -124,6 +124,9 @@ class Trainer(TrainerState):
         check_processes(params)
         self.params: Any = params
         self.quiet = quiet
+        self.resume_command: str | None = None
+        """The shell command that resumes this run, for the Ctrl-C message (the CLI sets
+        it; ``None``: the message names the Python call and the generic command)."""
         self.run = RunDir(Path(run_dir) if run_dir is not None else Path("runs") / self.game.name)
         self.run.check_compatible(self.game, self.game_spec, params.network)
         self.device = self._device(params.learning.use_gpu)
@@ -390,10 +393,15 @@ class Trainer(TrainerState):
                 self._say(f"\ninterrupted before the first iteration was saved; {self.run.path} "
                           "keeps nothing of this run")  # fmt: skip
             else:
+                how = (
+                    f"`{self.resume_command}`"
+                    if self.resume_command
+                    else "Trainer.from_run_dir(...).resume() or `az-gym train GAME --resume "
+                    f"--run-dir {shlex.quote(str(self.run.path))}`"
+                )
                 self._say(
                     f"\ninterrupted: the run is saved at iteration {self.iteration} in "
-                    f"{self.run.path}; continue with Trainer.from_run_dir(...).resume() or "
-                    f"`az-gym train GAME --resume --run-dir {shlex.quote(str(self.run.path))}`"
+                    f"{self.run.path}; continue with {how}"
                 )
             raise  # scripts see Ctrl-C (the CLI exits 130)
         finally:
