@@ -16,7 +16,7 @@ import pytest
 from run_dir_helpers import ROOT, assert_one_line_error, cli, tiny_config
 
 
-def _signal_inside_iteration_2(tmp_path: Path, sig: int, *extra: str, quiet: bool = True):
+def _signal_inside_iteration_2(tmp_path: Path, sig: int, *extra: str):
     """Run ``az-gym train`` (the tiny file), send ``sig`` inside iteration 2 and wait.
 
     Returns:
@@ -25,7 +25,7 @@ def _signal_inside_iteration_2(tmp_path: Path, sig: int, *extra: str, quiet: boo
     """
     run, config = tmp_path / "run", tiny_config(tmp_path / "tiny.toml", num_iters=1000)
     argv = [sys.executable, "-m", "az_gym.cli", "train", "tictactoe", "--config", str(config),
-            "--run-dir", str(run), *(["--quiet"] if quiet else []), *extra]  # fmt: skip
+            "--run-dir", str(run), "--quiet", *extra]  # fmt: skip
     proc = subprocess.Popen(argv, cwd=tmp_path, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
     try:
@@ -65,12 +65,13 @@ def _children(pid: int) -> set[int]:
 
 
 def test_ctrl_c_during_training_exits_130_with_the_run_committed(tmp_path):
-    proc, err, run, config, _ = _signal_inside_iteration_2(tmp_path, signal.SIGINT, quiet=False)
+    proc, err, run, config, _ = _signal_inside_iteration_2(tmp_path, signal.SIGINT)
     assert proc.returncode == 130, err[-2000:]
     assert "Traceback" not in err and "interrupted" in err
     _assert_committed_and_unlocked(run)
     # the message gives the one command that resumes this run (once "az-gym train GAME ..."
-    # beside a Python call), with the --config a resume must repeat
+    # beside a Python call), with the --config a resume must repeat; under --quiet too (it
+    # printed nothing but "az-gym: interrupted" there)
     again = f"`az-gym train tictactoe --config {config} --resume --run-dir {run}`"
     assert again in err and "Trainer.from_run_dir" not in err, err[-2000:]
 

@@ -56,7 +56,8 @@ class Trainer(TrainerState):
             ``on_arena_end``, ``on_iteration_end`` (each gets a report object), a dict of
             such functions, or a list of either.
         overrides: ``"dotted.path=value"`` strings applied to ``params``.
-        quiet: no progress bars nor console messages.
+        quiet: no progress bars nor progress messages (what an interruption kept, and how
+            to resume it, is printed anyway: it answers the user's Ctrl-C).
         game_options: registry options when ``env_or_name`` is a name (``{"size": 6}``).
         init_from: an AlphaZero checkpoint file (an agent file), a run directory, or
             ``"pretrained"`` (the game's shipped agent), whose network starts this run
@@ -391,7 +392,7 @@ class Trainer(TrainerState):
         except KeyboardInterrupt:
             if self.iteration == 0:
                 self._say(f"\ninterrupted before the first iteration was saved; {self.run.path} "
-                          "keeps nothing of this run")  # fmt: skip
+                          "keeps nothing of this run", always=True)  # fmt: skip
             else:
                 how = (
                     f"`{self.resume_command}`"
@@ -401,7 +402,8 @@ class Trainer(TrainerState):
                 )
                 self._say(
                     f"\ninterrupted: the run is saved at iteration {self.iteration} in "
-                    f"{self.run.path}; continue with {how}"
+                    f"{self.run.path}; continue with {how}",
+                    always=True,
                 )
             raise  # scripts see Ctrl-C (the CLI exits 130)
         finally:
@@ -409,8 +411,8 @@ class Trainer(TrainerState):
             writer.close()
         return reports
 
-    def _say(self, text: str) -> None:
-        if not self.quiet:
+    def _say(self, text: str, always: bool = False) -> None:
+        if always or not self.quiet:
             print(text, file=sys.stderr, flush=True)
 
     def progress(self, total: int, desc: str, unit: str = "") -> Any:
