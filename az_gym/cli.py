@@ -160,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     li = sub.add_parser("list", help="list games and agent specs")
     li.set_defaults(func=cmd_list)
 
-    ex = game_cmd("export", "export an agent's network as ONNX")
+    ex = game_cmd(
+        "export", "export an agent's network as ONNX (with ':sym', averaged over the symmetries)"
+    )
     ex.add_argument("agent", help=AGENT_HELP)
     ex.add_argument("--out", default="model.onnx", help="output file")
     ex.set_defaults(func=cmd_export)

@@ -318,13 +318,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = _output_file(args.out)
     from az_gym.agents.alphazero import export_onnx
 
-    export_onnx(net, out)
-    print(f"wrote {out}")
     params = getattr(agent, "params", None)
-    if params is not None and params.symmetry_averaging:
+    syms = list(game.symmetries()) if params is not None and params.symmetry_averaging else []
+    export_onnx(net, out, symmetries=syms or None)
+    print(f"wrote {out}")
+    if len(syms) > 1:
         print(
-            "note: ':sym' is a search setting; the ONNX file holds the network alone "
-            "(average its outputs over the game's symmetries yourself)",
+            f"note: ':sym': the ONNX model averages the network over the game's {len(syms)} "
+            f"symmetries, as the search does ({len(syms)} times the work per position)",
             file=sys.stderr,
         )
     return 0

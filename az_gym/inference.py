@@ -35,13 +35,14 @@ import importlib.util
 import io
 import logging
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 if TYPE_CHECKING:
+    from az_gym.game import Symmetry
     from az_gym.networks import PolicyValueNet
 
 ENGINES = ("auto", "eager", "onnx", "compile")
@@ -108,6 +109,85 @@ class PriorsValue(torch.nn.Module):
     def forward(self, obs: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.net(obs, mask)
         return out.log_probs.exp() * mask, out.value.float()
+
+
+def symmetry_gathers(
+    symmetries: Sequence[Symmetry], observation_shape: Sequence[int]
+) -> np.ndarray:
+    """Each symmetry's observation transform as flat gather indices, ``int64[G, size]``:
+    ``transform(obs).reshape(-1) == obs.reshape(-1)[gathers[g]]``.
+
+    Found by transforming an observation whose entries are their own indices, and checked
+    on random observations: a transform that changes values (a sign flip, a plane swap with
+    arithmetic) is no gather.
+
+    Raises:
+        ValueError: a transform that is not a permutation of the observation's entries (the
+            message names it), or an observation of more than 2**24 entries (float32 holds
+            larger indices inexactly).
+    """
+    shape = tuple(int(d) for d in observation_shape)
+    size = int(np.prod(shape))
+    if size > 2**24:
+        raise ValueError(f"an observation of {size} entries is too large to gather exactly")
+    probe = np.arange(size, dtype=np.float32).reshape(1, *shape)
+    check = np.random.default_rng(0).random((2, *shape)).astype(np.float32)
+    out = []
+    for g in symmetries:
+        image = np.asarray(g.transform_observation(probe), np.float64)
+        idx = image.astype(np.int64)
+        ok = image.shape == probe.shape and np.array_equal(idx, image)
+        idx = idx.reshape(-1)
+        ok = ok and idx.min() >= 0 and idx.max() < size
+        if ok:
+            moved = np.asarray(g.transform_observation(check)).reshape(2, -1)
+            ok = np.array_equal(moved, check.reshape(2, -1)[:, idx])
+        if not ok:
+            raise ValueError(
+                f"symmetry {g.name!r} does not move observation entries without changing "
+                "them, so its average cannot be written into a network graph"
+            )
+        out.append(idx)
+    return np.stack(out)
+
+
+class SymmetryAveragedPriorsValue(torch.nn.Module):
+    """:class:`PriorsValue` averaged over symmetries, as one graph: what
+    :class:`~az_gym.evaluators.SymmetryAveragedEvaluator` computes around the network.
+
+    Each row is scored in every image (observation gathered, mask permuted by ``sigma``) in
+    one batch of ``G * B`` rows; the priors of each image are mapped back through the
+    inverse permutation and averaged, and so are the values.
+
+    Args:
+        net: the network.
+        symmetries: the game's symmetries (``game.symmetries()``, the identity included).
+
+    Raises:
+        ValueError: a transform that is not a gather (:func:`symmetry_gathers`).
+    """
+
+    def __init__(self, net: PolicyValueNet, symmetries: Sequence[Symmetry]) -> None:
+        super().__init__()
+        self.inner = PriorsValue(net)
+        self.observation_shape = tuple(net.observation_shape)
+        gathers = symmetry_gathers(symmetries, self.observation_shape)
+        self.register_buffer("gathers", torch.from_numpy(gathers))
+        sig = np.stack([np.asarray(g.sigma, np.int64) for g in symmetries])
+        inv = np.stack([np.asarray(g.inverse_sigma, np.int64) for g in symmetries])
+        self.register_buffer("sigmas", torch.from_numpy(sig))
+        self.register_buffer("inverses", torch.from_numpy(inv))
+
+    def forward(self, obs: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        g, b, a = self.gathers.shape[0], obs.shape[0], mask.shape[1]
+        images = obs.reshape(b, -1)[:, self.gathers].transpose(0, 1)  # [G, B, size]
+        masks = mask[:, self.sigmas].transpose(0, 1)  # [G, B, A]
+        priors, value = self.inner(
+            images.reshape(g * b, *self.observation_shape), masks.reshape(g * b, a)
+        )
+        back = self.inverses[:, None, :].expand(g, b, a)
+        priors = priors.reshape(g, b, a).gather(2, back)
+        return priors.mean(0), value.reshape(g, b).mean(0)
 
 
 def eager_forward(net: PolicyValueNet, device: torch.device) -> Callable[..., Batch]:

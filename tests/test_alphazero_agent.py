@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import pickle
@@ -307,6 +308,53 @@ def test_export_onnx_matches_torch(tmp_path: Path) -> None:
     np.testing.assert_allclose(policy, out.log_probs.exp().numpy(), atol=1e-5)
     np.testing.assert_allclose(value, out.value.numpy(), atol=1e-5)
     assert np.all(policy[~masks] == 0)
+
+
+def test_export_onnx_with_symmetry_averaging_computes_what_the_search_evaluates(
+    tmp_path: Path,
+) -> None:
+    # ':sym' once left the ONNX file holding the network alone, so the exported model
+    # answered otherwise than the agent's search evaluated.
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxscript")
+    from onnx.reference import ReferenceEvaluator
+
+    from az_gym.evaluators import SymmetryAveragedEvaluator
+    from az_gym.inference import eager_forward
+
+    g = TicTacToe()
+    agent = AlphaZeroAgent(g, TINY_RES, dataclasses.replace(FEW, symmetry_averaging=True), seed=0)
+    agent.export_onnx(tmp_path / "sym.onnx")
+    agent.export_onnx(tmp_path / "plain.onnx", symmetry_averaging=False)
+    rng = np.random.default_rng(0)
+    states = [play(g, rng.permutation(9)[: int(k)].tolist()) for k in (0, 1, 2, 3, 4)]
+    obs, masks = g.observations(states), g.legal_masks(states)
+    run = {n: ReferenceEvaluator(onnx.load(str(tmp_path / f"{n}.onnx"))) for n in ("sym", "plain")}
+    policy, value = run["sym"].run(None, {"obs": obs, "mask": masks})
+    want_p, want_v = SymmetryAveragedEvaluator(
+        eager_forward(agent.network, torch.device("cpu")), g
+    )(obs, masks)
+    np.testing.assert_allclose(policy, want_p, atol=1e-5)
+    np.testing.assert_allclose(value, want_v, atol=1e-5)
+    plain_p, _ = run["plain"].run(None, {"obs": obs, "mask": masks})
+    assert np.abs(plain_p - policy).max() > 1e-3  # an untrained net is far from equivariant
+    rot = g.symmetries()[1]  # the images of a position get the same value, permuted priors
+    p_rot, v_rot = run["sym"].run(None, {"obs": rot.transform_observation(obs),
+                                         "mask": masks[:, rot.sigma]})  # fmt: skip
+    np.testing.assert_allclose(v_rot, value, atol=1e-5)
+    np.testing.assert_allclose(p_rot, policy[:, rot.sigma], atol=1e-5)
+
+
+def test_symmetry_gathers_refuse_a_transform_that_changes_values() -> None:
+    from az_gym.game import Symmetry
+    from az_gym.inference import symmetry_gathers
+
+    g = TicTacToe()
+    ident = g.symmetries()[0]
+    assert np.array_equal(symmetry_gathers([ident], g.observation_shape)[0], np.arange(18))
+    negate = Symmetry("negate", np.arange(9), lambda o: -o)
+    with pytest.raises(ValueError, match="symmetry 'negate' does not move observation entries"):
+        symmetry_gathers([ident, negate], g.observation_shape)
 
 
 def test_export_onnx_without_onnx_names_the_extra(

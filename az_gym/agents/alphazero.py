@@ -24,8 +24,8 @@ Checkpoints (:meth:`AlphaZeroAgent.save`) are the trainer's format
 (:mod:`az_gym.checkpoint_format`): one ``torch.save`` file of tensors and plain values, read
 back by its one safe loader (zip and CRC-32 checks, ``weights_only=True``, weights checked
 against the described network before it is built), so loading never runs code from the file.
-:meth:`AlphaZeroAgent.export_onnx` writes the policy-value network alone as an ONNX model
-(the ``onnx`` extra).
+:meth:`AlphaZeroAgent.export_onnx` writes the policy-value network as an ONNX model (the
+``onnx`` extra), averaged over the symmetries inside the graph when the agent averages.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ from az_gym.checkpoint_format import (
 from az_gym.envs.registry import as_game
 from az_gym.eval_cache import CacheStats, cache_stats, with_cache
 from az_gym.evaluators import SymmetryAveragedEvaluator
-from az_gym.game import Game, GameOverError, State
-from az_gym.inference import PriorsValue, quiet_onnx_export
+from az_gym.game import Game, GameOverError, State, Symmetry
+from az_gym.inference import PriorsValue, SymmetryAveragedPriorsValue, quiet_onnx_export
 from az_gym.mcts import BatchedMcts, MctsParams, play_policy
 from az_gym.networks import NetworkConfig, NetworkEvaluator, PolicyValueNet, resolve_device
 from az_gym.schedules import Schedule
@@ -305,7 +305,7 @@ class AlphaZeroAgent(Agent):
         return analyse_with(mcts, game, state, num_simulations)
 
     # ------------------------------------------------------------- checkpoints
-    def export_onnx(self, path: str | Path) -> None:
+    def export_onnx(self, path: str | Path, symmetry_averaging: bool | None = None) -> None:
         """Write the policy-value network as one self-contained ONNX file.
 
         The model takes ``obs float32[batch, *observation_shape]`` (mover's view) and
@@ -314,10 +314,22 @@ class AlphaZeroAgent(Agent):
         player to move, in ``[-1, 1]``); the batch axis is dynamic. Eval mode (no dropout,
         batch-norm running statistics).
 
+        Args:
+            path: the file to write.
+            symmetry_averaging: write the network averaged over the game's symmetries, as
+                the search evaluates it with :attr:`MctsParams.symmetry_averaging` (each
+                row scored in every image inside the graph: that many times the work);
+                ``None``: as this agent's parameters say.
+
         Raises:
             ImportError: ``onnx``/``onnxscript`` missing (``pip install az-gym[onnx]``).
+            ValueError: averaging asked for a game whose observation transforms are not
+                gathers of entries (:func:`~az_gym.inference.symmetry_gathers`).
         """
-        export_onnx(self.network, path)
+        if symmetry_averaging is None:
+            symmetry_averaging = self.params.symmetry_averaging
+        syms = list(self.game.symmetries()) if symmetry_averaging else None
+        export_onnx(self.network, path, symmetries=syms)
 
     def save(self, path: str | Path) -> None:
         """Write weights, network config, game id and search parameters to one file."""
@@ -386,8 +398,12 @@ class AlphaZeroAgent(Agent):
         return cls(game, net, mcts, **kwargs)
 
 
-def export_onnx(net: PolicyValueNet, path: str | Path) -> None:
-    """Write ``net`` as an ONNX model (see :meth:`AlphaZeroAgent.export_onnx`)."""
+def export_onnx(
+    net: PolicyValueNet, path: str | Path, symmetries: Sequence[Symmetry] | None = None
+) -> None:
+    """Write ``net`` as an ONNX model (see :meth:`AlphaZeroAgent.export_onnx`), averaged
+    over ``symmetries`` when given (:class:`~az_gym.inference.SymmetryAveragedPriorsValue`;
+    the identity alone, or ``None``: the network as it is)."""
     missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
     if missing:
         raise ImportError(
@@ -400,12 +416,15 @@ def export_onnx(net: PolicyValueNet, path: str | Path) -> None:
         torch.zeros((2, *net.observation_shape), dtype=torch.float32, device=device),
         torch.ones((2, net.num_actions), dtype=torch.bool, device=device),
     )
+    averaged = symmetries is not None and len(symmetries) > 1
+    module = SymmetryAveragedPriorsValue(net, symmetries) if averaged else PriorsValue(net)
+    module = module.to(device)
     was_training = net.training
     net.eval()
     try:
         with quiet_onnx_export():
             torch.onnx.export(
-                PriorsValue(net).eval(),  # the wrapper too, or the exporter warns of train mode
+                module.eval(),  # the wrapper too, or the exporter warns of train mode
                 dummy,
                 str(path),
                 input_names=["obs", "mask"],
