@@ -5,6 +5,7 @@ The rest of the surface (help, errors, play, analyse) is in ``tests/test_cli_*.p
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,19 @@ def test_training_into_a_used_run_dir_gives_the_command_to_resume(
         assert f"`az-gym train tictactoe --resume --run-dir '{run}'`" in err
         assert "resume()" not in err and len(err.splitlines()) == 1
         assert ("--init-from starts a new run only" in err) == bool(extra)
+
+
+def test_resuming_a_run_dir_that_does_not_exist_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--resume`` on a missing (or empty) directory once said to "restore the files from
+    a backup", as if a run had been lost; now it says there is none and how to start one."""
+    (tmp_path / "empty").mkdir()
+    for name, what in (("nothing here", "does not exist"), ("empty", "is empty")):
+        run = tmp_path / name
+        assert main(["train", "tictactoe", "--resume", "--run-dir", str(run), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"az-gym: error: {run} {what}, so there is no run to resume")
+        assert f"`az-gym train tictactoe --run-dir {shlex.quote(str(run))}`" in err
+        assert "backup" not in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "nothing here").exists()

@@ -20,6 +20,7 @@ on the command line, and a ``--config`` given on resume must describe the run.
 from __future__ import annotations
 
 import copy
+import shlex
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -171,9 +172,18 @@ def resume_setup(
     state = run.read_state()
     missing = [p.name for p in (run.state_path, run.params_path) if not p.is_file()]
     if missing or state is None:
+        game = env_or_name if isinstance(env_or_name, str) else "GAME"
+        start = (
+            f"start one with `az-gym train {game} --run-dir {shlex.quote(str(run_dir))}` "
+            "(without --resume)"
+        )
+        if not run.path.exists():
+            raise RunDirError(f"{run_dir} does not exist, so there is no run to resume; {start}")
+        if run.path.is_dir() and not any(run.path.iterdir()):
+            raise RunDirError(f"{run_dir} is empty, so there is no run to resume; {start}")
         raise RunDirError(
             f"{run_dir} holds no run ({' and '.join(missing)} missing); restore the files "
-            f"from a backup, or start a run there with az-gym train GAME --run-dir {run_dir}"
+            f"from a backup, or {start}"
         )
     recorded = load_params(run.params_path)
     if env_or_name is None:
