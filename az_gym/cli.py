@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -204,6 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     debug = os.environ.get("AZ_GYM_DEBUG", "") not in ("", "0")
+    shown = warnings.showwarning
+    if not debug:  # one line, as errors are: no source file, line number or code excerpt
+        warnings.showwarning = _one_line_warning
     try:
         return int(args.func(args) or 0)
     except HumanQuit:  # 'quit' or Ctrl-D at a human's prompt (play, evaluate human ...)
@@ -237,6 +241,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    finally:
+        warnings.showwarning = shown
+
+
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """``warnings.showwarning`` for the command line: ``az-gym: warning: MESSAGE``."""
+    text = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    print(f"az-gym: warning: {text or category.__name__}", file=file or sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
