@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     pl = game_cmd("play", "play against an agent in the terminal (type 'quit' to stop)")
-    pl.add_argument("--opponent", default="pretrained", help=AGENT_HELP)
+    pl.add_argument("--opponent", default="pretrained", help=AGENT_HELP + " (default: pretrained)")
     side = pl.add_mutually_exclusive_group()
     side.add_argument("--first", action="store_true", help="you move first (default)")
     side.add_argument("--second", action="store_true", help="the agent moves first")
@@ -130,9 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("agent_a", help=AGENT_HELP)
     ev.add_argument("agent_b", help=AGENT_HELP)
     ev.add_argument(
-        "--games", type=positive, default=100, help="number of games (colours alternate)"
+        "--games",
+        type=positive,
+        default=100,
+        help="number of games (colours alternate; default 100)",
     )
-    ev.add_argument("--processes", type=positive, default=1, help="parallel processes")
+    ev.add_argument("--processes", type=positive, default=1, help="parallel processes (default 1)")
     ev.add_argument("--opening-plies", type=_at_least(0, int), default=0, metavar="N",
                     help=OPENING_HELP)  # fmt: skip
     ev.add_argument("--out", default=None, help="write the result as JSON to this file")
@@ -141,8 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     to = game_cmd("tournament", "round robin with an Elo table")
     to.add_argument("agents", nargs="+", help=AGENT_HELP)
-    to.add_argument("--games-per-pair", type=positive, default=20, help="games per pair of agents")
-    to.add_argument("--processes", type=positive, default=1, help="parallel processes")
+    to.add_argument(
+        "--games-per-pair", type=positive, default=20, help="games per pair of agents (default 20)"
+    )
+    to.add_argument("--processes", type=positive, default=1, help="parallel processes (default 1)")
     to.add_argument("--opening-plies", type=_at_least(0, int), default=0, metavar="N",
                     help=OPENING_HELP)  # fmt: skip
     to.add_argument("--out", default=None, help="directory for JSON, CSV and the Elo plot")
@@ -154,18 +159,23 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("moves", nargs="*", help="moves from the start, by name (e.g. b2 a1)")
     an.set_defaults(func=cmd_analyse)
 
-    be = sub.add_parser("bench", help="quick speed figures (full benchmarks: bench/*.py)")
-    be.add_argument("--seconds", type=_at_least(0, float), default=1.0, help="time per measurement")
+    be_help = "quick speed figures (full benchmarks: bench/*.py)"
+    be = sub.add_parser("bench", help=be_help, description=be_help)
+    be.add_argument(
+        "--seconds", type=_at_least(0, float), default=1.0, help="time per measurement (default 1)"
+    )
     be.set_defaults(func=cmd_bench)
 
-    li = sub.add_parser("list", help="list games and agent specs")
+    li = sub.add_parser(
+        "list", help="list games and agent specs", description="list games and agent specs"
+    )
     li.set_defaults(func=cmd_list)
 
     ex = game_cmd(
         "export", "export an agent's network as ONNX (with ':sym', averaged over the symmetries)"
     )
     ex.add_argument("agent", help=AGENT_HELP)
-    ex.add_argument("--out", default="model.onnx", help="output file")
+    ex.add_argument("--out", default="model.onnx", help="output file (default model.onnx)")
     ex.set_defaults(func=cmd_export)
 
     from az_gym.web.serve import add_serve_command

@@ -49,6 +49,8 @@ def test_every_help_runs_as_a_process(command: str | None) -> None:
     assert proc.stdout.startswith("usage: az-gym" + (f" {command}" if command else ""))
     assert len(proc.stdout.splitlines()) > 3 and not proc.stderr
     assert "%%" not in proc.stdout  # the description is not %-formatted: "95%" as written
+    # a description under the usage (bench and list once had none); defaults said in words
+    assert not proc.stdout.split("\n\n")[1].startswith(("options:", "positional")), proc.stdout
 
 
 def test_the_help_test_covers_every_command() -> None:
