@@ -107,7 +107,8 @@ class LogProgress(_Silent):
         """Count ``n`` finished steps; print a line if ``interval`` seconds have passed."""
         self.n += n
         now = time.monotonic()
-        if now - self._last >= self.interval:
+        # the last step's line is the closing one ("..., done"), written once by close()
+        if self.n < self.total and now - self._last >= self.interval:
             self._last = now
             self._write(now, final=False)
 

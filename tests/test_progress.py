@@ -62,6 +62,7 @@ def test_log_lines_format_and_the_interval_setting(
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("work: 1/4 steps, 0 s, ETA ")
     assert out[-1] == "work: 4/4 steps, 0 s, done"
+    assert len(out) == 4, out  # the last step had a line of its own before "done" too
     assert [format_seconds(s) for s in (40, 227, 7500)] == ["40 s", "3m 47s", "2h 05m"]
     monkeypatch.setenv("AZ_GYM_PROGRESS_SECONDS", "2.5")
     assert log_interval() == 2.5
