@@ -174,7 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex = game_cmd(
         "export", "export an agent's network as ONNX (with ':sym', averaged over the symmetries)"
     )
-    ex.add_argument("agent", help=AGENT_HELP)
+    ex.add_argument(
+        "agent",
+        help="an agent with a network: pretrained[:sym] | RUN_DIR[:sym] | FILE.pt[:sym] | "
+        "network:RUN_DIR|FILE.pt",
+    )
     ex.add_argument("--out", default="model.onnx", help="output file (default model.onnx)")
     ex.set_defaults(func=cmd_export)
 

@@ -94,6 +94,10 @@ def test_training_into_a_used_run_dir_gives_the_command_to_resume(
         assert f"`az-gym train tictactoe --resume --run-dir '{run}'`" in err
         assert "resume()" not in err and len(err.splitlines()) == 1
         assert ("--init-from starts a new run only" in err) == bool(extra)
+    # the command it gives runs, and says how to train further (it once just stopped)
+    assert main(["train", "tictactoe", "--resume", "--run-dir", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert "1 of 1 iterations done" in err and "raise num_iters (`--set num_iters=11`" in err
 
 
 def test_resuming_a_run_dir_that_does_not_exist_says_so(

@@ -370,6 +370,12 @@ class Trainer(TrainerState):
         reports: list[IterationReport] = []
         self._say(f"{self.game.game_id}: {self.iteration} of {self.params.num_iters} "
                   f"iterations done; run directory {self.run.path}")  # fmt: skip
+        if self.iteration >= self.params.num_iters > 0:
+            more = self.iteration + 10
+            self._say(
+                f"the run is complete; to train further, raise num_iters (`--set "
+                f"num_iters={more}` with --resume, or overrides=['num_iters={more}'])"
+            )
         try:
             while self.iteration < self.params.num_iters:
                 start = time.perf_counter()
