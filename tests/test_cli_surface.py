@@ -336,12 +336,12 @@ def test_export_prints_no_exporter_noise(tmp_path: Path) -> None:
 
 
 def test_warnings_are_one_line_without_source_excerpts(tmp_path: Path) -> None:
-    """The 6x6 Othello warning once came as Python prints warnings: the path and line of
+    """The options warning once came as Python prints warnings: the path and line of
     ``cli_commands.py``, then the source line ``trainer = Trainer(``."""
-    proc = az_gym("train", "othello", "-o", "size=6", "--set", "num_iters=0",
+    proc = az_gym("train", "gomoku", "-o", "size=15", "--set", "num_iters=0",
                   "--run-dir", str(tmp_path / "run"), "--quiet")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     warned = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert warned and warned[0].startswith("az-gym: warning: the shipped parameters for 'othello'")
-    assert "examples/othello_6x6.toml" in warned[0]
+    assert warned and warned[0].startswith("az-gym: warning: the shipped parameters for 'gomoku'")
+    assert warned[0].endswith("for the tuned options: az-gym train gomoku -o size=9")
     assert ".py:" not in proc.stderr and "Trainer(" not in proc.stderr, proc.stderr

@@ -38,8 +38,6 @@ from az_gym.training.params_io import (
     tuned_options_mismatch,
 )
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
 
 @pytest.mark.parametrize(
     ("make", "needle"),
@@ -251,37 +249,38 @@ def test_shipped_configs_load_and_validate(name):
     assert params_from_dict(params_to_dict(p)) == p
 
 
-def test_the_example_othello_6x6_file_loads_and_validates_for_6x6():
-    p = load_params(EXAMPLES / "othello_6x6.toml")
+def test_the_othello_6x6_file_loads_and_validates_for_6x6():
+    p = default_params("othello", {"size": 6})
     p.validate_for_game(make_game("othello", size=6))
     assert p.num_iters == 15 and p.self_play.mcts.num_iters_per_turn == 100
+    assert default_params("othello", {"size": 8}) == default_params("othello")
+    assert "othello@size=6" not in available_configs()
 
 
-def test_training_with_the_shipped_file_on_other_options_warns(tmp_path):
-    """othello.toml is tuned for the default 8x8; ``-o size=6`` gets a warning."""
+def test_training_other_options_picks_their_tuned_file_or_warns(tmp_path):
+    """othello.toml is tuned for the default 8x8; ``-o size=6`` once trained with it (and a
+    warning naming ``examples/othello_6x6.toml``, which a pip install does not have): now
+    the packaged 6x6 file is the default there. A size with no file still warns."""
     import warnings
 
     from az_gym.training.trainer import Trainer
 
-    # the warning names the file measured at 6x6, not the way back to 8x8
-    six_file = r"az-gym train othello -o size=6 --config examples/othello_6x6.toml$"
-    with pytest.warns(
-        UserWarning, match=r"tuned for size=8, but this game has size=6.*" + six_file
-    ):
-        Trainer("othello", None, tmp_path / "a", game_options={"size": 6})
-    assert (EXAMPLES / "othello_6x6.toml").is_file()
-    other = tuned_options_mismatch("gomoku", {"size": 13})  # no file for 13x13
-    assert other is not None and other.endswith(
-        "; for the tuned options: az-gym train gomoku -o size=9"
-    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        six = Trainer("othello", None, tmp_path / "six", game_options={"size": 6})
+        assert six.params == default_params("othello", {"size": 6}) != default_params("othello")
         Trainer("othello", None, tmp_path / "b")
         Trainer("othello", None, tmp_path / "e", game_options={"size": 8})
         Trainer("connect_four", None, tmp_path / "c")
         # An explicit parameter file is the user's choice: no warning.
-        six = load_params(EXAMPLES / "othello_6x6.toml")
-        Trainer("othello", six, tmp_path / "d", game_options={"size": 6})
+        Trainer("gomoku", default_params("gomoku"), tmp_path / "d", game_options={"size": 15})
+    with pytest.warns(
+        UserWarning,
+        match=r"tuned for size=9, but this game has size=15.*; for the tuned options: "
+        r"az-gym train gomoku -o size=9$",
+    ):
+        Trainer("gomoku", None, tmp_path / "a", game_options={"size": 15})
+    assert tuned_options_mismatch("othello", {"size": 6}) is None
 
 
 def test_unknown_config():

@@ -199,61 +199,68 @@ def load_params(path: str | Path) -> Any:
 
 
 def available_configs() -> list[str]:
-    """Names of the games with a shipped parameter file in ``az_gym/configs``."""
+    """Names of the games with a shipped parameter file in ``az_gym/configs`` (the files
+    for other options, ``othello@size=6.toml``, are not listed: :func:`default_params`
+    picks them)."""
     root = importlib.resources.files("az_gym").joinpath("configs")
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
+    return sorted(
+        p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml") and "@" not in p.name
+    )
 
 
 TUNED_GAME_OPTIONS: dict[str, dict[str, Any]] = {"othello": {"size": 8}, "gomoku": {"size": 9}}
 """The game options each shipped parameter file was tuned and measured with, where they
 differ from (or pin down) the game's defaults: ``othello.toml`` is sized for 8x8 (the 6x6
-settings are ``examples/othello_6x6.toml``), ``gomoku.toml`` for 9x9."""
+settings are ``othello@size=6.toml``), ``gomoku.toml`` for 9x9."""
 
 
-OTHER_TUNED_FILES: dict[tuple[str, str], str] = {
-    ("othello", "size=6"): "examples/othello_6x6.toml",
-}
-"""Parameter files in the repository (not in the package) measured at other options: the
-mismatch warning names the file for the options the user chose instead of telling them to
-go back to the shipped ones."""
+def _variant_stem(game_name: str, options: dict[str, Any] | None) -> str | None:
+    """``othello@size=6``: the stem of the configs file for the tuned options that
+    ``options`` change (``None`` when they change none), as the shipped agents are named."""
+    tuned = TUNED_GAME_OPTIONS.get(game_name, {})
+    differ = {k: options[k] for k in tuned if k in (options or {}) and options[k] != tuned[k]}
+    if not differ:
+        return None
+    return f"{game_name}@" + ",".join(f"{k}={v}" for k, v in sorted(differ.items()))
+
+
+def _config_resource(stem: str) -> Any:
+    return importlib.resources.files("az_gym").joinpath("configs", f"{stem}.toml")
 
 
 def tuned_options_mismatch(game_name: str, options: dict[str, Any]) -> str | None:
     """A warning text when ``options`` differ from those the game's shipped file was tuned
-    for (``None`` when they match or the game has no such record)."""
+    for and no shipped file was tuned for them (``None`` when one fits, or the game has
+    no such record)."""
     tuned = TUNED_GAME_OPTIONS.get(game_name)
-    if not tuned:
+    stem = _variant_stem(game_name, options)
+    if not tuned or stem is None or _config_resource(stem).is_file():
         return None
     differ = [k for k, v in tuned.items() if options.get(k, v) != v]
-    if not differ:
-        return None
     want = [f"{k}={v}" for k, v in tuned.items()]
     have = ", ".join(f"{k}={options.get(k)!r}" for k in differ)
     flags = " ".join(f"-o {w}" for w in want)
-    chosen = " ".join(f"{k}={options.get(k)}" for k in differ)
-    other = OTHER_TUNED_FILES.get((game_name, chosen))
-    advice = (
-        f"for {chosen}, the repository's {other} holds settings measured there: "
-        f"az-gym train {game_name} {' '.join(f'-o {c}' for c in chosen.split())} "
-        f"--config {other}"
-        if other
-        else f"for the tuned options: az-gym train {game_name} {flags}"
-    )
     return (
         f"the shipped parameters for {game_name!r} were tuned for {' '.join(want)}, "
-        f"but this game has {have}; expect a weaker agent or a longer run; {advice}"
+        f"but this game has {have}; expect a weaker agent or a longer run; "
+        f"for the tuned options: az-gym train {game_name} {flags}"
     )
 
 
-def default_params(game_name: str) -> Any:
-    """The shipped, tuned :class:`Params` for a native game (``az_gym/configs/<name>.toml``).
+def default_params(game_name: str, options: dict[str, Any] | None = None) -> Any:
+    """The shipped, tuned :class:`Params` for a native game (``az_gym/configs/<name>.toml``),
+    or the file tuned for ``options`` where one ships (``othello@size=6.toml`` for
+    ``{"size": 6}``).
 
     Raises:
         ParamsError: no parameter file for that game (the message lists those that exist).
     """
     from az_gym.training.params import ParamsError
 
-    res = importlib.resources.files("az_gym").joinpath("configs", f"{game_name}.toml")
+    stem = _variant_stem(game_name, options)
+    res = _config_resource(stem) if stem is not None else None
+    if res is None or not res.is_file():
+        res = _config_resource(game_name)
     if not res.is_file():
         raise ParamsError(
             f"no default parameters for game {game_name!r}; available: {available_configs()}"

@@ -106,7 +106,7 @@ class Trainer(TrainerState):
         self.game_spec, self.game = resolve_game(env_or_name, game_options or {})
         if params is None:
             try:
-                params = default_params(self.game.name)
+                params = default_params(self.game.name, self.game.options())
             except ParamsError:
                 params = Params()
             else:
