@@ -232,10 +232,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print("\naz-gym: terminated", file=sys.stderr)
         return 143
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         if debug:
             raise
-        print("\naz-gym: interrupted", file=sys.stderr)
+        if not getattr(interrupt, "reported", False):  # a trainer said what its run kept
+            print("\naz-gym: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader of the output left (`az-gym list | head -1`): stop quietly, as cat does.

@@ -395,7 +395,8 @@ class Trainer(TrainerState):
                 self.callbacks.fire("on_iteration_end", report)
         except StopTraining as stop:
             self._say(f"training stopped after iteration {self.iteration}: {stop}")
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
+            interrupt.reported = True  # type: ignore[attr-defined]  # the CLI adds no line
             if self.iteration == 0:
                 self._say(f"\ninterrupted before the first iteration was saved; {self.run.path} "
                           "keeps nothing of this run", always=True)  # fmt: skip
