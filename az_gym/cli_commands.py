@@ -318,14 +318,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = _output_file(args.out)
     from az_gym.agents.alphazero import export_onnx
 
-    params = getattr(agent, "params", None)
-    syms = list(game.symmetries()) if params is not None and params.symmetry_averaging else []
-    export_onnx(net, out, symmetries=syms or None)
+    if hasattr(agent, "export_onnx"):  # an AlphaZero agent: it decides ':sym' itself
+        agent.export_onnx(out)
+    else:  # network-only agents run no search to average
+        export_onnx(net, out)
     print(f"wrote {out}")
-    if len(syms) > 1:
+    params = getattr(agent, "params", None)
+    images = len(game.symmetries()) if params is not None and params.symmetry_averaging else 1
+    if images > 1:
         print(
-            f"note: ':sym': the ONNX model averages the network over the game's {len(syms)} "
-            f"symmetries, as the search does ({len(syms)} times the work per position)",
+            f"note: ':sym': the ONNX model averages the network over the game's {images} "
+            f"symmetries, as the search does ({images} times the work per position)",
             file=sys.stderr,
         )
     return 0
