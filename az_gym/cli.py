@@ -38,6 +38,9 @@ __all__ = ["CliError", "build_parser", "main", "make_agent"]
 class _Parser(argparse.ArgumentParser):
     """argparse with its errors on one ``az-gym: error:`` line, like every other error."""
 
+    commands: dict[str, argparse.ArgumentParser]
+    """The top-level parser's subcommand parsers, by name (set by :func:`build_parser`)."""
+
     def error(self, message: str) -> NoReturn:
         """Print ``message`` as one line and exit with status 2 (argparse's hook)."""
         self.exit(2, f"az-gym: error: {message} (see `{self.prog} --help`)\n")
@@ -71,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``az-gym`` (every option has help)."""
     p = _Parser(prog="az-gym", description="AlphaZero for PettingZoo / Gymnasium board games.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p.commands = sub.choices  # each command's parser, for errors that name its help
     positive = _at_least(1, int)
 
     def game_cmd(
@@ -217,7 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     on stderr (anything unexpected is reported as an internal error). ``AZ_GYM_DEBUG=1``
     re-raises instead, for the traceback.
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # name the subcommand's help, which lists what it takes
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     debug = os.environ.get("AZ_GYM_DEBUG", "") not in ("", "0")
     shown = warnings.showwarning
     if not debug:  # one line, as errors are: no source file, line number or code excerpt

@@ -44,7 +44,42 @@ def _game_and_options(name: str, options: Sequence[str]) -> tuple[Any, dict[str,
         from az_gym.training.run_game import import_factory
 
         return import_factory(name, kwargs), {}
+    from az_gym.envs.registry import available_games
+
+    if name not in available_games():
+        hint = _pettingzoo_classic_factory(name)
+        raise CliError(
+            f"unknown game {name!r}: the native games are {', '.join(available_games())}; "
+            "any other PettingZoo board game is named MODULE:FACTORY"
+            + (
+                f" ({hint} for pettingzoo.classic's {name})"
+                if hint
+                else " (e.g. pettingzoo.classic.chess_v6:env)"
+            )
+        )
     return name, kwargs
+
+
+def _pettingzoo_classic_factory(name: str) -> str | None:
+    """``pettingzoo.classic.NAME_vN:env`` when pettingzoo.classic has a module for ``name``
+    (``chess``, ``go_v5``), the newest version; found on disk, nothing imported."""
+    import importlib.util
+    import pkgutil
+    import re
+
+    try:
+        spec = importlib.util.find_spec("pettingzoo.classic")
+    except ImportError:
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    base = re.sub(r"_v\d+$", "", name.lower())
+    versions = [
+        (int(m.group(1)), mod.name)
+        for mod in pkgutil.iter_modules(spec.submodule_search_locations)
+        if (m := re.fullmatch(re.escape(base) + r"_v(\d+)", mod.name))
+    ]
+    return f"pettingzoo.classic.{max(versions)[1]}:env" if versions else None
 
 
 def _game_from_args(name: str, options: Sequence[str]) -> Any:

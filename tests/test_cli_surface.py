@@ -85,6 +85,8 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
         "bad spec number": ["evaluate", "tictactoe", "alphabeta:x", "random"],
         "zero simulations": ["evaluate", "tictactoe", "mcts:0", "random"],
         "unknown game": ["evaluate", "no_such_game", "random", "random"],
+        "pettingzoo game by its bare name": ["evaluate", "chess", "random", "random"],
+        "unknown flag of a command": ["analyse", "tictactoe", "random", "--moves", "a1"],
         "unknown option": ["evaluate", "tictactoe", "-o", "size=6", "random", "random"],
         "malformed option": ["evaluate", "othello", "-o", "size", "random", "random"],
         "missing run dir": ["evaluate", "tictactoe", f"{t}/missing_run", "random"],
@@ -152,6 +154,12 @@ def test_error_messages_say_what_to_do(tmp_path: Path) -> None:
     assert "tictactoe takes no option size" in err("unknown option")
     assert "these can: random, one_step" in err("human cannot analyse")
     assert "is a directory" in err("evaluate --out a directory")
+    # Both once pointed nowhere useful: chess said only that the native games are four,
+    # and a command's unknown flag sent the user to the top-level help.
+    assert "pettingzoo.classic.chess_v6:env" in err("pettingzoo game by its bare name")
+    assert "unrecognized arguments: --moves a1 (see `az-gym analyse --help`)" in err(
+        "unknown flag of a command"
+    )
 
 
 def test_debug_variable_gives_the_traceback() -> None:
