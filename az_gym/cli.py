@@ -70,9 +70,39 @@ def _at_least(low: float, kind: type) -> Any:
     return parse
 
 
+def _version() -> str:
+    """``az-gym X (torch Y, pettingzoo Z, Python W)``: what a bug report needs, read from the
+    installed packages' metadata (nothing is imported)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from az_gym import __version__
+
+    def installed(dist: str) -> str:
+        try:
+            return f"{dist} {version(dist)}"
+        except PackageNotFoundError:
+            return f"no {dist}"
+
+    deps = ", ".join(installed(d) for d in ("torch", "pettingzoo", "gymnasium"))
+    return f"az-gym {__version__} ({deps}, Python {platform.python_version()})"
+
+
+class _PrintVersion(argparse.Action):
+    """``--version``: :func:`_version` on one line (argparse's own action wraps it)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> NoReturn:
+        print(_version())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``az-gym`` (every option has help)."""
     p = _Parser(prog="az-gym", description="AlphaZero for PettingZoo / Gymnasium board games.")
+    p.add_argument("--version", action=_PrintVersion, help="print the versions and exit")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p.commands = sub.choices  # each command's parser, for errors that name its help
     positive = _at_least(1, int)

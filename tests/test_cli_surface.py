@@ -53,6 +53,19 @@ def test_every_help_runs_as_a_process(command: str | None) -> None:
     assert not proc.stdout.split("\n\n")[1].startswith(("options:", "positional")), proc.stdout
 
 
+def test_version_names_az_gym_and_what_it_runs_on() -> None:
+    from importlib.metadata import version
+
+    from az_gym import __version__
+
+    proc = az_gym("--version", timeout=60)
+    assert proc.returncode == 0 and not proc.stderr, proc.stderr
+    line = proc.stdout.strip()
+    assert "\n" not in line and line.startswith(f"az-gym {__version__} (torch ")
+    assert __version__ == version("az_gym")  # the package's and pyproject's agree
+    assert f"Python {sys.version_info.major}.{sys.version_info.minor}." in line
+
+
 def test_the_help_test_covers_every_command() -> None:
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     assert sorted(sub.choices) == sorted(COMMANDS)
