@@ -124,11 +124,20 @@ def _count(spec: str, arg: str, what: str) -> int:
     return int(arg)
 
 
+_KINDS = ("random", "one_step", "alphabeta", "mcts", "human", "pretrained", "network", "dqn")
+"""The spec keywords, for "did you mean" on a misspelt one."""
+
+
 def _unknown(spec: str) -> SpecError:
+    import difflib
+
     kinds = ", ".join(s.syntax for s in AGENT_SPECS)
+    kind, colon, rest = spec.partition(":")
+    close = difflib.get_close_matches(kind.lower().replace("-", "_"), _KINDS, n=1, cutoff=0.7)
+    guess = f"did you mean {close[0] + colon + rest!r}? " if close and "/" not in kind else ""
     return SpecError(
         f"unknown agent {spec!r}: not an agent name nor an existing file or directory "
-        f"(agent specs: {kinds})"
+        f"({guess}agent specs: {kinds})"
     )
 
 

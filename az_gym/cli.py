@@ -11,6 +11,7 @@ with exit status 2, never a traceback (see :func:`main`). This module holds the 
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 import warnings
@@ -252,7 +253,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     re-raises instead, for the traceback.
     """
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    if words and not words[0].startswith("-") and words[0] not in parser.commands:
+        close = difflib.get_close_matches(words[0], parser.commands, n=1)
+        parser.error(
+            f"unknown command {words[0]!r}"
+            + (f": did you mean {close[0]!r}?" if close else "")
+            + f" (the commands: {', '.join(parser.commands)})"
+        )
+    args, extra = parser.parse_known_args(words)
     if extra:  # name the subcommand's help, which lists what it takes
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     debug = os.environ.get("AZ_GYM_DEBUG", "") not in ("", "0")

@@ -47,9 +47,14 @@ def _game_and_options(name: str, options: Sequence[str]) -> tuple[Any, dict[str,
     from az_gym.envs.registry import available_games
 
     if name not in available_games():
+        import difflib
+
         hint = _pettingzoo_classic_factory(name)
+        close = difflib.get_close_matches(name.lower(), available_games(), n=1, cutoff=0.7)
         raise CliError(
-            f"unknown game {name!r}: the native games are {', '.join(available_games())}; "
+            f"unknown game {name!r}"
+            + (f" (did you mean {close[0]!r}?)" if close and not hint else "")
+            + f": the native games are {', '.join(available_games())}; "
             "any other PettingZoo board game is named MODULE:FACTORY"
             + (
                 f" ({hint} for pettingzoo.classic's {name})"

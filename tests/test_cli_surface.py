@@ -100,6 +100,9 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
         "unknown game": ["evaluate", "no_such_game", "random", "random"],
         "pettingzoo game by its bare name": ["evaluate", "chess", "random", "random"],
         "unknown flag of a command": ["analyse", "tictactoe", "random", "--moves", "a1"],
+        "misspelt command": ["trian", "tictactoe"],
+        "misspelt game": ["play", "tictacto"],
+        "misspelt agent": ["evaluate", "tictactoe", "alphabet:3", "random"],
         "unknown option": ["evaluate", "tictactoe", "-o", "size=6", "random", "random"],
         "malformed option": ["evaluate", "othello", "-o", "size", "random", "random"],
         "missing run dir": ["evaluate", "tictactoe", f"{t}/missing_run", "random"],
@@ -173,6 +176,9 @@ def test_error_messages_say_what_to_do(tmp_path: Path) -> None:
     assert "unrecognized arguments: --moves a1 (see `az-gym analyse --help`)" in err(
         "unknown flag of a command"
     )
+    assert "did you mean 'train'?" in err("misspelt command")
+    assert "did you mean 'tictactoe'?" in err("misspelt game")
+    assert "did you mean 'alphabeta:3'?" in err("misspelt agent")
 
 
 def test_debug_variable_gives_the_traceback() -> None:
