@@ -244,6 +244,27 @@ library's own errors (``GameError``, ``ParamsError``, ``RunDirError``, ``Checkpo
 ``SpecError``...)."""
 
 
+def _check_first_word(parser: _Parser, words: list[str]) -> None:
+    """Refuse a first word that is neither a command nor a top-level option, saying what was
+    meant: the command it misspells, or the command whose option it is (``az-gym --games 3
+    evaluate ...``). argparse alone says "invalid choice" or "COMMAND is required"."""
+    first = words[0] if words else None
+    if first is None or first in (*parser.commands, "-h", "--help", "--version"):
+        return
+    later = next((w for w in words if w in parser.commands), None)
+    if first.startswith("-") and later:
+        parser.commands[later].error(
+            f"unknown option {first!r}: a command's options go after it "
+            f"(az-gym {later} ... {first})"
+        )
+    close = difflib.get_close_matches(first, parser.commands, n=1)
+    parser.error(
+        f"unknown {'option' if first.startswith('-') else 'command'} {first!r}"
+        + (f": did you mean {close[0]!r}?" if close else "")
+        + f" (the commands: {', '.join(parser.commands)})"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``az-gym``: 0 on success, 2 on an error, 130 on Ctrl-C, 143 when
     SIGTERM stops a training (141 when the reader of the output closes the pipe).
@@ -254,13 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     words = sys.argv[1:] if argv is None else list(argv)
-    if words and not words[0].startswith("-") and words[0] not in parser.commands:
-        close = difflib.get_close_matches(words[0], parser.commands, n=1)
-        parser.error(
-            f"unknown command {words[0]!r}"
-            + (f": did you mean {close[0]!r}?" if close else "")
-            + f" (the commands: {', '.join(parser.commands)})"
-        )
+    _check_first_word(parser, words)
     args, extra = parser.parse_known_args(words)
     if extra:  # name the subcommand's help, which lists what it takes
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")

@@ -101,6 +101,8 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
         "pettingzoo game by its bare name": ["evaluate", "chess", "random", "random"],
         "unknown flag of a command": ["analyse", "tictactoe", "random", "--moves", "a1"],
         "misspelt command": ["trian", "tictactoe"],
+        "option before the command": ["--games", "3", "evaluate", "tictactoe", "random", "random"],
+        "unknown top-level option": ["--bogus"],
         "misspelt game": ["play", "tictacto"],
         "misspelt agent": ["evaluate", "tictactoe", "alphabet:3", "random"],
         "unknown option": ["evaluate", "tictactoe", "-o", "size=6", "random", "random"],
@@ -177,6 +179,8 @@ def test_error_messages_say_what_to_do(tmp_path: Path) -> None:
         "unknown flag of a command"
     )
     assert "did you mean 'train'?" in err("misspelt command")
+    assert "options go after it (az-gym evaluate ... --games)" in err("option before the command")
+    assert "unknown option '--bogus'" in err("unknown top-level option")
     assert "did you mean 'tictactoe'?" in err("misspelt game")
     assert "did you mean 'alphabeta:3'?" in err("misspelt agent")
 
