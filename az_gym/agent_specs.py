@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from az_gym._suggest import did_you_mean
 from az_gym.game import Game
 from az_gym.mcts_params import PLAY_LEAVES_PER_CALL
 
@@ -129,12 +130,10 @@ _KINDS = ("random", "one_step", "alphabeta", "mcts", "human", "pretrained", "net
 
 
 def _unknown(spec: str) -> SpecError:
-    import difflib
-
     kinds = ", ".join(s.syntax for s in AGENT_SPECS)
     kind, colon, rest = spec.partition(":")
-    close = difflib.get_close_matches(kind.lower().replace("-", "_"), _KINDS, n=1, cutoff=0.7)
-    guess = f"did you mean {close[0] + colon + rest!r}? " if close and "/" not in kind else ""
+    close = did_you_mean(kind, _KINDS) if "/" not in kind else None
+    guess = f"did you mean {close + colon + rest!r}? " if close else ""
     return SpecError(
         f"unknown agent {spec!r}: not an agent name nor an existing file or directory "
         f"({guess}agent specs: {kinds})"

@@ -11,13 +11,13 @@ with exit status 2, never a traceback (see :func:`main`). This module holds the 
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
 import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from az_gym._suggest import did_you_mean
 from az_gym.agent_specs import AGENT_HELP, make_agent
 from az_gym.agents.human import HumanQuit
 from az_gym.cli_commands import (
@@ -257,10 +257,10 @@ def _check_first_word(parser: _Parser, words: list[str]) -> None:
             f"unknown option {first!r}: a command's options go after it "
             f"(az-gym {later} ... {first})"
         )
-    close = difflib.get_close_matches(first, parser.commands, n=1)
+    close = did_you_mean(first, parser.commands)
     parser.error(
         f"unknown {'option' if first.startswith('-') else 'command'} {first!r}"
-        + (f": did you mean {close[0]!r}?" if close else "")
+        + (f": did you mean {close!r}?" if close else "")
         + f" (the commands: {', '.join(parser.commands)})"
     )
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from az_gym._suggest import did_you_mean
 from az_gym.agent_specs import AGENT_SPECS, make_agent, shipped_agents
 
 
@@ -47,13 +48,11 @@ def _game_and_options(name: str, options: Sequence[str]) -> tuple[Any, dict[str,
     from az_gym.envs.registry import available_games
 
     if name not in available_games():
-        import difflib
-
         hint = _pettingzoo_classic_factory(name)
-        close = difflib.get_close_matches(name.lower(), available_games(), n=1, cutoff=0.7)
+        close = did_you_mean(name, available_games())
         raise CliError(
             f"unknown game {name!r}"
-            + (f" (did you mean {close[0]!r}?)" if close and not hint else "")
+            + (f" (did you mean {close!r}?)" if close and not hint else "")
             + f": the native games are {', '.join(available_games())}; "
             "any other PettingZoo board game is named MODULE:FACTORY"
             + (

@@ -163,7 +163,9 @@ def test_unknown_key_is_named():
     d = params_to_dict(Params())
     d["learning"]["batchsize"] = 3
     with pytest.raises(
-        ParamsError, match=r"unknown key 'batchsize' in learning; allowed keys: \[.*'batch_size'"
+        ParamsError,
+        match=r"unknown key 'batchsize' in learning \(did you mean 'batch_size'\?\); "
+        r"allowed keys: \[.*'batch_size'",
     ):
         params_from_dict(d)
 

@@ -25,6 +25,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from az_gym._suggest import did_you_mean
+
 if TYPE_CHECKING:
     from az_gym.agents.alphazero import AlphaZeroAgent
 
@@ -71,8 +73,11 @@ def pretrained_path(name: str, game_id: str | None = None) -> Path:
             return path
     path = _directory() / f"{name}.pt" if ok else None
     if path is None or not path.is_file():
+        close = did_you_mean(name, available_pretrained())
         raise ValueError(
-            f"no pre-trained agent ships for {name!r}; available: {available_pretrained()}"
+            f"no pre-trained agent ships for {name!r}"
+            + (f" (did you mean {close!r}?)" if close else "")
+            + f"; available: {available_pretrained()}"
         )
     return path
 

@@ -33,6 +33,7 @@ import inspect
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from az_gym._suggest import did_you_mean
 from az_gym.game import Game, State
 
 if TYPE_CHECKING:
@@ -326,6 +327,9 @@ def _entry(name: str) -> tuple[str, str, str]:
     try:
         return _GAMES[name]
     except (KeyError, TypeError):
+        close = did_you_mean(name, _GAMES)
         raise ValueError(
-            f"unknown game {name!r}; available games are {available_games()}"
+            f"unknown game {name!r}"
+            + (f" (did you mean {close!r}?)" if close else "")
+            + f"; available games are {available_games()}"
         ) from None

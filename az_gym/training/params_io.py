@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from az_gym._suggest import did_you_mean
 from az_gym.schedules import ConstSchedule, PLSchedule, Schedule, schedule_from_dict
 from az_gym.training.checkpoint import atomic_write_bytes
 
@@ -141,7 +142,12 @@ def _from_dict(cls: type, data: dict[str, Any], path: str) -> Any:
             )
             data = {k: v for k, v in data.items() if k != key}
             continue
-        raise ParamsError(f"unknown key {key!r} in {path or cls.__name__}; allowed keys: {names}")
+        close = did_you_mean(key, names)
+        raise ParamsError(
+            f"unknown key {key!r} in {path or cls.__name__}"
+            + (f" (did you mean {close!r}?)" if close else "")
+            + f"; allowed keys: {names}"
+        )
     kwargs = {k: _decode(hints[k], v, f"{path}.{k}" if path else k) for k, v in data.items()}
     try:
         return cls(**kwargs)
@@ -352,8 +358,12 @@ def apply_overrides(params: Any, overrides: typing.Iterable[str]) -> Any:
                         f"override {item!r}: {here} was removed: {REMOVED_KEYS[part]}"
                     )
                 if part not in node:
+                    close = did_you_mean(part, node)
+                    meant = ".".join([*parts[:depth], close]) if close else None
                     raise ParamsError(
-                        f"override path {here!r} does not exist; allowed keys: {sorted(node)}"
+                        f"override path {here!r} does not exist"
+                        + (f" (did you mean {meant!r}?)" if meant else "")
+                        + f"; allowed keys: {sorted(node)}"
                     )
                 key = part
             else:
