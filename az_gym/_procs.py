@@ -48,6 +48,26 @@ from contextlib import contextmanager
 from typing import Any
 
 
+def available_cores() -> int:
+    """CPUs this process may run on (its affinity where the OS tells, else ``os.cpu_count()``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+MAX_PROCESSES_PER_CORE = 4
+"""Worker processes allowed per available core (training's ``num_processes``, evaluation's
+``num_processes``): each loads torch (about 250 MB), so a thousand would exhaust memory
+before they sped anything up, and a shared ``params.toml`` asking for them would fork them
+on resume. Games are CPU-bound: past one process per core they only share the cores."""
+
+
+def max_processes() -> int:
+    """:data:`MAX_PROCESSES_PER_CORE` times :func:`available_cores`."""
+    return MAX_PROCESSES_PER_CORE * available_cores()
+
+
 class WorkerError(ChildProcessError, RuntimeError):
     """A pool's worker processes (or Ray actors) died or could not start; the message says
     why and what to do. An ``OSError`` (an environment problem: one ``az-gym: error:`` line

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from az_gym._procs import main_references
+from az_gym._procs import MAX_PROCESSES_PER_CORE, available_cores, main_references, max_processes
 from az_gym.agents.base import Agent
 from az_gym.game import Game, State
 from az_gym.workers import LocalPool, WorkerPool
@@ -215,6 +215,13 @@ def run_games(
     from az_gym.progress import progress as progress_bar
 
     procs = min(num_processes if pool is None else pool.parallelism, len(tasks))
+    if pool is None and procs > max_processes():
+        raise ValueError(
+            f"num_processes={num_processes} would start {procs} worker processes, more than "
+            f"{max_processes()} ({MAX_PROCESSES_PER_CORE} per core, {available_cores()} "
+            f"cores here); each loads torch, and past one per core they only share the "
+            f"cores: use {available_cores()}"
+        )
     # A few jobs per worker balance games of unequal length; a local process unpickles
     # each job's copy of the game and agents (after its watchdog started), a Ray actor
     # fetches the one copy in the object store.

@@ -44,6 +44,8 @@ import os
 
 import torch
 
+from az_gym._procs import available_cores
+
 ENV_VAR = "AZ_GYM_NUM_THREADS"
 """Environment variable: intra-op thread count of every az_gym role (a positive integer)."""
 
@@ -52,14 +54,6 @@ class _State:
     inference: int | None = None  # set_inference_threads; None: the rule
     last_set: int | None = None  # the count az_gym set last in this process
     user_owned = False  # someone else changed the count after az_gym: leave it alone
-
-
-def available_cores() -> int:
-    """CPUs this process may run on (its affinity where the OS tells, else ``os.cpu_count()``)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
 
 
 def env_threads() -> int | None:

@@ -130,6 +130,7 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
         "zero games": [*duel, "--games", "0"],
         "negative games": [*duel, "--games", "-1"],
         "zero processes": [*duel, "--processes", "0"],
+        "a thousand processes": [*duel, "--processes", "1000"],
         "negative opening plies": [*duel, "--opening-plies", "-1"],
         "openings longer than the game": [*duel, "--opening-plies", "9"],
         "tournament openings longer than the game": [

@@ -106,6 +106,20 @@ def test_parallel_matches_serial(capsys, monkeypatch):
         evaluate(*args, num_processes=0)
 
 
+def test_more_processes_than_the_cores_can_use_are_refused_before_any_starts():
+    # `az-gym evaluate ... --processes 1000` once started one process per game (100, each
+    # loading torch: ~25 GB on a 24 GB machine). Asking for many with few games is harmless.
+    from az_gym._procs import max_processes
+
+    bound = max_processes()
+    agents = (OneStepLookaheadAgent(), RandomAgent(), "tictactoe")
+    with pytest.raises(
+        ValueError, match=rf"would start {bound + 1} worker processes, more than {bound}"
+    ):
+        evaluate(*agents, bound + 1, num_processes=1000)
+    assert evaluate(*agents, 2, num_processes=1000).num_games == 2
+
+
 def test_evaluate_refuses_agents_of_another_game():
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)

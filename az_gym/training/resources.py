@@ -25,6 +25,7 @@ import math
 import warnings
 from typing import Any
 
+from az_gym._procs import MAX_PROCESSES_PER_CORE, available_cores, max_processes
 from az_gym.memory_budget import GIB, available_memory_bytes, network_footprint
 
 __all__ = [
@@ -91,11 +92,6 @@ def check_memory(game: Any, params: Any, device: Any = "cpu") -> None:
         )
 
 
-MAX_PROCESSES_PER_CORE = 4
-"""``num_processes`` may ask for at most this many worker processes per available core: a
-shared ``params.toml`` asking for thousands would otherwise fork them on resume."""
-
-
 def check_processes(params: Any) -> None:
     """Refuse ``self_play.sim.num_processes`` / ``arena.sim.num_processes`` above
     :data:`MAX_PROCESSES_PER_CORE` times the cores this process may use.
@@ -103,15 +99,9 @@ def check_processes(params: Any) -> None:
     Raises:
         ParamsError: names the setting, the value and the bound.
     """
-    import os
-
     from az_gym.training.params import ParamsError
 
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    bound = MAX_PROCESSES_PER_CORE * cores
+    cores, bound = available_cores(), max_processes()
     sims = [("self_play.sim", params.self_play.sim)]
     if params.arena is not None:
         sims.append(("arena.sim", params.arena.sim))
