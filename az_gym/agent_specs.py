@@ -72,7 +72,8 @@ def _pretrained_path(game: Game) -> Path:
     from az_gym.envs.registry import canonical_game_id
 
     try:
-        return pretrained_path(game.name, canonical_game_id(game))
+        game_id = canonical_game_id(game)  # connect_four for pettingzoo's connect_four_v3
+        return pretrained_path(game_id.partition("(")[0], game_id)
     except ValueError:
         raise SpecError(
             f"no pre-trained agent ships for {game.name} "

@@ -88,3 +88,33 @@ def test_undeclared_classic_envs_are_still_refused() -> None:
         agent.act(env)
     with pytest.raises(ValueError, match="tictactoe_v3"):
         az_gym.pretrained("tictactoe", env_or_game=tictactoe_v3.env())
+
+
+@pytest.mark.parametrize(("classic", "native"), PAIRS)
+def test_a_network_trained_on_the_classic_env_loads_onto_it(
+    classic: str, native: str, tmp_path
+) -> None:
+    # A checkpoint stores the game_id it was trained on (connect_four_v3); loading it back
+    # onto that very env compared the env's canonical id (connect_four) with it and refused:
+    # "made for game 'connect_four_v3', not for 'connect_four_v3'".
+    trained_on = classic_env(classic)
+    path = tmp_path / "agent.pt"
+    AlphaZeroAgent(trained_on, simulations=8).save(path)
+    for env in (classic_env(classic), az_gym.make(native)):
+        agent = AlphaZeroAgent.load(path, env)
+        env.reset(seed=0)
+        assert agent.act(env) in np.flatnonzero(env.last()[0]["action_mask"])
+    with pytest.raises(ValueError, match=f"made for game '{classic}'"):
+        AlphaZeroAgent.load(path, az_gym.make("tictactoe"))
+
+
+@pytest.mark.parametrize(("classic", "native"), PAIRS)
+def test_the_pretrained_spec_plays_the_classic_env(classic: str, native: str) -> None:
+    # `az-gym evaluate pettingzoo.classic.connect_four_v3:env pretrained random` said that no
+    # agent ships for connect_four_v3, though the README says the shipped one plays it.
+    from az_gym.agent_specs import make_agent
+    from az_gym.envs.registry import as_game
+
+    game = as_game(importlib.import_module(f"pettingzoo.classic.{classic}").env)
+    agent = make_agent("pretrained:8", game)
+    assert canonical_game_id(agent.game) == native

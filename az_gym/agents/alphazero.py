@@ -371,10 +371,10 @@ class AlphaZeroAgent(Agent):
         :func:`~az_gym.checkpoint_format.read_checkpoint` (a run's ``best.pt``, found by the
         run directory's reader); ``where`` names it in errors. Arguments and errors as
         :meth:`load`."""
-        from az_gym.envs.registry import canonical_game_id
+        from az_gym.envs.registry import same_game
 
         game = game_from_id(ckpt["game_id"]) if env_or_game is None else as_game(env_or_game)
-        if canonical_game_id(game) != ckpt["game_id"]:
+        if not same_game(ckpt["game_id"], game):
             raise ValueError(
                 f"checkpoint {str(where)!r} was made for game {ckpt['game_id'][:80]!r}, "
                 f"not for {game.game_id!r}"

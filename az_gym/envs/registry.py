@@ -323,6 +323,16 @@ def canonical_game_id(game: Game) -> str:
     return game.game_id
 
 
+def same_game(game_id: str, game: Game) -> bool:
+    """Whether a checkpoint stored for ``game_id`` (the ``game.game_id`` it was trained on)
+    may play ``game``: the same id, or ids that :func:`canonical_game_id` makes equal (a
+    network trained on ``pettingzoo.classic.connect_four_v3`` plays it and native Connect
+    Four, as one trained on native Connect Four plays both)."""
+    return game_id == game.game_id or (
+        CLASSIC_EQUIVALENTS.get(game_id, game_id) == canonical_game_id(game)
+    )
+
+
 def _entry(name: str) -> tuple[str, str, str]:
     try:
         return _GAMES[name]

@@ -54,14 +54,15 @@ def read_initial_network(
             network than ``network`` (one line naming the file and what differs).
     """
     from az_gym.checkpoint_format import CheckpointError, network_from_checkpoint, read_checkpoint
-    from az_gym.envs.registry import canonical_game_id
+    from az_gym.envs.registry import canonical_game_id, same_game
 
     path = Path(source)
     if str(source) == "pretrained" and not path.exists():
         from az_gym.agents.shipped import available_pretrained, pretrained_path
 
         try:
-            path = pretrained_path(game.name, canonical_game_id(game))
+            game_id = canonical_game_id(game)  # connect_four for pettingzoo's connect_four_v3
+            path = pretrained_path(game_id.partition("(")[0], game_id)
         except ValueError:
             raise RunDirError(
                 f"init_from='pretrained': no pre-trained agent ships for {game.game_id} "
@@ -74,7 +75,7 @@ def read_initial_network(
         net = network_from_checkpoint(ckpt, path)
     except (FileNotFoundError, CheckpointError) as e:
         raise RunDirError(f"init_from: {e}") from None
-    if ckpt["game_id"] != canonical_game_id(game):
+    if not same_game(ckpt["game_id"], game):
         raise RunDirError(
             f"init_from: {str(path)!r} was made for game {ckpt['game_id'][:80]!r}, "
             f"not for {game.game_id!r}"
