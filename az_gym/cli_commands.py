@@ -42,9 +42,18 @@ def _game_and_options(name: str, options: Sequence[str]) -> tuple[Any, dict[str,
     imported) with the options bound as its keyword arguments."""
     kwargs = _options(options)
     if ":" in name:
+        from az_gym.envs.registry import as_game
         from az_gym.training.run_game import import_factory
 
-        return import_factory(name, kwargs), {}
+        factory = import_factory(name, kwargs)
+        try:  # built once here: a bad -o or a factory of no env is the user's to fix
+            as_game(factory)
+        except TypeError as e:
+            opts = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+            raise CliError(
+                f"game {name!r}: {name.partition(':')[2]}({opts}) gave no game: {e}"
+            ) from None
+        return factory, {}
     from az_gym.envs.registry import available_games
 
     if name not in available_games():

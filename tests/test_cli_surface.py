@@ -131,6 +131,10 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
         "negative games": [*duel, "--games", "-1"],
         "zero processes": [*duel, "--processes", "0"],
         "a thousand processes": [*duel, "--processes", "1000"],
+        "factory with a bad option": [
+            "evaluate", "pettingzoo.classic.tictactoe_v3:env", "-o", "bogus=1", "random", "random"
+        ],
+        "factory of no env": ["evaluate", "os:getcwd", "random", "random"],
         "negative opening plies": [*duel, "--opening-plies", "-1"],
         "openings longer than the game": [*duel, "--opening-plies", "9"],
         "tournament openings longer than the game": [
@@ -180,6 +184,9 @@ def test_error_messages_say_what_to_do(tmp_path: Path) -> None:
         "unknown flag of a command"
     )
     assert "did you mean 'train'?" in err("misspelt command")
+    # both were "internal error: TypeError: ..."
+    assert "env(bogus=1) gave no game: " in err("factory with a bad option")
+    assert "getcwd() gave no game: the factory returned str" in err("factory of no env")
     assert "options go after it (az-gym evaluate ... --games)" in err("option before the command")
     assert "unknown option '--bogus'" in err("unknown top-level option")
     assert "did you mean 'tictactoe'?" in err("misspelt game")
