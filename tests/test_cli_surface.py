@@ -97,6 +97,8 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
         "unknown agent": ["evaluate", "tictactoe", "no_such_agent", "random"],
         "bad spec number": ["evaluate", "tictactoe", "alphabeta:x", "random"],
         "zero simulations": ["evaluate", "tictactoe", "mcts:0", "random"],
+        "alpha-beta too deep": ["evaluate", "connect_four", "alphabeta:100", "random"],
+        "rollout mcts too long": ["evaluate", "connect_four", "mcts:10000000", "random"],
         "unknown game": ["evaluate", "no_such_game", "random", "random"],
         "pettingzoo game by its bare name": ["evaluate", "chess", "random", "random"],
         "unknown flag of a command": ["analyse", "tictactoe", "random", "--moves", "a1"],
