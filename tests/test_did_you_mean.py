@@ -28,6 +28,11 @@ def test_a_misspelt_game_names_the_game() -> None:
         az_gym.pretrained("otello")
 
 
+def test_one_override_string_is_refused_not_read_letter_by_letter() -> None:
+    with pytest.raises(ParamsError, match=r"is one string; give a list of them: \['num_iters=1'\]"):
+        az_gym.Trainer("tictactoe", overrides="num_iters=1")
+
+
 def test_a_misspelt_parameter_names_the_parameter(tmp_path: Path) -> None:
     with pytest.raises(ParamsError, match=r"\(did you mean 'self_play.mcts.cpuct'\?\)"):
         apply_overrides(default_params("tictactoe"), ["self_play.mcts.cpcut=2"])

@@ -138,6 +138,10 @@ def test_pretrained_refuses_unknown_names_and_other_options() -> None:
         az_gym.pretrained("connect_four", sims=10)
     agent = az_gym.pretrained("tictactoe", temperature=0.5, seed=0)
     assert agent.temperature == 0.5
+    # a bad argument is named alone (it once came as "the shipped tictactoe agent plays
+    # 'tictactoe' only: temperature=-1 ...", a game mismatch that was not there)
+    with pytest.raises(ValueError, match=r"^temperature=-1 must be"):
+        az_gym.pretrained("tictactoe", temperature=-1)
 
 
 def test_typos_in_game_options_are_named_everywhere(tmp_path) -> None:

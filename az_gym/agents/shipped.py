@@ -154,19 +154,24 @@ def pretrained(
 
         check_symmetric(as_game(env_or_game))
     path = pretrained_path(name, _game_id(env_or_game))
-    try:
-        agent = AlphaZeroAgent.load(
-            path, env_or_game, seed=seed, temperature=temperature, use_gpu=use_gpu,
-            leaves_per_call=leaves_per_call, symmetry_averaging=symmetry_averaging,
-            inference=inference,
-        )  # fmt: skip
-    except ValueError as e:
-        files = [
-            _directory() / f"{v}.pt" for v in shipped_variants() if v.partition("@")[0] == name
-        ]
-        trained = " or ".join(sorted(repr(read_checkpoint(p)["game_id"]) for p in files))
-        plays = "agents play" if len(files) > 1 else "agent plays"
-        raise ValueError(f"the shipped {name} {plays} {trained} only: {e}") from None
+    if env_or_game is not None:  # another game is refused naming what the files play
+        from az_gym.envs.registry import as_game, same_game
+
+        game = as_game(env_or_game)
+        if not same_game(read_checkpoint(path)["game_id"], game):
+            files = [
+                _directory() / f"{v}.pt" for v in shipped_variants() if v.partition("@")[0] == name
+            ]
+            trained = " or ".join(sorted(repr(read_checkpoint(p)["game_id"]) for p in files))
+            plays = "agents play" if len(files) > 1 else "agent plays"
+            raise ValueError(
+                f"the shipped {name} {plays} {trained} only, not {game.game_id[:80]!r}"
+            )
+    agent = AlphaZeroAgent.load(
+        path, env_or_game, seed=seed, temperature=temperature, use_gpu=use_gpu,
+        leaves_per_call=leaves_per_call, symmetry_averaging=symmetry_averaging,
+        inference=inference,
+    )  # fmt: skip
     return agent if simulations is None else agent.with_simulations(simulations)
 
 

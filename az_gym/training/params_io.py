@@ -313,6 +313,22 @@ def _fill_defaults(cls: type, data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def override_list(overrides: typing.Iterable[str]) -> list[str]:
+    """``overrides`` as a list, refusing one bare string, which ``list()`` would read
+    letter by letter (``"num_iters=1"`` -> ``['n', 'u', ...]``).
+
+    Raises:
+        ParamsError: ``overrides`` is a ``str`` (the message shows the list to write).
+    """
+    from az_gym.training.params import ParamsError
+
+    if isinstance(overrides, (str, bytes)):
+        raise ParamsError(
+            f"overrides={overrides!r} is one string; give a list of them: [{overrides!r}]"
+        )
+    return list(overrides)
+
+
 def apply_overrides(params: Any, overrides: typing.Iterable[str]) -> Any:
     """Return ``params`` with ``"dotted.path=value"`` overrides applied.
 
@@ -329,7 +345,7 @@ def apply_overrides(params: Any, overrides: typing.Iterable[str]) -> Any:
     """
     from az_gym.training.params import REMOVED_KEYS, ParamsError
 
-    overrides = list(overrides)
+    overrides = override_list(overrides)
     if not overrides:
         return params
     cls = type(params)

@@ -165,6 +165,7 @@ def resume_setup(
             from the run's.
     """
     from az_gym.training.params import Params, load_params
+    from az_gym.training.params_io import override_list
     from az_gym.training.run_dir import RunDir, resolve_game
     from az_gym.training.run_game import check_same_game, game_from_state
 
@@ -195,7 +196,7 @@ def resume_setup(
         check_same_game(state, spec, game, run.path)
     if params is not None and not isinstance(params, Params):
         params = load_params(params)
-    overrides = resume_params(run.path, recorded, list(overrides), params)
+    overrides = resume_params(run.path, recorded, override_list(overrides), params)
     return spec, recorded, overrides
 
 

@@ -100,7 +100,7 @@ class Trainer(TrainerState):
             default_params,
             load_params,
         )
-        from az_gym.training.params_io import tuned_options_mismatch
+        from az_gym.training.params_io import override_list, tuned_options_mismatch
         from az_gym.training.resources import check_memory, check_processes
 
         self.game_spec, self.game = resolve_game(env_or_name, game_options or {})
@@ -119,7 +119,7 @@ class Trainer(TrainerState):
             params = load_params(params)
         if not isinstance(params, Params):
             raise ParamsError(f"Trainer: params={params!r} must be a Params, a TOML path or None")
-        params = apply_overrides(params, list(overrides))
+        params = apply_overrides(params, override_list(overrides))
         params.validate_for_game(self.game)
         check_benchmark(params)
         check_processes(params)
