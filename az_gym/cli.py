@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         name: str,
         help_: str,
         game_help: str = "game name (see `az-gym list`) or MODULE:FACTORY of a PettingZoo env",
+        seed_help: str = "random seed, an integer >= 0 (default: fresh entropy each time)",
     ) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_, description=help_.replace("%%", "%"))
         sp.add_argument("game", help=game_help)
@@ -123,7 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="KEY=VALUE",
             help="game option, e.g. size=6 for othello (repeatable)",
         )
-        sp.add_argument("--seed", type=int, default=None, help="random seed")
+        sp.add_argument(
+            "--seed",
+            type=_at_least(0, int),
+            default=None,
+            help=seed_help,
+        )
         return sp
 
     t = game_cmd(
@@ -131,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
         "train (or resume) an AlphaZero agent",
         "game name (see `az-gym list`) or MODULE:FACTORY of a PettingZoo env "
         "(e.g. pettingzoo.classic.connect_four_v3:env; -o options are its keyword arguments)",
+        "seed of the run, an integer >= 0 (default: the parameter file's seed, 0 in the tuned "
+        "files; --seed N is --set seed=N)",
     )
     t.add_argument(
         "--config", default=None, help="parameter file (TOML); default: the game's tuned file"

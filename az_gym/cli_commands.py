@@ -191,11 +191,14 @@ def cmd_play(args: argparse.Namespace) -> int:
     return 0
 
 
-def _output_file(path: str) -> Path:
-    """Check that ``--out`` can take a file, before any game is played (parents created)."""
+def _output_file(path: str, example: str = "duel.json") -> Path:
+    """Check that ``--out`` can take a file, before any game is played (parents created);
+    ``example`` is the file name an error suggests."""
+    if not path.strip():
+        raise CliError(f"--out {path!r}: give a file name, e.g. {example}")
     out = Path(path)
     if out.is_dir():
-        raise CliError(f"--out {path}: is a directory; give a file name, e.g. {out / 'duel.json'}")
+        raise CliError(f"--out {path}: is a directory; give a file name, e.g. {out / example}")
     out.parent.mkdir(parents=True, exist_ok=True)
     if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
         raise CliError(f"--out {path}: cannot write there (permission denied)")
@@ -363,7 +366,12 @@ def cmd_export(args: argparse.Namespace) -> int:
             f"agent {args.agent!r} has no policy-value network to export; export takes a run "
             "directory, an AlphaZero .pt file, pretrained or network:RUN"
         )
-    out = _output_file(args.out)
+    out = _output_file(args.out, f"{Path(args.game).name.partition(':')[0]}.onnx")
+    if out.exists() and out.suffix.lower() != ".onnx":  # a checkpoint, say: not overwritten
+        raise CliError(
+            f"--out {args.out}: exists and is not an .onnx file; export writes ONNX, so "
+            "choose a name ending in .onnx"
+        )
     from az_gym.agents.alphazero import export_onnx
 
     if hasattr(agent, "export_onnx"):  # an AlphaZero agent: it decides ':sym' itself

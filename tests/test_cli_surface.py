@@ -124,6 +124,11 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
         "human cannot analyse": ["analyse", "tictactoe", "human"],
         "export without a network": ["export", "tictactoe", "alphabeta", "--out", f"{t}/m.onnx"],
         "evaluate --out a directory": [*slow_duel, "--out", f"{t}/a_dir"],
+        "export --out a directory": ["export", "tictactoe", "pretrained", "--out", f"{t}/a_dir"],
+        "export --out over a checkpoint": [
+            "export", "tictactoe", "pretrained", "--out", f"{t}/junk.pt"
+        ],
+        "negative seed": [*duel, "--seed", "-1"],
         "evaluate --out under a file": [*slow_duel, "--out", f"{t}/a_file/duel.json"],
         "tournament --out a file": [
             "tournament", "tictactoe", "random", "one_step", "--out", f"{t}/a_file",
@@ -179,6 +184,9 @@ def test_error_messages_say_what_to_do(tmp_path: Path) -> None:
     assert "tictactoe takes no option size" in err("unknown option")
     assert "these can: random, one_step" in err("human cannot analyse")
     assert "is a directory" in err("evaluate --out a directory")
+    assert f"e.g. {tmp_path}/a_dir/tictactoe.onnx" in err("export --out a directory")
+    assert "is not an .onnx file" in err("export --out over a checkpoint")  # it overwrote it
+    assert "--seed" in err("negative seed")  # numpy's "expected non-negative integer" alone
     # Both once pointed nowhere useful: chess said only that the native games are four,
     # and a command's unknown flag sent the user to the top-level help.
     assert "pettingzoo.classic.chess_v6:env" in err("pettingzoo game by its bare name")
