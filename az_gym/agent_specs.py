@@ -50,8 +50,20 @@ AGENT_SPECS: tuple[AgentSpec, ...] = (
 )
 """Every agent spec the command line understands (one list; keep :func:`make_agent` in step)."""
 
-AGENT_HELP = "agent spec: " + " | ".join(s.syntax for s in AGENT_SPECS) + " (see `az-gym list`)"
-"""The one-line ``--help`` text of an agent argument."""
+
+def agent_help(*, analyses: bool = False, human: bool = True) -> str:
+    """The one-line ``--help`` text of an agent argument: the specs a command takes (with
+    ``analyses``, those ``az-gym analyse`` can show; without ``human``, no ``human``)."""
+    kinds = [
+        s.syntax
+        for s in AGENT_SPECS
+        if (s.analyses or not analyses) and (human or s.syntax != "human")
+    ]
+    return "agent spec: " + " | ".join(kinds) + " (see `az-gym list`)"
+
+
+AGENT_HELP = agent_help()
+"""The help of an agent argument that takes every spec (``evaluate``, ``tournament``)."""
 
 
 def shipped_agents() -> list[str]:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from az_gym._suggest import did_you_mean
-from az_gym.agent_specs import AGENT_HELP, make_agent
+from az_gym.agent_specs import AGENT_HELP, agent_help, make_agent
 from az_gym.agents.human import HumanQuit
 from az_gym.cli_commands import (
     CliError,
@@ -163,7 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     pl = game_cmd("play", "play against an agent in the terminal (type 'quit' to stop)")
-    pl.add_argument("--opponent", default="pretrained", help=AGENT_HELP + " (default: pretrained)")
+    pl.add_argument(
+        "--opponent",
+        default="pretrained",
+        help=agent_help(human=False) + " (default: pretrained)",
+    )
     side = pl.add_mutually_exclusive_group()
     side.add_argument("--first", action="store_true", help="you move first (default)")
     side.add_argument("--second", action="store_true", help="the agent moves first")
@@ -198,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     to.set_defaults(func=cmd_tournament)
 
     an = game_cmd("analyse", "show an agent's view of a position (AlphaZero: visits, Q, priors)")
-    an.add_argument("agent", help=AGENT_HELP)
+    an.add_argument("agent", help=agent_help(analyses=True))
     an.add_argument("moves", nargs="*", help="moves from the start, by name (e.g. b2 a1)")
     an.set_defaults(func=cmd_analyse)
 
@@ -227,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from az_gym.web.serve import add_serve_command
 
-    add_serve_command(sub, AGENT_HELP)
+    add_serve_command(sub, agent_help(human=False))
     return p
 
 

@@ -80,6 +80,19 @@ def test_list_and_help_come_from_the_one_table(capsys: pytest.CaptureFixture[str
     assert "pre-trained agents ship for: connect_four, gomoku, othello (also -o size=6)" in out
 
 
+def test_each_command_lists_only_the_agents_it_takes() -> None:
+    # analyse's help listed human and dqn, which it refuses; play's and serve's, human.
+    def agent_help(command: str) -> str:
+        parser = build_parser().commands[command]
+        return " ".join(a.help or "" for a in parser._actions if a.dest in ("agent", "opponent"))
+
+    assert "human" not in agent_help("analyse") and "dqn" not in agent_help("analyse")
+    assert "network:" in agent_help("analyse")
+    assert "human" not in agent_help("play") and "dqn:FILE.pt" in agent_help("play")
+    assert "human" not in agent_help("serve") and "pretrained" in agent_help("serve")
+    assert "human" in AGENT_HELP  # evaluate and tournament take every kind
+
+
 # -------------------------------------------------------------------------- errors
 def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
     """Each kind of user mistake or environment problem, as the arguments that cause it."""

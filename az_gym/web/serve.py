@@ -55,7 +55,10 @@ def add_serve_command(sub: Any, agent_help: str) -> argparse.ArgumentParser:
     sp.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     sp.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: a free one)")
     sp.add_argument(
-        "--max-games", type=int, default=200, help="games kept in memory (the oldest go first)"
+        "--max-games",
+        type=int,
+        default=200,
+        help="games kept in memory (the oldest go first; default 200)",
     )
     sp.add_argument("--seed", type=int, default=None, help="seed of the agents' random streams")
     sp.set_defaults(func=cmd_serve)
