@@ -197,6 +197,8 @@ def test_error_messages_say_what_to_do(tmp_path: Path) -> None:
     assert "tictactoe takes no option size" in err("unknown option")
     assert "these can: random, one_step" in err("human cannot analyse")
     assert "is a directory" in err("evaluate --out a directory")
+    other_options = err("pretrained for other options")  # it named the package's file path
+    assert "agent plays gomoku(size=9) only" in other_options and ".pt'" not in other_options
     assert f"e.g. {tmp_path}/a_dir/tictactoe.onnx" in err("export --out a directory")
     assert "is not an .onnx file" in err("export --out over a checkpoint")  # it overwrote it
     assert "--seed" in err("negative seed")  # numpy's "expected non-negative integer" alone

@@ -136,6 +136,12 @@ def test_pretrained_refuses_unknown_names_and_other_options() -> None:
     # a mistyped keyword of pretrained() itself is named as such, not blamed on the game
     with pytest.raises(ValueError, match=r"takes no option sims .*pretrained\(\) itself takes"):
         az_gym.pretrained("connect_four", sims=10)
+    from az_gym.agents import AlphaZeroAgent
+    from az_gym.agents.shipped import pretrained_path
+
+    six = pretrained_path("othello", "othello(size=6)")
+    with pytest.raises(ValueError, match=r"play it on othello with size=6 \(az-gym: -o size=6\)"):
+        AlphaZeroAgent.load(six, az_gym.make_game("othello"))
     agent = az_gym.pretrained("tictactoe", temperature=0.5, seed=0)
     assert agent.temperature == 0.5
     # a bad argument is named alone (it once came as "the shipped tictactoe agent plays

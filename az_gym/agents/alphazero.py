@@ -33,6 +33,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import importlib.util
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,19 @@ def check_symmetric(game: Game) -> None:
 DEFAULT_CACHE_SIZE = 100_000
 """Evaluation-cache entries of an :class:`AlphaZeroAgent` by default (a few MB for the
 native games)."""
+
+
+def _options_hint(game_id: object, game: Game) -> str:
+    """``"; play it on othello with size=6 (az-gym: -o size=6)"`` when ``game_id`` is
+    ``game``'s game with other options, else ``""``."""
+    name, sep, rest = str(game_id).partition("(")
+    if not sep or name != game.name or not rest.endswith(")"):
+        return ""
+    opts = [o.strip() for o in rest[:-1].split(",") if o.strip()]
+    if not opts or not all(re.fullmatch(r"\w+=[\w.\-]+", o) for o in opts):
+        return ""
+    flags = " ".join(f"-o {o}" for o in opts)
+    return f"; play it on {name} with {', '.join(opts)} (az-gym: {flags})"
 
 
 class AlphaZeroAgent(Agent):
@@ -377,7 +391,7 @@ class AlphaZeroAgent(Agent):
         if not same_game(ckpt["game_id"], game):
             raise ValueError(
                 f"checkpoint {str(where)!r} was made for game {ckpt['game_id'][:80]!r}, "
-                f"not for {game.game_id!r}"
+                f"not for {game.game_id!r}" + _options_hint(ckpt["game_id"], game)
             )
         shape, num_actions = ckpt["observation_shape"], ckpt["num_actions"]
         if list(shape) != list(game.observation_shape) or num_actions != game.num_actions:
