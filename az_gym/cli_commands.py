@@ -59,9 +59,14 @@ def _game_and_options(name: str, options: Sequence[str]) -> tuple[Any, dict[str,
     if name not in available_games():
         hint = _pettingzoo_classic_factory(name)
         close = did_you_mean(name, available_games())
+        if "." in name and not hint:  # a module path without its factory
+            raise CliError(
+                f"unknown game {name!r}: a PettingZoo env is named MODULE:FACTORY, "
+                f"e.g. {name}:env"
+            )
         raise CliError(
             f"unknown game {name!r}"
-            + (f" (did you mean {close!r}?)" if close and not hint else "")
+            + (f" (did you mean {close!r}?)" if close else "")
             + f": the native games are {', '.join(available_games())}; "
             "any other PettingZoo board game is named MODULE:FACTORY"
             + (

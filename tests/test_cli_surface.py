@@ -155,6 +155,8 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
             "evaluate", "pettingzoo.classic.tictactoe_v3:env", "-o", "bogus=1", "random", "random"
         ],
         "factory of no env": ["evaluate", "os:getcwd", "random", "random"],
+        "module without its factory": ["play", "pettingzoo.classic.connect_four_v3"],
+        "module named as the factory": ["play", "pettingzoo.classic:connect_four_v3"],
         "negative opening plies": [*duel, "--opening-plies", "-1"],
         "openings longer than the game": [*duel, "--opening-plies", "9"],
         "tournament openings longer than the game": [
@@ -212,6 +214,8 @@ def test_error_messages_say_what_to_do(tmp_path: Path) -> None:
     # both were "internal error: TypeError: ..."
     assert "env(bogus=1) gave no game: " in err("factory with a bad option")
     assert "getcwd() gave no game: the factory returned str" in err("factory of no env")
+    assert "e.g. pettingzoo.classic.connect_four_v3:env" in err("module without its factory")
+    assert "e.g. pettingzoo.classic.connect_four_v3:env" in err("module named as the factory")
     assert "options go after it (az-gym evaluate ... --games)" in err("option before the command")
     assert "unknown option '--bogus'" in err("unknown top-level option")
     assert "did you mean 'tictactoe'?" in err("misspelt game")

@@ -16,6 +16,7 @@ import importlib
 import json
 import shlex
 import sys
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,11 @@ def import_factory(text: str, options: dict[str, Any]) -> Callable[[], Any]:
         raise ValueError(f"game {text!r}: cannot import {module_name!r}: {e}") from None
     except AttributeError:
         raise ValueError(f"game {text!r}: {module_name} has no attribute {qualname!r}") from None
+    if isinstance(obj, types.ModuleType):
+        raise ValueError(
+            f"game {text!r}: {qualname} is a module; name its factory, "
+            f"e.g. {module_name}.{qualname}:env"
+        )
     if not callable(obj):
         raise ValueError(f"game {text!r}: {qualname} is not callable")
     return functools.partial(obj, **options) if options else obj
