@@ -61,8 +61,7 @@ def _game_and_options(name: str, options: Sequence[str]) -> tuple[Any, dict[str,
         close = did_you_mean(name, available_games())
         if "." in name and not hint:  # a module path without its factory
             raise CliError(
-                f"unknown game {name!r}: a PettingZoo env is named MODULE:FACTORY, "
-                f"e.g. {name}:env"
+                f"unknown game {name!r}: a PettingZoo env is named MODULE:FACTORY, e.g. {name}:env"
             )
         raise CliError(
             f"unknown game {name!r}"

@@ -88,7 +88,13 @@ def _check_agents(game: Game, agents: Sequence[Agent]) -> None:
         raise ValueError(f"duels need a 2-player game; {game.name} has {game.num_players}")
     for agent in agents:
         if not isinstance(agent, Agent):
-            raise TypeError(f"expected an az_gym Agent, got {type(agent).__name__}")
+            hint = (
+                f" (a spec such as {agent!r} is built by "
+                f"az_gym.agent_specs.make_agent({agent!r}, game))"
+                if isinstance(agent, str)
+                else ""
+            )
+            raise TypeError(f"expected an az_gym Agent, got {type(agent).__name__}{hint}")
         agent.check_game(game)
 
 
@@ -165,7 +171,8 @@ class DuelResult:
         lo, hi = self.interval
         return (
             f"{self.names[0]} vs {self.names[1]}: +{self.wins} ={self.draws} -{self.losses} "
-            f"(score {self.score:.3f}, 95% CI [{lo:.3f}, {hi:.3f}], {self.num_games} games"
+            f"(score {self.score:.3f}, 95% CI [{lo:.3f}, {hi:.3f}], {self.num_games} "
+            + ("game" if self.num_games == 1 else "games")
             + (f" from {self.opening_plies}-ply random openings)" if self.opening_plies else ")")
         )
 

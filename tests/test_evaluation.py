@@ -256,3 +256,10 @@ def test_openings_refuse_what_cannot_be_played():
         [RandomAgent(), OneStepLookaheadAgent()], "tictactoe", 4, seed=0, opening_plies=2
     )
     assert all(d.opening_plies == 2 and d.num_games == 4 for d in result.duels.values())
+
+
+def test_a_spec_string_as_agent_says_how_to_build_the_agent():
+    with pytest.raises(TypeError, match=r"got str \(a spec such as 'alphabeta:3' is built by"):
+        evaluate("alphabeta:3", RandomAgent(), "tictactoe", 2)
+    one = evaluate(RandomAgent(), RandomAgent(), "tictactoe", 1, seed=0)
+    assert str(one).endswith(", 1 game)")  # not "1 games"
