@@ -131,6 +131,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer = _train_or_resume(args, game, options)
     except RunExistsError as e:  # the library's advice names Python calls; give the flags
         again = _resume_command(args, e.path)
+        if e.iteration >= _recorded_num_iters(e.path):  # complete: --resume alone does nothing
+            again += f" --set num_iters={e.iteration + 10}"
         raise CliError(
             f"{e.path} already holds a run at iteration {e.iteration}"
             + ("; --init-from starts a new run only" if args.init_from is not None else "")
@@ -138,6 +140,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         ) from None
     print(f"run directory: {trainer.run.path}")
     return 0
+
+
+def _recorded_num_iters(run_dir: Any) -> float:
+    """The ``num_iters`` of a run's ``params.toml`` (read as data), ``inf`` if unreadable."""
+    from az_gym.training.params_io import load_params
+
+    try:
+        return int(load_params(Path(run_dir) / "params.toml").num_iters)
+    except (OSError, ValueError, TypeError):
+        return float("inf")
 
 
 def _resume_command(args: argparse.Namespace, run_dir: Any) -> str:

@@ -91,13 +91,15 @@ def test_training_into_a_used_run_dir_gives_the_command_to_resume(
         assert main([*base, *extra]) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"az-gym: error: {run} already holds a run at iteration 1")
-        assert f"`az-gym train tictactoe --resume --run-dir '{run}'`" in err
+        # the run is complete (num_iters=1): --resume alone would do nothing
+        assert f"`az-gym train tictactoe --resume --run-dir '{run}' --set num_iters=11`" in err
         assert "resume()" not in err and len(err.splitlines()) == 1
         assert ("--init-from starts a new run only" in err) == bool(extra)
-    # the command it gives runs, and says how to train further (it once just stopped)
+    # resumed as it is, it says how to train further (it once just stopped), as a command
     assert main(["train", "tictactoe", "--resume", "--run-dir", str(run)]) == 0
     err = capsys.readouterr().err
-    assert "1 of 1 iterations done" in err and "raise num_iters (`--set num_iters=11`" in err
+    assert "1 of 1 iterations done" in err
+    assert f"raise num_iters: `az-gym train tictactoe --resume --run-dir '{run}' --set" in err
 
 
 def test_resuming_a_run_dir_that_does_not_exist_says_so(

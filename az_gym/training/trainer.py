@@ -372,10 +372,12 @@ class Trainer(TrainerState):
                   f"iterations done; run directory {self.run.path}")  # fmt: skip
         if self.iteration >= self.params.num_iters > 0:
             more = self.iteration + 10
-            self._say(
-                f"the run is complete; to train further, raise num_iters (`--set "
-                f"num_iters={more}` with --resume, or overrides=['num_iters={more}'])"
+            how = (
+                f"`{self.resume_command} --set num_iters={more}`"
+                if self.resume_command
+                else f"overrides=['num_iters={more}']"
             )
+            self._say(f"the run is complete; to train further, raise num_iters: {how}")
         try:
             while self.iteration < self.params.num_iters:
                 start = time.perf_counter()
