@@ -269,7 +269,15 @@ def _check_first_word(parser: _Parser, words: list[str]) -> None:
             f"unknown option {first!r}: a command's options go after it "
             f"(az-gym {later} ... {first})"
         )
-    close = did_you_mean(first, parser.commands)
+    from az_gym.envs.registry import available_games
+
+    if first in available_games():  # `az-gym tictactoe`
+        parser.error(
+            f"unknown command {first!r}: a game comes after a command, e.g. `az-gym play "
+            f"{first}` or `az-gym train {first}`"
+        )
+    options = ("--help", "--version")
+    close = did_you_mean(first, options if first.startswith("-") else parser.commands)
     parser.error(
         f"unknown {'option' if first.startswith('-') else 'command'} {first!r}"
         + (f": did you mean {close!r}?" if close else "")

@@ -116,6 +116,11 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
         "pettingzoo game by its bare name": ["evaluate", "chess", "random", "random"],
         "unknown flag of a command": ["analyse", "tictactoe", "random", "--moves", "a1"],
         "misspelt command": ["trian", "tictactoe"],
+        "a game as the command": ["tictactoe"],
+        "misspelt --version": ["--versoin"],
+        "misspelt --init-from pretrained": [
+            "train", "tictactoe", "--init-from", "pretrianed", "--run-dir", f"{t}/ifp"
+        ],
         "option before the command": ["--games", "3", "evaluate", "tictactoe", "random", "random"],
         "unknown top-level option": ["--bogus"],
         "misspelt game": ["play", "tictacto"],
@@ -211,6 +216,9 @@ def test_error_messages_say_what_to_do(tmp_path: Path) -> None:
         "unknown flag of a command"
     )
     assert "did you mean 'train'?" in err("misspelt command")
+    assert "e.g. `az-gym play tictactoe`" in err("a game as the command")
+    assert "did you mean '--version'?" in err("misspelt --version")
+    assert "(did you mean 'pretrained'?)" in err("misspelt --init-from pretrained")
     # both were "internal error: TypeError: ..."
     assert "env(bogus=1) gave no game: " in err("factory with a bad option")
     assert "getcwd() gave no game: the factory returned str" in err("factory of no env")

@@ -53,6 +53,7 @@ def read_initial_network(
         RunDirError: no such file, not a safe az_gym checkpoint, another game, or another
             network than ``network`` (one line naming the file and what differs).
     """
+    from az_gym._suggest import did_you_mean
     from az_gym.checkpoint_format import CheckpointError, network_from_checkpoint, read_checkpoint
     from az_gym.envs.registry import canonical_game_id, same_game
 
@@ -73,7 +74,14 @@ def read_initial_network(
     try:
         ckpt = read_checkpoint(path)
         net = network_from_checkpoint(ckpt, path)
-    except (FileNotFoundError, CheckpointError) as e:
+    except FileNotFoundError as e:
+        close = did_you_mean(str(source), ["pretrained"])
+        raise RunDirError(
+            f"init_from: {e}"
+            + (f" (did you mean {close!r}?)" if close and not path.parent.name else "")
+            + "; it takes a checkpoint file, a run directory, or pretrained"
+        ) from None
+    except CheckpointError as e:
         raise RunDirError(f"init_from: {e}") from None
     if not same_game(ckpt["game_id"], game):
         raise RunDirError(
