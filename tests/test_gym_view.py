@@ -151,15 +151,26 @@ def test_illegal_action_raises_without_touching_state(name: str) -> None:
     assert env.state is before
 
 
-@pytest.mark.parametrize("bad", ["occupied", 9, -1, 0.5])
-def test_illegal_action_is_a_loss_by_default(bad: object) -> None:
+@pytest.mark.parametrize("bad", [9, -1, 0.5, "b2", True])
+def test_an_action_outside_the_action_space_raises_even_by_default(bad: object) -> None:
+    # Once a lost game (-1, terminated), which hid the caller's bug; pettingzoo.classic's
+    # AssertOutOfBoundsWrapper refuses such actions too. The state is unchanged.
+    env = gymnasium.make(gym_id("tictactoe")).unwrapped
+    env.reset(seed=0)
+    env.step(4)
+    before = env.state
+    with pytest.raises(IllegalActionError, match=r"is not in the action space Discrete\(9\)"):
+        env.step(bad)
+    assert env.state is before and env.action_masks().any()
+
+
+def test_illegal_action_is_a_loss_by_default() -> None:
     # PettingZoo classic's rule: the mover loses, the episode ends, the board is unchanged.
     env = gymnasium.make(gym_id("tictactoe")).unwrapped
     env.reset(seed=0)
     obs, _, _, _, _ = env.step(4)
     before = env.state
-    if bad == "occupied":
-        bad = int(np.flatnonzero(~env.action_masks())[0])
+    bad = int(np.flatnonzero(~env.action_masks())[0])  # an occupied cell
     obs2, r, term, trunc, info = env.step(bad)
     assert (r, term, trunc, info["illegal_action"]) == (-1.0, True, False, bad)
     assert env.state is before and not env.action_masks().any()

@@ -210,8 +210,10 @@ class GymView(gymnasium.Env):
             ``(observation, reward, terminated, truncated=False, info)``.
 
         Raises:
-            IllegalActionError: ``action`` is not legal and ``illegal_action="raise"`` (the
-                state is unchanged), or the opponent returned an illegal action.
+            IllegalActionError: ``action`` is not in the action space (not an integer in
+                ``[0, num_actions)``: a bug of the caller, whatever ``illegal_action``
+                says), or it is not legal and ``illegal_action="raise"`` (the state is
+                unchanged either way), or the opponent returned an illegal action.
             GameOverError: the game is already over (call ``reset()``).
             RuntimeError: the opponent failed earlier in this episode (call ``reset()``).
             Exception: whatever the opponent raised (the episode is then aborted).
@@ -226,6 +228,16 @@ class GymView(gymnasium.Env):
             raise GameOverError(f"GymView({self.game.name}): the game is over; call reset()")
         if isinstance(action, np.ndarray) and action.shape == ():
             action = action.item()
+        if not self.action_space.contains(action) or isinstance(action, (bool, np.bool_)):
+            # not an action at all (99, -1, 2.7, "b2"): the caller's bug, never a lost game,
+            # as pettingzoo.classic's AssertOutOfBoundsWrapper refuses it before the
+            # TerminateIllegalWrapper's loss
+            raise IllegalActionError(
+                action,
+                self.game.legal_actions(state),
+                message=f"GymView({self.game.name}): action {action!r} is not in the action "
+                f"space {self.action_space} (an integer in [0, {self.game.num_actions}))",
+            )
         try:
             a = self.game.check_action(state, action)
         except IllegalActionError:
