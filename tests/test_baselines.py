@@ -178,3 +178,13 @@ def test_human_index_quit_and_max_attempts():
     with pytest.raises(ValueError, match="max_attempts=2"):
         HumanAgent(input_fn, output_fn=lambda m: None, max_attempts=2).act_state(game, s)
     assert issubclass(HumanQuit, KeyboardInterrupt)
+
+
+def test_human_enter_alone_asks_again_without_an_error():
+    # An empty line once answered "'' is not a legal move here; legal moves: ...".
+    game = make_game("tictactoe")
+    input_fn, asked = _scripted(["", "  ", "b2"])
+    shown: list[str] = []
+    agent = HumanAgent(input_fn=input_fn, output_fn=shown.append, max_attempts=1)
+    assert agent.act_state(game, game.initial_state()) == 4
+    assert len(asked) == 3 and not any("not a legal move" in m for m in shown)

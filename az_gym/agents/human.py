@@ -85,6 +85,8 @@ class HumanAgent(Agent):
                 text = self.input_fn("your move (or 'quit'): ")
             except EOFError:  # Ctrl-D, or a closed stdin: the player has left
                 raise HumanQuit(f"{self.name}: quit (end of input)") from None
+            if not text.strip():  # Enter alone: ask again, as a shell prompt does
+                continue
             try:
                 return self.parse(game, state, text)
             except IllegalActionError:
