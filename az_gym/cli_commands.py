@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shlex
 import sys
 import time
@@ -240,15 +241,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     out = _output_file(args.out) if args.out else None
     game = _game_from_args(args.game, args.option)
-    a = make_agent(args.agent_a, game, seed=args.seed)
-    b = make_agent(args.agent_b, game, seed=None if args.seed is None else args.seed + 1)
+    # Without --seed, one is drawn, so that --out records what reproduces the duel.
+    seed = args.seed if args.seed is not None else secrets.randbits(31)
+    a = make_agent(args.agent_a, game, seed=seed)
+    b = make_agent(args.agent_b, game, seed=seed + 1)
     t0 = time.perf_counter()
     result = evaluate(
         a,
         b,
         game,
         args.games,
-        seed=args.seed,
+        seed=seed,
         num_processes=args.processes,
         progress=False if args.quiet else None,
         opening_plies=args.opening_plies,
@@ -264,7 +267,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if out is not None:
         import json
 
-        out.write_text(json.dumps(result.to_dict(), indent=2))
+        record = {"game": game.game_id, "seed": seed, "seconds": time.perf_counter() - t0}
+        out.write_text(json.dumps({**record, **result.to_dict()}, indent=2))
     return 0
 
 

@@ -313,6 +313,14 @@ def test_evaluate_keeps_the_full_specs(tmp_path: Path, capsys: pytest.CaptureFix
     assert main([*args, "--opening-plies", "2", "--out", str(out), "--quiet"]) == 0
     assert json.loads(out.read_text())["opening_plies"] == 2
     assert "from 2-ply random openings" in capsys.readouterr().out
+    # without --seed the file records the seed drawn, and that seed plays the same duel
+    duel = ["evaluate", "tictactoe", "random", "one_step", "--games", "8", "--quiet"]
+    assert main([*duel, "--out", str(out)]) == 0
+    first = json.loads(out.read_text())
+    assert first["game"] == "tictactoe" and isinstance(first["seed"], int)
+    assert main([*duel, "--seed", str(first["seed"]), "--out", str(out)]) == 0
+    again = json.loads(out.read_text())
+    assert {**first, "seconds": 0} == {**again, "seconds": 0}
 
     # deterministic players repeat their games: the duel says so, and what to do
     same = ["evaluate", "tictactoe", "pretrained:16", "pretrained:16", "--games", "6", "--quiet"]
