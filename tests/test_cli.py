@@ -95,6 +95,12 @@ def test_training_into_a_used_run_dir_gives_the_command_to_resume(
         assert f"`az-gym train tictactoe --resume --run-dir '{run}' --set num_iters=11`" in err
         assert "resume()" not in err and len(err.splitlines()) == 1
         assert ("--init-from starts a new run only" in err) == bool(extra)
+    # another network is refused naming the one field that differs (it printed both
+    # whole network dicts, ~300 characters each)
+    assert main(["train", "tictactoe", "--resume", "--run-dir", str(run),
+                 "--set", "network.hidden=[64, 64]"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "(network.hidden: run [128, 128], asked [64, 64])" in err and "'kind'" not in err
     # resumed as it is, it says how to train further (it once just stopped), as a command
     assert main(["train", "tictactoe", "--resume", "--run-dir", str(run)]) == 0
     err = capsys.readouterr().err

@@ -154,11 +154,20 @@ class RunDir(RunDirReader):
             return
         check_same_game(state, spec, game, self.path)
         stored = state.get("network")
-        if stored is not None and stored != network.to_dict():
+        want = network.to_dict()
+        if stored is not None and stored != want:
+            if isinstance(stored, dict):
+                keys = sorted(set(stored) | set(want), key=str)
+                diff = [f"network.{str(k)[:40]}: run {str(stored.get(k))[:60]}, "
+                        f"asked {want.get(k)}"
+                        for k in keys if stored.get(k) != want.get(k)]  # fmt: skip
+                what = "; ".join(diff[:4]) + ("; ..." if len(diff) > 4 else "")
+            else:
+                what = f"run {str(stored)[:200]}, asked {want}"
             raise RunDirError(
-                f"{self.path} holds a network {stored} but the parameters ask for "
-                f"{network.to_dict()}; the checkpoints cannot be loaded into it (use the "
-                "run's params.toml or another run directory)"
+                f"{self.path} holds another network than the parameters ask for ({what}); "
+                "the checkpoints cannot be loaded into it (resume without changing network.*, "
+                "or use another run directory)"
             )
 
     def _check_layout(self) -> None:
