@@ -295,10 +295,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     words = sys.argv[1:] if argv is None else list(argv)
-    _check_first_word(parser, words)
-    args, extra = parser.parse_known_args(words)
-    if extra:  # name the subcommand's help, which lists what it takes
-        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    try:  # argparse exits (2 on an error, 0 after --help): return that code instead
+        _check_first_word(parser, words)
+        args, extra = parser.parse_known_args(words)
+        if extra:  # name the subcommand's help, which lists what it takes
+            parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else 2
     debug = os.environ.get("AZ_GYM_DEBUG", "") not in ("", "0")
     shown = warnings.showwarning
     if not debug:  # one line, as errors are: no source file, line number or code excerpt
