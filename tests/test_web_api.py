@@ -344,10 +344,7 @@ def test_the_run_page_follows_a_real_run_and_its_best_network_plays(tmp_path: Pa
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (
-            ["tictactoe", "--agent", "no_such_agent"],
-            "agent 'no_such_agent' plays none of the games",
-        ),
+        (["tictactoe", "--agent", "no_such_agent"], "unknown agent 'no_such_agent'"),
         (["tictactoe", "--agent", "human"], "--agent human"),
         (
             ["tictactoe", "pettingzoo.classic.tictactoe_v3:env", "--agent", "pretrained"],
@@ -361,6 +358,14 @@ def test_the_run_page_follows_a_real_run_and_its_best_network_plays(tmp_path: Pa
 )
 def test_serve_refuses_bad_arguments_in_one_line(args: list[str], needle: str) -> None:
     assert_one_line_error(cli("serve", *args), needle)  # main() in this process
+
+
+def test_a_bad_spec_for_every_game_is_said_once() -> None:
+    # The same "unknown agent" reason was once repeated for each of the four games (1231
+    # characters on one line).
+    err = cli("serve", "--agent", "alphabet").stderr
+    assert_one_line_error(cli("serve", "--agent", "alphabet"), "did you mean 'alphabeta'?")
+    assert err.count("unknown agent") == 1 and len(err) < 400
 
 
 def test_serve_without_fastapi_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -99,7 +99,12 @@ class Offer:
                     self._refused[g, a] = str(e).splitlines()[0]
             missing = all((g, a) in self._refused for g in range(len(self.games)))
             if missing and run_directory(spec) is None:  # a run may not have a network yet
-                why = "; ".join(f"{c.label}: {self._refused[g, a]}" for g, c in enumerate(games))
+                reasons: dict[str, list[str]] = {}  # one reason (a bad spec) once, not per game
+                for g, c in enumerate(games):
+                    reasons.setdefault(self._refused[g, a], []).append(c.label)
+                if len(reasons) == 1:
+                    raise ValueError(next(iter(reasons)))
+                why = "; ".join(f"{', '.join(labels)}: {r}" for r, labels in reasons.items())
                 raise ValueError(f"agent {spec!r} plays none of the games ({why})")
         for g, choice in enumerate(self.games):
             pending = any(
