@@ -254,6 +254,14 @@ def make_agent(spec: str, game: Game, *, seed: int | None = None) -> Any:
                 f"agent {spec!r}: ':sym' averages a search's network; the network agent "
                 "plays its policy head alone, without search"
             )
+        head, sep, tail = arg.rpartition(":")
+        if sep and tail.isdigit() and not Path(arg).exists():
+            raise SpecError(
+                f"agent {spec!r}: the network agent runs no search, so it takes no "
+                f"simulations (network:{head})"
+            )
+        if not arg or arg in (".", "./"):
+            raise SpecError(f"agent {spec!r}: name a run directory or a .pt file after network:")
         agent = agents.NetworkOnlyAgent(_alphazero(spec, arg, game), seed=seed)
     else:
         agent = _alphazero(spec, spec, game)

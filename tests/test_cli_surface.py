@@ -132,6 +132,8 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
         "junk checkpoint": ["evaluate", "tictactoe", f"{t}/junk.pt", "random"],
         "corrupt checkpoint in a run": ["analyse", "tictactoe", f"{t}/corrupt_run"],
         "network of a missing run": ["analyse", "tictactoe", f"network:{t}/missing"],
+        "network with simulations": ["analyse", "tictactoe", "network:pretrained:100"],
+        "network of nothing": ["analyse", "tictactoe", "network:"],
         "pretrained for other options": [
             "play", "gomoku", "-o", "size=15", "--opponent", "pretrained"
         ],
@@ -216,6 +218,8 @@ def test_error_messages_say_what_to_do(tmp_path: Path) -> None:
         "unknown flag of a command"
     )
     assert "did you mean 'train'?" in err("misspelt command")
+    assert "takes no simulations (network:pretrained)" in err("network with simulations")
+    assert "name a run directory or a .pt file" in err("network of nothing")
     assert "e.g. `az-gym play tictactoe`" in err("a game as the command")
     assert "did you mean '--version'?" in err("misspelt --version")
     assert "(did you mean 'pretrained'?)" in err("misspelt --init-from pretrained")
