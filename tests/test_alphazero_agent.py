@@ -416,3 +416,11 @@ def test_simulations_keyword_sets_the_budget_and_keeps_the_rest() -> None:
     for bad in (0, -3, 2.5, True, "10"):
         with pytest.raises(ValueError, match=r"^simulations=.* must be an integer >= 1"):
             AlphaZeroAgent(g, TINY_MLP, simulations=bad)
+
+
+def test_repr_says_what_the_agent_searches():
+    import az_gym
+
+    agent = az_gym.pretrained("tictactoe", simulations=40, symmetry_averaging=True)
+    text = repr(agent)  # it was "<AlphaZeroAgent alphazero>" whatever the agent
+    assert text.startswith("<AlphaZeroAgent tictactoe: PUCT 40 simulations, symmetry-averaged")

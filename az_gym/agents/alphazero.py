@@ -285,6 +285,17 @@ class AlphaZeroAgent(Agent):
         self._mcts.rng = self.rng
         self._mcts.reset()
 
+    def __repr__(self) -> str:
+        p = self.params
+        extras = [
+            f"{p.num_iters_per_turn} simulations",
+            *(["symmetry-averaged"] if p.symmetry_averaging else []),
+            *(["solver"] if p.solver else []),
+            str(self.device),
+        ]
+        what = ", ".join(e for e in extras if e)
+        return f"<AlphaZeroAgent {self.game.game_id[:60]}: {p.root_policy.upper()} {what}>"
+
     def with_simulations(self, n: int) -> AlphaZeroAgent:
         """A copy searching ``n`` simulations per move (``num_iters_per_turn = n``).
 
