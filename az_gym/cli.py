@@ -299,7 +299,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_first_word(parser, words)
         args, extra = parser.parse_known_args(words)
         if extra:  # name the subcommand's help, which lists what it takes
-            parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+            command = parser.commands[args.command]
+            flags = [s for a in command._actions for s in a.option_strings if s.startswith("--")]
+            meant = [(x, did_you_mean(x, flags)) for x in extra if x.startswith("-")]
+            guess = "".join(f"; did you mean {m!r} for {x!r}?" for x, m in meant if m)
+            command.error(f"unrecognized arguments: {' '.join(extra)}{guess}")
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else 2
     debug = os.environ.get("AZ_GYM_DEBUG", "") not in ("", "0")

@@ -116,6 +116,7 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
         "pettingzoo game by its bare name": ["evaluate", "chess", "random", "random"],
         "unknown flag of a command": ["analyse", "tictactoe", "random", "--moves", "a1"],
         "misspelt command": ["trian", "tictactoe"],
+        "misspelt flag": ["train", "tictactoe", "--reusme"],
         "a game as the command": ["tictactoe"],
         "misspelt --version": ["--versoin"],
         "misspelt --init-from pretrained": [
@@ -218,6 +219,7 @@ def test_error_messages_say_what_to_do(tmp_path: Path) -> None:
         "unknown flag of a command"
     )
     assert "did you mean 'train'?" in err("misspelt command")
+    assert "did you mean '--resume' for '--reusme'?" in err("misspelt flag")
     assert "takes no simulations (network:pretrained)" in err("network with simulations")
     assert "name a run directory or a .pt file" in err("network of nothing")
     assert "e.g. `az-gym play tictactoe`" in err("a game as the command")
