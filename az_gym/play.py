@@ -217,10 +217,10 @@ def run_games(
     procs = min(num_processes if pool is None else pool.parallelism, len(tasks))
     if pool is None and procs > max_processes():
         raise ValueError(
-            f"num_processes={num_processes} would start {procs} worker processes, more than "
-            f"{max_processes()} ({MAX_PROCESSES_PER_CORE} per core, {available_cores()} "
-            f"cores here); each loads torch, and past one per core they only share the "
-            f"cores: use {available_cores()}"
+            f"{num_processes} worker processes (--processes, num_processes) would start "
+            f"{procs} for {len(tasks)} games, more than {max_processes()} "
+            f"({MAX_PROCESSES_PER_CORE} per core, {available_cores()} cores here); each loads "
+            f"torch, and past one per core they only share the cores: use {available_cores()}"
         )
     # A few jobs per worker balance games of unequal length; a local process unpickles
     # each job's copy of the game and agents (after its watchdog started), a Ray actor

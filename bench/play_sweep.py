@@ -23,6 +23,7 @@ import sys
 import time
 from typing import Any
 
+from az_gym._suggest import did_you_mean
 from az_gym.agent_specs import make_agent
 from az_gym.agents import AlphaZeroAgent
 from az_gym.envs.registry import make_game
@@ -50,7 +51,11 @@ def parse_try(text: str) -> dict[str, Any]:
         if not sep or not key:
             raise ValueError(f"--try {text!r}: {item!r} is not KEY=VALUE")
         if key not in fields:
-            raise ValueError(f"--try {text!r}: MctsParams has no field {key!r}")
+            close = did_you_mean(key, fields)
+            raise ValueError(
+                f"--try {text!r}: MctsParams has no field {key!r}"
+                + (f" (did you mean {close!r}?)" if close else f"; fields: {sorted(fields)}")
+            )
         if value.lower() == "none":
             out[key] = None
             continue
@@ -63,7 +68,7 @@ def parse_try(text: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Play every setting and print its line; 2 with one error line on bad input."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("``", "`"))
     p.add_argument("game", help="registry name, e.g. gomoku")
     p.add_argument("agent", help="an AlphaZero agent spec, e.g. pretrained:400:sym")
     p.add_argument("opponent", help="any agent spec, e.g. alphabeta:3")
@@ -87,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(base, AlphaZeroAgent):
             raise ValueError(f"{args.agent!r} is not an AlphaZero agent (no search to change)")
         opponent = make_agent(args.opponent, game)
+        for name in ("games", "processes"):
+            if getattr(args, name) < 1:
+                raise ValueError(f"--{name} must be >= 1, not {getattr(args, name)}")
+        if args.opening_plies < 0:
+            raise ValueError(f"--opening-plies must be >= 0, not {args.opening_plies}")
         settings = [{}] + [parse_try(t) for t in args.tries]
         agents = [
             AlphaZeroAgent(game, base.network, dataclasses.replace(base.params, **s))

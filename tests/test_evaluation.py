@@ -114,7 +114,7 @@ def test_more_processes_than_the_cores_can_use_are_refused_before_any_starts():
     bound = max_processes()
     agents = (OneStepLookaheadAgent(), RandomAgent(), "tictactoe")
     with pytest.raises(
-        ValueError, match=rf"would start {bound + 1} worker processes, more than {bound}"
+        ValueError, match=rf"would start {bound + 1} for {bound + 1} games, more than {bound}"
     ):
         evaluate(*agents, bound + 1, num_processes=1000)
     assert evaluate(*agents, 2, num_processes=1000).num_games == 2

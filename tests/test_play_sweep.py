@@ -36,6 +36,8 @@ def test_the_reference_and_a_setting_play_the_same_games(capsys) -> None:
         (["tictactoe", "random", "one_step"], "is not an AlphaZero agent"),
         (["tictactoe", "pretrained", "one_step", "--try", "cpuct=-1"], "cpuct"),
         (["no_such_game", "pretrained", "one_step"], "unknown game"),
+        (["tictactoe", "pretrained", "one_step", "--games", "0"], "--games must be >= 1"),
+        (["tictactoe", "pretrained", "one_step", "--try", "cpuc=1"], "did you mean 'cpuct'?"),
     ],
 )
 def test_bad_input_is_one_error_line(args: list[str], message: str, capsys) -> None:
