@@ -80,14 +80,13 @@ def shipped_agents() -> list[str]:
 
 
 def _pretrained_path(game: Game) -> Path:
-    from az_gym.agents.shipped import pretrained_path
+    from az_gym.agents.shipped import pretrained_path_for
     from az_gym.checkpoint_format import read_checkpoint
-    from az_gym.envs.registry import canonical_game_id, same_game
+    from az_gym.envs.registry import same_game
 
     ships = f"(games with one: {', '.join(shipped_agents())}); pass a run directory or a .pt file"
     try:
-        game_id = canonical_game_id(game)  # connect_four for pettingzoo's connect_four_v3
-        path = pretrained_path(game_id.partition("(")[0], game_id)
+        path = pretrained_path_for(game)
     except ValueError:
         raise SpecError(f"no pre-trained agent ships for {game.name} {ships}") from None
     trained = read_checkpoint(path)["game_id"]

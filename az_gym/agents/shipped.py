@@ -54,6 +54,16 @@ def _variant(game_id: str) -> str | None:
     return f"{name}@{rest[:-1].replace(' ', '')}"
 
 
+def pretrained_path_for(game: Any) -> Path:
+    """The shipped file for ``game`` (a :class:`~az_gym.game.Game`), found by its canonical
+    id: ``othello(size=6)`` takes the 6x6 file, pettingzoo's ``connect_four_v3`` the Connect
+    Four one. Raises ``ValueError`` as :func:`pretrained_path`."""
+    from az_gym.envs.registry import canonical_game_id
+
+    game_id = canonical_game_id(game)
+    return pretrained_path(game_id.partition("(")[0], game_id)
+
+
 def pretrained_path(name: str, game_id: str | None = None) -> Path:
     """The file of the agent shipped for game ``name``.
 

@@ -55,15 +55,14 @@ def read_initial_network(
     """
     from az_gym._suggest import did_you_mean
     from az_gym.checkpoint_format import CheckpointError, network_from_checkpoint, read_checkpoint
-    from az_gym.envs.registry import canonical_game_id, same_game
+    from az_gym.envs.registry import same_game
 
     path = Path(source)
     if str(source) == "pretrained" and not path.exists():
-        from az_gym.agents.shipped import available_pretrained, pretrained_path
+        from az_gym.agents.shipped import available_pretrained, pretrained_path_for
 
         try:
-            game_id = canonical_game_id(game)  # connect_four for pettingzoo's connect_four_v3
-            path = pretrained_path(game_id.partition("(")[0], game_id)
+            path = pretrained_path_for(game)
         except ValueError:
             raise RunDirError(
                 f"init_from='pretrained': no pre-trained agent ships for {game.game_id} "
