@@ -51,14 +51,20 @@ AGENT_SPECS: tuple[AgentSpec, ...] = (
 """Every agent spec the command line understands (one list; keep :func:`make_agent` in step)."""
 
 
-def agent_help(*, analyses: bool = False, human: bool = True) -> str:
-    """The one-line ``--help`` text of an agent argument: the specs a command takes (with
-    ``analyses``, those ``az-gym analyse`` can show; without ``human``, no ``human``)."""
-    kinds = [
+def offered_specs(*, analyses: bool = False, human: bool = True) -> list[str]:
+    """The syntaxes of the specs a command takes: with ``analyses``, those ``az-gym
+    analyse`` can show; without ``human``, no ``human`` (where the user is the human)."""
+    return [
         s.syntax
         for s in AGENT_SPECS
         if (s.analyses or not analyses) and (human or s.syntax != "human")
     ]
+
+
+def agent_help(*, analyses: bool = False, human: bool = True) -> str:
+    """The one-line ``--help`` text of an agent argument: the specs a command takes (see
+    :func:`offered_specs`)."""
+    kinds = offered_specs(analyses=analyses, human=human)
     return "agent spec: " + " | ".join(kinds) + " (see `az-gym list`)"
 
 
@@ -160,10 +166,11 @@ _KINDS = ("random", "one_step", "alphabeta", "mcts", "human", "pretrained", "net
 """The spec keywords, for "did you mean" on a misspelt one."""
 
 
-def _unknown(spec: str) -> SpecError:
-    kinds = ", ".join(s.syntax for s in AGENT_SPECS)
+def _unknown(spec: str, offered: list[str]) -> SpecError:
+    kinds = ", ".join(offered)
     kind, colon, rest = spec.partition(":")
-    close = did_you_mean(kind, _KINDS) if "/" not in kind else None
+    words = [k for k in _KINDS if any(o.startswith(k) for o in offered)]
+    close = did_you_mean(kind, words) if "/" not in kind else None
     guess = f"did you mean {close + colon + rest!r}? " if close else ""
     return SpecError(
         f"unknown agent {spec!r}: not an agent name nor an existing file or directory "
@@ -171,7 +178,7 @@ def _unknown(spec: str) -> SpecError:
     )
 
 
-def _alphazero(spec: str, target: str, game: Game) -> Any:
+def _alphazero(spec: str, target: str, game: Game, offered: list[str]) -> Any:
     """The AlphaZero agent of ``target`` (``PATH[:SIMS][:sym]`` or ``pretrained[:SIMS][:sym]``).
 
     A trailing ``:400`` is a budget and a trailing ``:sym`` turns on
@@ -186,6 +193,9 @@ def _alphazero(spec: str, target: str, game: Game) -> Any:
             target, sims = head, _count(spec, tail, "SIMS")
         elif sep and tail.lower() == "sym" and sym is None:
             target, sym = head, True
+    tail = target.rpartition(":")[2]
+    if ":" in target and did_you_mean(tail.lower(), ["sym"]) and not Path(target).exists():
+        raise SpecError(f"agent {spec!r}: no option {tail!r} (did you mean ':sym'?)")
     head = target.partition(":")[0]
     leftover = head.lower() == "pretrained" and target.lower() != "pretrained"
     if leftover and not Path(target).exists():
@@ -197,7 +207,7 @@ def _alphazero(spec: str, target: str, game: Game) -> Any:
     if path.is_dir():
         agent = _run_agent(path, game, sym)
     elif not path.exists():
-        raise _unknown(spec)
+        raise _unknown(spec, offered)
     else:
         from az_gym.agents import AlphaZeroAgent  # torch: only once the file is known to exist
 
@@ -211,13 +221,23 @@ _NO_SEARCH = frozenset(
 """The spec kinds with no AlphaZero search, so no ``:sym``."""
 
 
-def make_agent(spec: str, game: Game, *, seed: int | None = None) -> Any:
+def make_agent(
+    spec: str,
+    game: Game,
+    *,
+    seed: int | None = None,
+    analyses: bool = False,
+    human: bool = True,
+) -> Any:
     """Build the agent that ``spec`` names (see :data:`AGENT_SPECS`) to play ``game``.
 
     Args:
         spec: the spec as typed (keyword kinds are case-insensitive).
         game: the game it will play; agents made for another game are refused here.
         seed: seed of the agent's random stream.
+        analyses: only agents that can analyse a position (``az-gym analyse``).
+        human: whether ``human`` is taken (not where the user already is the human:
+            ``play``, ``serve``). Errors list the specs these two leave.
 
     Raises:
         SpecError: an unknown spec or a bad number in it; ``ValueError`` (from the loaders)
@@ -225,8 +245,18 @@ def make_agent(spec: str, game: Game, *, seed: int | None = None) -> Any:
     """
     from az_gym import agents
 
+    offered = offered_specs(analyses=analyses, human=human)
     kind, colon, arg = spec.partition(":")
     kind = kind.lower().replace("-", "_")
+    if analyses and kind in ("human", "dqn"):
+        raise SpecError(
+            f"agent {spec!r} cannot analyse a position; these can: {', '.join(offered)}"
+        )
+    if kind == "human" and not human:
+        raise SpecError(
+            f"agent {spec!r}: you are the human here; name an agent to play against "
+            f"({', '.join(offered)})"
+        )
     if kind in _NO_SEARCH and any(part.lower() == "sym" for part in arg.split(":")):
         raise SpecError(
             f"agent {spec!r}: ':sym' averages an AlphaZero search over the game's symmetries "
@@ -246,7 +276,13 @@ def make_agent(spec: str, game: Game, *, seed: int | None = None) -> Any:
     if kind == "dqn" and colon:
         if not Path(arg).is_file():
             raise SpecError(f"agent {spec!r}: no file {arg!r}")
-        agent = agents.DQNAgent.load(arg, game)
+        try:
+            agent = agents.DQNAgent.load(arg, game)
+        except ValueError as e:  # the loader's messages name the method, not the spec
+            why = str(e).removeprefix("DQNAgent.load: ")
+            if "AlphaZeroAgent.load reads it" in why:
+                why += f"; as an agent spec: {arg} without 'dqn:'"
+            raise SpecError(f"agent {spec!r}: {why}") from None
     elif kind == "network" and colon:
         if any(part.lower() == "sym" for part in arg.split(":")[1:]):
             raise SpecError(
@@ -261,8 +297,8 @@ def make_agent(spec: str, game: Game, *, seed: int | None = None) -> Any:
             )
         if not arg or arg in (".", "./"):
             raise SpecError(f"agent {spec!r}: name a run directory or a .pt file after network:")
-        agent = agents.NetworkOnlyAgent(_alphazero(spec, arg, game), seed=seed)
+        agent = agents.NetworkOnlyAgent(_alphazero(spec, arg, game, offered), seed=seed)
     else:
-        agent = _alphazero(spec, spec, game)
+        agent = _alphazero(spec, spec, game, offered)
     agent.check_game(game)
     return agent

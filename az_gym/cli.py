@@ -203,7 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     an = game_cmd("analyse", "show an agent's view of a position (AlphaZero: visits, Q, priors)")
     an.add_argument("agent", help=agent_help(analyses=True))
-    an.add_argument("moves", nargs="*", help="moves from the start, by name (e.g. b2 a1)")
+    an.add_argument(
+        "moves",
+        nargs="*",
+        help="moves from the start, by name (e.g. b2 a1) or, where no move has that name, "
+        "by action index (as play takes them)",
+    )
     an.set_defaults(func=cmd_analyse)
 
     be_help = "quick speed figures (full benchmarks: bench/*.py)"

@@ -202,7 +202,7 @@ def cmd_play(args: argparse.Namespace) -> int:
     from az_gym.agents import play_against
 
     game = _game_from_args(args.game, args.option)
-    opponent = make_agent(args.opponent, game, seed=args.seed)
+    opponent = make_agent(args.opponent, game, seed=args.seed, human=False)
     seat = 1 if args.second else 0
     play_against(game, opponent, seat, opponent_name=args.opponent, seed=args.seed)
     return 0
@@ -301,7 +301,10 @@ def cmd_tournament(args: argparse.Namespace) -> int:
 
 
 def _replay(game: Any, moves: Sequence[str]) -> Any:
-    """The position after ``moves`` (names) from the start; a bad move is one clear error."""
+    """The position after ``moves`` (names, or indices as ``play`` takes them) from the
+    start; a bad move is one clear error."""
+    from az_gym.agents.human import text_to_action
+
     state = game.initial_state()
     for i, text in enumerate(moves):
         before = f"after {' '.join(moves[:i])}" if i else "at the start"
@@ -309,7 +312,7 @@ def _replay(game: Any, moves: Sequence[str]) -> Any:
         if game.is_terminal(state):
             raise CliError(f"move {i + 1} {text!r}: the game is already over {before}")
         try:
-            action = game.string_to_action(text)
+            action = text_to_action(game, text)
         except ValueError:
             raise CliError(
                 f"move {i + 1} {text!r} is not a move of {game.name}; legal moves {before}: {legal}"
@@ -326,10 +329,7 @@ def cmd_analyse(args: argparse.Namespace) -> int:
     state = _replay(game, args.moves)
     if game.is_terminal(state):
         raise CliError(f"the game is over after {' '.join(args.moves)}: nothing to analyse")
-    agent = make_agent(args.agent, game, seed=args.seed)
-    if not callable(getattr(agent, "analyse", None)):
-        can = ", ".join(s.syntax for s in AGENT_SPECS if s.analyses)
-        raise CliError(f"agent {args.agent!r} cannot analyse a position; these can: {can}")
+    agent = make_agent(args.agent, game, seed=args.seed, analyses=True, human=False)
     print(agent.analyse((game, state)))
     return 0
 
@@ -385,6 +385,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CliError(
             f"agent {args.agent!r} has no policy-value network to export; export takes a run "
             "directory, an AlphaZero .pt file, pretrained or network:RUN"
+        )
+    sims = [p for p in args.agent.split(":")[1:] if p.isdigit()]
+    if sims and not Path(args.agent).exists():  # ONNX holds the network; no search to size
+        raise CliError(
+            f"agent {args.agent!r}: export writes the network, which runs no search, so "
+            f"':{sims[0]}' (simulations) would change nothing; drop it"
         )
     out = _output_file(args.out, f"{Path(args.game).name.partition(':')[0]}.onnx")
     if out.exists() and out.suffix.lower() != ".onnx":  # a checkpoint, say: not overwritten

@@ -82,6 +82,30 @@ class NetworkConfig:
         return cls(**{**d, "hidden": tuple(d.get("hidden", (128, 128)))})
 
 
+_KIND_FIELDS = {
+    "resnet": ("num_blocks", "num_filters", "num_policy_head_filters", "num_value_head_filters"),
+    "mlp": ("hidden",),
+}
+"""The :class:`NetworkConfig` fields only one kind of network reads."""
+
+
+def network_kind(config: NetworkConfig, observation_shape: tuple[int, ...]) -> str:
+    """The kind of network ``config`` builds for observations of ``observation_shape``:
+    ``"resnet"`` or ``"mlp"`` (``"auto"``: resnet for ``[H, W, C]``, else mlp)."""
+    if config.kind != "auto":
+        return config.kind
+    return "resnet" if len(observation_shape) == 3 else "mlp"
+
+
+def unused_network_fields(
+    config: NetworkConfig, observation_shape: tuple[int, ...]
+) -> dict[str, str]:
+    """The fields of ``config`` its network ignores for ``observation_shape``, each with the
+    kind that reads it (``{"num_filters": "resnet", ...}`` for an MLP)."""
+    kind = network_kind(config, tuple(observation_shape))
+    return {f: other for other, fields in _KIND_FIELDS.items() if other != kind for f in fields}
+
+
 class NetOutput(NamedTuple):
     """What :meth:`PolicyValueNet.forward` returns for a batch of ``B`` positions."""
 
@@ -135,9 +159,7 @@ class PolicyValueNet(nn.Module):
         self.observation_shape = tuple(int(x) for x in observation_shape)
         self.num_actions = int(num_actions)
         cfg = config or NetworkConfig()
-        kind = cfg.kind
-        if kind == "auto":
-            kind = "resnet" if len(self.observation_shape) == 3 else "mlp"
+        kind = network_kind(cfg, self.observation_shape)
         if kind == "resnet" and len(self.observation_shape) != 3:
             raise ValueError(
                 f"NetworkConfig.kind = 'resnet' needs a 3-D [H, W, C] observation, "

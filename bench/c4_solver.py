@@ -263,7 +263,9 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
     import time
 
-    ap = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        description=" ".join(main.__doc__.split("\n\n")[0].split()).replace("``", "`")
+    )
     ap.add_argument("moves", nargs="?", default="", help="columns played, counted from 1")
     ap.add_argument("--weak", action="store_true", help="win/draw/loss only")
     ap.add_argument("--budget", type=float, default=1e9, help="negamax nodes at most")

@@ -108,7 +108,9 @@ def gymnasium_rows(calls: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()).replace("``", "`")
+    )
     parser.add_argument("--calls", type=int, default=500, help="timed calls per fast cell")
     parser.add_argument("--quick", action="store_true", help="20 calls: a smoke run")
     args = parser.parse_args()

@@ -183,7 +183,9 @@ def _slug(name: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments, train what is missing, measure, print the table."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
+    ap = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()).replace("``", "`")
+    )
     ap.add_argument("--minutes", type=float, default=40.0, help="wall-clock budget per run")
     ap.add_argument("--config", action="append", default=[], metavar="'NAME: O1; O2'",
                     help="a configuration (replaces the defaults; repeatable)")  # fmt: skip

@@ -150,7 +150,9 @@ def table(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()).replace("``", "`")
+    )
     parser.add_argument("--quick", action="store_true", help="tiny budgets: checks it runs")
     parser.add_argument("--repeats", type=int, default=3, help="timings per cell (median)")
     parser.add_argument("--updates", type=int, default=300, help="learning updates")

@@ -152,7 +152,9 @@ def run_tictactoe(steps: int, games: int, seed: int) -> None:
 
 def main() -> None:
     """Parse the arguments and run both benchmarks."""
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()).replace("``", "`")
+    )
     ap.add_argument("--budget", type=int, default=60_000, help="CartPole env-step budget")
     ap.add_argument("--eval-every", type=int, default=2_500, help="steps between checks")
     ap.add_argument("--target", type=float, default=195.0, help="100-episode mean to reach")

@@ -37,7 +37,9 @@ def _load() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark (see the module docstring)."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()).replace("``", "`")
+    )
     ap.add_argument("--games", type=int, default=32, help="games per timed round")
     ap.add_argument("--workers", type=int, default=32, help="games in lockstep")
     ap.add_argument("--sims", type=int, default=None, help="default: the tuned file's")

@@ -122,7 +122,9 @@ def adapter_game() -> tuple[str, Callable[[], Game]] | None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run every measurement and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()).replace("``", "`")
+    )
     parser.add_argument("--seconds", type=float, default=2.0, help="seconds per measurement")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random moves")
     args = parser.parse_args(argv)

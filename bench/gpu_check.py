@@ -125,7 +125,9 @@ def ray_self_play(spec: NetSpec, weights, num_gpus: int, args) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the check (see the module docstring); 2 when no CUDA device is usable."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()).replace("``", "`")
+    )
     ap.add_argument("--blocks", type=int, default=5)
     ap.add_argument("--filters", type=int, default=64)
     ap.add_argument("--batch", type=int, default=256, help="learning batch size")

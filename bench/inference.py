@@ -186,7 +186,9 @@ def bench_move(engine: str, rounds: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark (see the module docstring)."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()).replace("``", "`")
+    )
     ap.add_argument("--engines", default=",".join(ENGINES), help=f"of {list(ENGINES)}")
     ap.add_argument("--games", default=",".join(available_pretrained()))
     ap.add_argument("--batches", default="1,8,64,256")

@@ -121,7 +121,9 @@ def solver_errors(new_k: int, seed: int, extra: tuple[int, ...] = ()) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()).replace("``", "`")
+    )
     ap.add_argument("--ks", default="1,4,8,16", help="leaves per call to time, first = base")
     ap.add_argument("--moves", type=int, default=10, help="positions timed per game")
     ap.add_argument("--games", type=int, default=0, help="strength games (0: none)")

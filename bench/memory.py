@@ -67,7 +67,9 @@ def _data_bytes(data: TrainingData) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark (see the module docstring)."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()).replace("``", "`")
+    )
     ap.add_argument("--games", default="connect_four,gomoku")
     ap.add_argument("--samples", type=int, default=100_000, help="samples in each buffer")
     args = ap.parse_args(argv)

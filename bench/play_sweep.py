@@ -68,7 +68,9 @@ def parse_try(text: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Play every setting and print its line; 2 with one error line on bad input."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("``", "`"))
+    p = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()).replace("``", "`")
+    )
     p.add_argument("game", help="registry name, e.g. gomoku")
     p.add_argument("agent", help="an AlphaZero agent spec, e.g. pretrained:400:sym")
     p.add_argument("opponent", help="any agent spec, e.g. alphabeta:3")

@@ -27,7 +27,9 @@ from selfplay import Round, Setup, add_arguments, load, ratio_line
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark (see the module docstring)."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()).replace("``", "`")
+    )
     add_arguments(ap)
     ap.add_argument("--cpus-per-node", type=int, default=1, help="CPUs (actors) per node")
     args = ap.parse_args(argv)

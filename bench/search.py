@@ -68,7 +68,9 @@ def game_call_rate(game, n: int = 20000, seed: int = 0) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()).replace("``", "`")
+    )
     parser.add_argument("--sims", type=int, default=200, help="simulations per tree")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args()

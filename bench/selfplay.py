@@ -176,7 +176,9 @@ class Setup:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark (see the module docstring)."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()).replace("``", "`")
+    )
     add_arguments(ap)
     ap.add_argument("--processes", default="1,2", help="process counts to compare (1: in-process)")
     args = ap.parse_args(argv)

@@ -64,7 +64,9 @@ def measure(agent, rows: list[dict], game: ConnectFour, solver: bool) -> dict[st
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the arguments and print the table."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()).replace("``", "`")
+    )
     ap.add_argument("--sims", default="32,200", help="comma-separated simulation budgets")
     ap.add_argument("--positions", type=int, default=200, help="positions per stage")
     ap.add_argument("--seed", type=int, default=0)

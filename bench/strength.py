@@ -220,7 +220,9 @@ def _iterations(
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the arguments, build the positions, print the error rates."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()).replace("``", "`")
+    )
     ap.add_argument("agent", help="agent spec or run directory (see `az-gym list`)")
     ap.add_argument("--positions", type=int, default=200, help="positions per stage")
     ap.add_argument("--seed", type=int, default=0)

@@ -92,7 +92,9 @@ def losses_against_perfect(trainer: Trainer, games: int, seed: int) -> tuple[int
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark (see the module docstring)."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()).replace("``", "`")
+    )
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--games", type=int, default=100, help="games per colour vs perfect play")
     ap.add_argument("--run-dir", default=None, help="default: a temporary folder")

@@ -106,6 +106,10 @@ def test_training_into_a_used_run_dir_gives_the_command_to_resume(
     err = capsys.readouterr().err
     assert "1 of 1 iterations done" in err
     assert f"raise num_iters: `az-gym train tictactoe --resume --run-dir '{run}' --set" in err
+    # --quiet hides progress, not that nothing was trained (it once printed nothing)
+    assert main(["train", "tictactoe", "--resume", "--run-dir", str(run), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "the run is complete; to train further" in err and "1 of 1" not in err
 
 
 def test_resuming_a_run_dir_that_does_not_exist_says_so(

@@ -16,6 +16,8 @@ import pytest
 from az_gym.agent_specs import AGENT_HELP, AGENT_SPECS
 from az_gym.cli import build_parser, main
 
+PRETRAINED_TTT = str(Path(__file__).resolve().parents[1] / "az_gym" / "pretrained" / "tictactoe.pt")
+
 COMMANDS = [
     "train",
     "play",
@@ -139,7 +141,25 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
             "play", "gomoku", "-o", "size=15", "--opponent", "pretrained"
         ],
         "unknown move": ["analyse", "tictactoe", "random", "b2", "zz"],
-        "move by index": ["analyse", "tictactoe", "random", "4"],
+        "move index past the actions": ["analyse", "tictactoe", "random", "9"],
+        "human as play's opponent": ["play", "tictactoe", "--opponent", "human"],
+        "unknown agent in analyse": ["analyse", "tictactoe", "no_such_agent"],
+        "dqn in analyse": ["analyse", "tictactoe", "dqn:no_such.pt"],
+        "misspelt :sym": ["evaluate", "tictactoe", "pretrained:16:symm", "random"],
+        "AlphaZero file as dqn": ["evaluate", "tictactoe", f"dqn:{PRETRAINED_TTT}", "random"],
+        "export with simulations": [
+            "export", "tictactoe", "pretrained:16", "--out", f"{t}/sims.onnx"
+        ],
+        "resnet field on an mlp": [
+            "train", "tictactoe", "--set", "network.num_filters=8", "--run-dir", f"{t}/mlp"
+        ],
+        "mlp field on a resnet": [
+            "train", "connect_four", "--set", "network.hidden=[8]", "--run-dir", f"{t}/res"
+        ],
+        "scalar for an array": [
+            "train", "tictactoe", "--set", "network.hidden=64", "--run-dir", f"{t}/arr"
+        ],
+        "misspelt none": ["train", "tictactoe", "--set", "arena=nonee", "--run-dir", f"{t}/arn"],
         "illegal move": ["analyse", "tictactoe", "random", "b2", "b2"],
         "move after the end": ["analyse", "tictactoe", "random", *"a1 b1 a2 b2 a3 c3".split()],
         "human cannot analyse": ["analyse", "tictactoe", "human"],
@@ -206,6 +226,19 @@ def test_error_messages_say_what_to_do(tmp_path: Path) -> None:
     assert "'b2' is illegal after b2; legal moves: a3" in err("illegal move")
     assert "tictactoe takes no option size" in err("unknown option")
     assert "these can: random, one_step" in err("human cannot analyse")
+    # each listed specs the command does not take (human, dqn), or said nothing useful
+    assert "human" not in err("unknown agent in analyse").partition("agent specs")[2]
+    assert "dqn" not in err("unknown agent in analyse")
+    assert "cannot analyse a position" in err("dqn in analyse")
+    assert "you are the human here" in err("human as play's opponent")  # played itself
+    assert "(did you mean ':sym'?)" in err("misspelt :sym")
+    dqn = err("AlphaZero file as dqn")
+    assert "DQNAgent.load" not in dqn and f"{PRETRAINED_TTT} without 'dqn:'" in dqn
+    assert "':16' (simulations) would change nothing" in err("export with simulations")
+    assert "network is an MLP" in err("resnet field on an mlp")  # it trained, ignoring it
+    assert "network is a ResNet" in err("mlp field on a resnet")
+    assert "e.g. network.hidden=[64]" in err("scalar for an array")
+    assert "(did you mean 'none'?)" in err("misspelt none")
     assert "is a directory" in err("evaluate --out a directory")
     other_options = err("pretrained for other options")  # it named the package's file path
     assert "agent plays gomoku(size=9) only" in other_options and ".pt'" not in other_options
@@ -295,6 +328,33 @@ def test_analyse_every_spec_that_can(
     assert expected in out
     footer = "a b c" if game == "tictactoe" else "1 2 3 4 5 6 7"
     assert out.count(footer) == 1
+
+
+@pytest.mark.parametrize(
+    ("game", "typed", "named"), [("tictactoe", "4", "b2"), ("connect_four", "4", "4")]
+)
+def test_analyse_takes_moves_as_play_does(
+    game: str, typed: str, named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # analyse once refused the index `4` that play took; a name is read first (Connect
+    # Four's "4" is column 4, action 3), then the index.
+    assert main(["analyse", game, "random", typed]) == 0
+    by_index = capsys.readouterr().out
+    assert main(["analyse", game, "random", named]) == 0
+    assert by_index == capsys.readouterr().out
+
+
+def test_text_to_action_reads_names_first() -> None:
+    import az_gym
+    from az_gym.agents.human import text_to_action
+    from az_gym.game import IllegalActionError
+
+    ttt, c4 = az_gym.make_game("tictactoe"), az_gym.make_game("connect_four")
+    assert text_to_action(ttt, " B2 ") == text_to_action(ttt, "4") == 4
+    assert text_to_action(c4, "4") == 3 and text_to_action(c4, "0") == 0
+    for bad in ("9", "-1", "b9", ""):
+        with pytest.raises(IllegalActionError):
+            text_to_action(ttt, bad)
 
 
 def test_alphabeta_analysis_values_every_move(capsys: pytest.CaptureFixture[str]) -> None:

@@ -345,7 +345,7 @@ def test_the_run_page_follows_a_real_run_and_its_best_network_plays(tmp_path: Pa
     ("args", "needle"),
     [
         (["tictactoe", "--agent", "no_such_agent"], "unknown agent 'no_such_agent'"),
-        (["tictactoe", "--agent", "human"], "--agent human"),
+        (["tictactoe", "--agent", "human"], "agent 'human': you are the human here"),
         (
             ["tictactoe", "pettingzoo.classic.tictactoe_v3:env", "--agent", "pretrained"],
             "no agent offered plays pettingzoo.classic.tictactoe_v3:env (pretrained: no pre",

@@ -314,7 +314,11 @@ class DQNAgent(Agent):
         """
         data = safe_torch_load(path)
         if data.get("format") != _FORMAT:
-            raise ValueError(f"DQNAgent.load: {path} is not an az_gym DQN checkpoint")
+            from az_gym.checkpoint_format import CHECKPOINT_FORMAT
+
+            az = data.get("format") == CHECKPOINT_FORMAT
+            what = " (an AlphaZero agent's: AlphaZeroAgent.load reads it)" if az else ""
+            raise ValueError(f"DQNAgent.load: {path} is not an az_gym DQN checkpoint{what}")
         if data.get("version") != _VERSION:
             raise ValueError(f"DQNAgent.load: {path} has version {data.get('version')!r}")
         try:

@@ -62,13 +62,10 @@ class HumanAgent(Agent):
         answer = text.strip()
         if answer.lower() in QUIT_WORDS:
             raise HumanQuit(f"{self.name}: quit at the player's request")
-        legal = game.legal_actions(state)
         try:
-            action = game.string_to_action(answer)
+            action = text_to_action(game, answer)
         except IllegalActionError:
-            if not answer.isdigit():
-                raise IllegalActionError(answer, legal, game.name) from None
-            action = int(answer)
+            raise IllegalActionError(answer, game.legal_actions(state), game.name) from None
         return game.check_action(state, action)
 
     def act_state(self, game: Game, state: State) -> int:
@@ -97,6 +94,23 @@ class HumanAgent(Agent):
                         f"{self.name}: no legal move after {attempts} answers "
                         f"(max_attempts={self.max_attempts})"
                     ) from None
+
+
+def text_to_action(game: Game, text: str) -> int:
+    """The action a typed move names: its name (``b2``; case and spaces ignored), else its
+    index (``4``) when no action has that name. The one reading of a typed move, for
+    ``play`` and ``analyse`` alike; legality is the caller's check.
+
+    Raises:
+        IllegalActionError: neither a name nor an index in ``0..num_actions - 1``.
+    """
+    try:
+        return game.string_to_action(text)
+    except IllegalActionError:
+        answer = text.strip()
+        if not answer.isdigit() or int(answer) >= game.num_actions:
+            raise
+        return int(answer)
 
 
 def result_words(returns: np.ndarray, player: int) -> str:

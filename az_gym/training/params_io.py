@@ -70,6 +70,10 @@ def _decode(tp: Any, value: Any, path: str) -> Any:
                 return _decode(a, value, path)
             except ParamsError as e:
                 errors.append(str(e))
+        if type(None) in args:  # an optional part: ``none`` turns it off
+            close = isinstance(value, str) and did_you_mean(value, [NONE])
+            guess = f" (did you mean {NONE!r}?)" if close else ""
+            raise ParamsError("; ".join(errors) + f", or {NONE} to leave it out{guess}")
         raise ParamsError("; ".join(errors))
     if tp is Any:
         return value
@@ -98,7 +102,8 @@ def _decode(tp: Any, value: Any, path: str) -> Any:
         raise ParamsError(f"{path}={value!r} must be one of {names}")
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
-            raise ParamsError(f"{path}={value!r} must be an array")
+            example = f", e.g. {path}=[{value!r}]" if isinstance(value, (int, float)) else ""
+            raise ParamsError(f"{path}={value!r} must be an array{example}")
         item = args[0] if args else Any
         return tuple(_decode(item, v, f"{path}.{i}") for i, v in enumerate(value))
     if origin is dict or tp is dict:

@@ -120,6 +120,7 @@ class Trainer(TrainerState):
         if not isinstance(params, Params):
             raise ParamsError(f"Trainer: params={params!r} must be a Params, a TOML path or None")
         params = apply_overrides(params, override_list(overrides))
+        _check_network_overrides(params.network, self.game, override_list(overrides))
         params.validate_for_game(self.game)
         check_benchmark(params)
         check_processes(params)
@@ -377,7 +378,8 @@ class Trainer(TrainerState):
                 if self.resume_command
                 else f"overrides=['num_iters={more}']"
             )
-            self._say(f"the run is complete; to train further, raise num_iters: {how}")
+            # shown when quiet too: otherwise a quiet resume of a finished run says nothing
+            self._say(f"the run is complete; to train further, raise num_iters: {how}", True)
         try:
             while self.iteration < self.params.num_iters:
                 start = time.perf_counter()
@@ -430,3 +432,31 @@ class Trainer(TrainerState):
         from az_gym.progress import progress
 
         return progress(total, desc, unit=unit, enabled=not self.quiet)
+
+
+def _check_network_overrides(network: Any, game: Any, overrides: list[str]) -> None:
+    """Refuse an override of a network field that the game's network does not read
+    (``network.num_filters`` on an MLP), which would otherwise change nothing, silently.
+
+    Raises:
+        ParamsError: names the field, the network's kind and the fields it reads.
+    """
+    from az_gym.networks import unused_network_fields
+    from az_gym.training.params import ParamsError
+
+    unused = unused_network_fields(network, tuple(game.observation_shape))
+    for item in overrides:
+        field = item.partition("=")[0].strip().removeprefix("network.")
+        if item.strip().startswith("network.") and field in unused:
+            names = {"mlp": "an MLP", "resnet": "a ResNet"}
+            kind, other = ("resnet" if unused[field] == "mlp" else "mlp"), unused[field]
+            reads = (
+                "hidden (e.g. network.hidden=[64, 64])"
+                if kind == "mlp"
+                else ("num_blocks, num_filters, num_policy_head_filters, num_value_head_filters")
+            )
+            raise ParamsError(
+                f"override {item!r}: {game.name}'s network is {names[kind]} (network.kind = "
+                f"{network.kind!r}), which has no {field}; its size is set by {reads} (or "
+                f"network.kind={other} for {names[other]})"
+            )

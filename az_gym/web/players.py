@@ -118,7 +118,7 @@ class Offer:
         spec, game = self.specs[a], self.games[g].game
         run = run_directory(spec)
         iteration = _run_iteration(run) if run is not None else None
-        return _Pooled(self._make(spec, game, seed=self._seed), iteration)
+        return _Pooled(self._make(spec, game, seed=self._seed, human=False), iteration)
 
     # ----------------------------------------------------------------- lookups
     def game(self, index: Any) -> GameChoice:

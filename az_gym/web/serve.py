@@ -128,8 +128,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise ValueError(f"--max-games {args.max_games}: must be >= 1")
     games = _games(args.games or list(DEFAULT_GAMES))
     specs = list(args.agent or DEFAULT_AGENTS)
-    if any(s.lower() == "human" for s in specs):
-        raise ValueError("--agent human: you are the human here; name an agent to play against")
     run_dir = Path(args.run) if args.run else None
     run_game = run_agent = None
     if run_dir is not None:
