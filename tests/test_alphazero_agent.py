@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+import az_gym
 from az_gym.agents.alphazero import AlphaZeroAgent, Analysis
 from az_gym.envs.tictactoe import TicTacToe
 from az_gym.mcts import MctsParams
@@ -281,7 +282,7 @@ def test_with_simulations_shares_the_network() -> None:
     s = g.initial_state()
     strong.act_state(g, s)
     assert strong._mcts.search([s], num_simulations=0).visits.sum() == 40
-    with pytest.raises(ValueError, match="n = 0"):
+    with pytest.raises(ValueError, match="with_simulations: n=0 must be an integer >= 1"):
         agent.with_simulations(0)
 
 
@@ -424,3 +425,26 @@ def test_repr_says_what_the_agent_searches():
     agent = az_gym.pretrained("tictactoe", simulations=40, symmetry_averaging=True)
     text = repr(agent)  # it was "<AlphaZeroAgent alphazero>" whatever the agent
     assert text.startswith("<AlphaZeroAgent tictactoe: PUCT 40 simulations, symmetry-averaged")
+
+
+def test_save_refuses_a_directory_and_makes_parents(tmp_path: Path) -> None:
+    # save("/tmp") once raised torch's "[enforce fail at inline_container.cc] ... open
+    # file failed"; a missing folder raised "Parent directory ... does not exist".
+    from az_gym.agents import DQNAgent
+
+    agent = AlphaZeroAgent(az_gym.make_game("tictactoe"), simulations=4)
+    with pytest.raises(IsADirectoryError, match="is a directory; give a file name"):
+        agent.save(tmp_path)
+    agent.save(tmp_path / "new" / "folder" / "agent.pt")
+    assert AlphaZeroAgent.load(tmp_path / "new" / "folder" / "agent.pt").game.name == "tictactoe"
+    dqn = DQNAgent(az_gym.make("tictactoe"))
+    with pytest.raises(IsADirectoryError):
+        dqn.save(tmp_path)
+    dqn.save(tmp_path / "dqn" / "agent.pt")
+    assert DQNAgent.load(tmp_path / "dqn" / "agent.pt").num_actions == 9
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["agent.pt", "agent.pt"]
+
+
+def test_pretrained_names_simulations_as_written() -> None:
+    with pytest.raises(ValueError, match=r"^simulations=0 must be an integer >= 1$"):
+        az_gym.pretrained("tictactoe", simulations=0)

@@ -500,3 +500,17 @@ def test_tictactoe_gym_view_runs_without_illegal_moves(mode: str) -> None:
     assert info["action_mask"][a] == 1
     wrapped = gym.make("az_gym/TicTacToe-v0")
     assert DQNAgent(wrapped).game_id == "tictactoe"
+
+
+def test_dqn_agent_takes_a_pettingzoo_env() -> None:
+    # DQNAgent(az_gym.make("tictactoe")) once refused the env AlphaZeroAgent takes.
+    from pettingzoo.classic import tictactoe_v3
+
+    import az_gym
+    from az_gym.agents import DQNAgent
+
+    native = DQNAgent(az_gym.make("tictactoe"))
+    assert (native.num_actions, native.game_id) == (9, az_gym.make_game("tictactoe").game_id)
+    assert DQNAgent(tictactoe_v3.env()).num_actions == 9
+    with pytest.raises(ValueError, match="a PettingZoo env, a Game or a pair"):
+        DQNAgent(3)

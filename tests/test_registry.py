@@ -105,3 +105,12 @@ def test_envs_never_import_torch() -> None:
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_misspelt_game_option_gets_did_you_mean() -> None:
+    import pytest
+
+    from az_gym.envs.registry import make_game
+
+    with pytest.raises(ValueError, match=r"no option sise \(did you mean 'size'\? its options: size\)"):
+        make_game("gomoku", sise=9)

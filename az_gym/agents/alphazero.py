@@ -112,6 +112,17 @@ def _options_hint(game_id: object, game: Game) -> str:
     return f"; play it on {name} with {', '.join(opts)} (az-gym: {flags})"
 
 
+def check_simulations(n: Any, name: str = "simulations") -> int:
+    """``n`` as a simulation count: an integer ``>= 1`` (a ``bool`` is not one).
+
+    Raises:
+        ValueError: anything else, naming ``name``.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"{name}={n!r} must be an integer >= 1")
+    return int(n)
+
+
 class AlphaZeroAgent(Agent):
     """Batched MCTS + :class:`PolicyValueNet` player.
 
@@ -174,12 +185,7 @@ class AlphaZeroAgent(Agent):
             )
         self.params = mcts if mcts is not None else MctsParams()
         if simulations is not None:
-            if (
-                isinstance(simulations, bool)
-                or not isinstance(simulations, (int, np.integer))
-                or simulations < 1
-            ):
-                raise ValueError(f"simulations={simulations!r} must be an integer >= 1")
+            check_simulations(simulations)
             self.params = dataclasses.replace(self.params, num_iters_per_turn=int(simulations))
         if self.params.symmetry_averaging:
             check_symmetric(self.game)
@@ -305,8 +311,7 @@ class AlphaZeroAgent(Agent):
         Raises:
             ValueError: ``n`` is not an integer ``>= 1``.
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"with_simulations: n = {n!r}; must be an integer >= 1")
+        check_simulations(n, "with_simulations: n")
         other = AlphaZeroAgent(
             self.game, self.network, self.params, simulations=n, use_gpu=self.device.type != "cpu",
             add_noise=self.add_noise, temperature=self.temperature, cache_size=self.cache_size,
@@ -357,9 +362,17 @@ class AlphaZeroAgent(Agent):
         export_onnx(self.network, path, symmetries=syms)
 
     def save(self, path: str | Path) -> None:
-        """Write weights, network config, game id and search parameters to one file."""
-        ckpt = make_checkpoint(self.network, self.game.game_id, self.params)
-        torch.save(ckpt, Path(path))
+        """Write weights, network config, game id and search parameters to one file.
+
+        The write is atomic (a crash leaves the old file or the new one, never half of
+        one) and makes missing parent directories.
+
+        Raises:
+            IsADirectoryError: ``path`` is a directory.
+        """
+        from az_gym._atomic import atomic_torch_save
+
+        atomic_torch_save(make_checkpoint(self.network, self.game.game_id, self.params), path)
 
     @classmethod
     def load(cls, path: str | Path, env_or_game: Any = None, **kwargs: Any) -> AlphaZeroAgent:

@@ -69,7 +69,9 @@ class DQNAgent(Agent):
 
     def __init__(self, env_or_spaces: Any, config: DQNConfig | None = None) -> None:
         """Build the networks for ``env_or_spaces``: a ``gymnasium.Env`` (Discrete actions, Box
-        observations), a :class:`~az_gym.game.Game`, or ``(observation_space, action_space)``."""
+        observations), a PettingZoo env (its rules, as ``AlphaZeroAgent`` takes it), a
+        :class:`~az_gym.game.Game`, or ``(observation_space, action_space)``. Learning
+        (:meth:`learn`) needs a Gymnasium env of the same spaces."""
         self.config = config if config is not None else DQNConfig()
         self.obs_shape, self.num_actions, self.game_id = env_spaces(env_or_spaces)
         self.device = resolve_device(self.config.use_gpu)
@@ -277,8 +279,12 @@ class DQNAgent(Agent):
 
     # ------------------------------------------------------------------ saving
     def save(self, path: str | Path) -> None:
-        """Write the config, spaces, game id, both networks and the optimizer state."""
-        torch.save(
+        """Write the config, spaces, game id, both networks and the optimizer state
+        (atomically, making missing parent directories; ``IsADirectoryError`` for a
+        directory)."""
+        from az_gym._atomic import atomic_torch_save
+
+        atomic_torch_save(
             {
                 "format": _FORMAT,
                 "version": _VERSION,
@@ -291,7 +297,7 @@ class DQNAgent(Agent):
                 "target_net": self.target_net.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
             },
-            Path(path),
+            path,
         )
 
     @classmethod

@@ -192,11 +192,17 @@ def env_spaces(env_or_spaces: Any) -> tuple[tuple[int, ...], int, str | None]:
         game = getattr(env_or_spaces.unwrapped, "game", None)
     elif isinstance(env_or_spaces, tuple) and len(env_or_spaces) == 2:
         (obs_space, act_space), game = env_or_spaces, None
-    else:
-        raise ValueError(
-            f"DQNAgent: env_or_spaces must be a gymnasium.Env, a Game or a pair "
-            f"(observation_space, action_space), got {type(env_or_spaces).__name__}"
-        )
+    else:  # a PettingZoo env (az_gym's or a pettingzoo.classic one): its rules
+        from az_gym.envs.registry import as_game
+
+        try:
+            return env_spaces(as_game(env_or_spaces))
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"DQNAgent: env_or_spaces must be a gymnasium.Env, a PettingZoo env, a Game "
+                f"or a pair (observation_space, action_space), got "
+                f"{type(env_or_spaces).__name__}"
+            ) from None
     if not isinstance(act_space, gym.spaces.Discrete):
         raise ValueError(f"DQNAgent: the action space must be Discrete, got {act_space}")
     if not isinstance(obs_space, gym.spaces.Box):

@@ -158,6 +158,10 @@ def pretrained(
                 "temperature=, use_gpu=, leaves_per_call=, symmetry_averaging=, inference= "
                 "and the game's options"
             ) from None
+    if simulations is not None:  # before the file is read, named as the caller wrote it
+        from az_gym.agents.alphazero import check_simulations
+
+        check_simulations(simulations)
     if symmetry_averaging and env_or_game is not None:  # not worded as a game mismatch below
         from az_gym.agents.alphazero import check_symmetric
         from az_gym.envs.registry import as_game

@@ -80,9 +80,11 @@ def make_game(name: str, **kwargs: Any) -> Game:
     known = list(inspect.signature(cls).parameters)
     unknown = sorted(set(kwargs) - set(known))
     if unknown:
+        close = did_you_mean(unknown[0], known) if len(unknown) == 1 else None
         raise ValueError(
             f"{name} takes no option {', '.join(unknown)} "
-            f"(its options: {', '.join(known) if known else 'none'})"
+            + (f"(did you mean {close!r}? " if close else "(")
+            + f"its options: {', '.join(known) if known else 'none'})"
         )
     try:
         return cls(**kwargs)

@@ -1,6 +1,7 @@
 """Crash-safe file writes (and the fallback load over a list of checkpoints).
 
-Writes go to a temporary file in the target's directory (named ``.<name>.tmp-<pid>-<rand>``),
+The writes themselves live in :mod:`az_gym._atomic` (below the agents, whose ``save`` uses
+them too) and are re-exported here with :func:`atomic_link`. Writes go to a temporary file in the target's directory (named ``.<name>.tmp-<pid>-<rand>``),
 are flushed and fsync'ed, then renamed over the target with :func:`os.replace`, so a reader
 sees the old file or the new one, never half of one. A crash leaves at most a stray temp
 file, which loaders never read (:func:`remove_stale_temp_files` cleans them).
@@ -14,12 +15,19 @@ stays light.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from az_gym._atomic import (
+    TEMP_MARKER,
+    _temp_path,
+    atomic_torch_save,
+    atomic_write,
+    atomic_write_bytes,
+    fsync_dir,
+)
 from az_gym.checkpoint_format import CheckpointError, safe_torch_load
 
 __all__ = [
@@ -34,47 +42,6 @@ __all__ = [
     "remove_stale_temp_files",
     "safe_torch_load",
 ]
-
-TEMP_MARKER = ".tmp-"
-
-
-def fsync_dir(directory: str | Path) -> None:
-    """Flush ``directory``'s entries (new, renamed or removed files) to disk (no-op where
-    directories cannot be opened, e.g. on Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write a file atomically: ``write(f)`` fills a temp file that then replaces ``path``.
-
-    If ``write`` raises, the temp file is removed and ``path`` is untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_path(path)
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
-def _temp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}{TEMP_MARKER}{os.getpid()}-{secrets.token_hex(4)}")
 
 
 def atomic_link(source: str | Path, path: str | Path) -> None:
@@ -98,22 +65,6 @@ def atomic_link(source: str | Path, path: str | Path) -> None:
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (see the module docstring)."""
-    atomic_write(path, lambda f: f.write(data))
-
-
-def atomic_torch_save(obj: Any, path: str | Path) -> None:
-    """``torch.save(obj)`` to ``path`` atomically.
-
-    ``obj`` should hold only what :func:`safe_torch_load` accepts: tensors, numbers,
-    strings, ``None``, lists, tuples and dicts (e.g. ``state_dict()`` plus metadata).
-    """
-    import torch
-
-    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def load_latest_good(
