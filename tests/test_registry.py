@@ -112,5 +112,6 @@ def test_a_misspelt_game_option_gets_did_you_mean() -> None:
 
     from az_gym.envs.registry import make_game
 
-    with pytest.raises(ValueError, match=r"no option sise \(did you mean 'size'\? its options: size\)"):
+    meant = r"no option sise \(did you mean 'size'\? its options: size\)"
+    with pytest.raises(ValueError, match=meant):
         make_game("gomoku", sise=9)

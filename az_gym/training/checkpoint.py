@@ -1,10 +1,11 @@
 """Crash-safe file writes (and the fallback load over a list of checkpoints).
 
 The writes themselves live in :mod:`az_gym._atomic` (below the agents, whose ``save`` uses
-them too) and are re-exported here with :func:`atomic_link`. Writes go to a temporary file in the target's directory (named ``.<name>.tmp-<pid>-<rand>``),
-are flushed and fsync'ed, then renamed over the target with :func:`os.replace`, so a reader
-sees the old file or the new one, never half of one. A crash leaves at most a stray temp
-file, which loaders never read (:func:`remove_stale_temp_files` cleans them).
+them too) and are re-exported here with :func:`atomic_link`: a temporary file in the
+target's directory (named ``.<name>.tmp-<pid>-<rand>``), flushed and fsync'ed, then renamed
+over the target with :func:`os.replace`, so a reader sees the old file or the new one, never
+half of one. A crash leaves at most a stray temp file, which loaders never read
+(:func:`remove_stale_temp_files` cleans them).
 
 Loads go through :func:`az_gym.checkpoint_format.safe_torch_load` (zip and CRC-32 checks,
 ``torch.load(weights_only=True)``), the one loader that agent files use too; it and
