@@ -166,11 +166,26 @@ _KINDS = ("random", "one_step", "alphabeta", "mcts", "human", "pretrained", "net
 """The spec keywords, for "did you mean" on a misspelt one."""
 
 
+def canonical_spec(spec: str) -> str:
+    """``spec`` as :func:`make_agent` reads it, for telling specs apart: keyword kinds in
+    lower case under their main name (``RANDOM``, ``Alpha-Beta:3`` and ``rollout_mcts`` are
+    ``random``, ``alphabeta:3`` and ``mcts``); paths as written (file names are
+    case-sensitive), the one after ``network:`` or ``dqn:`` too."""
+    kind, colon, arg = spec.partition(":")
+    key = kind.lower().replace("-", "_")
+    key = {"alpha_beta": "alphabeta", "rollout_mcts": "mcts"}.get(key, key)
+    if key not in _KINDS:
+        return spec
+    return f"{key}{colon}{arg if key in ('network', 'dqn') else arg.lower()}"
+
+
 def _unknown(spec: str, offered: list[str]) -> SpecError:
     kinds = ", ".join(offered)
     kind, colon, rest = spec.partition(":")
     words = [k for k in _KINDS if any(o.startswith(k) for o in offered)]
     close = did_you_mean(kind, words) if "/" not in kind else None
+    if close == kind.lower():  # the keyword is right (network:nope): its path is what is wrong
+        close = None
     guess = f"did you mean {close + colon + rest!r}? " if close else ""
     return SpecError(
         f"unknown agent {spec!r}: not an agent name nor an existing file or directory "
@@ -178,7 +193,9 @@ def _unknown(spec: str, offered: list[str]) -> SpecError:
     )
 
 
-def _alphazero(spec: str, target: str, game: Game, offered: list[str]) -> Any:
+def _alphazero(
+    spec: str, target: str, game: Game, offered: list[str], network: bool = False
+) -> Any:
     """The AlphaZero agent of ``target`` (``PATH[:SIMS][:sym]`` or ``pretrained[:SIMS][:sym]``).
 
     A trailing ``:400`` is a budget and a trailing ``:sym`` turns on
@@ -206,6 +223,8 @@ def _alphazero(spec: str, target: str, game: Game, offered: list[str]) -> Any:
     path = _pretrained_path(game) if target.lower() == "pretrained" else Path(target)
     if path.is_dir():
         agent = _run_agent(path, game, sym)
+    elif not path.exists() and network:  # network:PATH
+        raise SpecError(f"agent {spec!r}: no run directory or .pt file {target!r}")
     elif not path.exists():
         raise _unknown(spec, offered)
     else:
@@ -246,6 +265,8 @@ def make_agent(
     from az_gym import agents
 
     offered = offered_specs(analyses=analyses, human=human)
+    if not spec.strip():  # Path("") is ".", which would be read as a run directory
+        raise SpecError(f"agent {spec!r} is empty; agent specs: {', '.join(offered)}")
     kind, colon, arg = spec.partition(":")
     kind = kind.lower().replace("-", "_")
     if analyses and kind in ("human", "dqn"):
@@ -275,7 +296,12 @@ def make_agent(
         return agents.MctsRolloutAgent(num_simulations=sims, seed=seed)
     if kind == "dqn" and colon:
         if not Path(arg).is_file():
-            raise SpecError(f"agent {spec!r}: no file {arg!r}")
+            what = (
+                f"{arg!r} is a directory, not a DQN file"
+                if Path(arg).is_dir()
+                else (f"no file {arg!r}")
+            )
+            raise SpecError(f"agent {spec!r}: {what}")
         try:
             agent = agents.DQNAgent.load(arg, game)
         except ValueError as e:  # the loader's messages name the method, not the spec
@@ -297,7 +323,9 @@ def make_agent(
             )
         if not arg or arg in (".", "./"):
             raise SpecError(f"agent {spec!r}: name a run directory or a .pt file after network:")
-        agent = agents.NetworkOnlyAgent(_alphazero(spec, arg, game, offered), seed=seed)
+        agent = agents.NetworkOnlyAgent(
+            _alphazero(spec, arg, game, offered, network=True), seed=seed
+        )
     else:
         agent = _alphazero(spec, spec, game, offered)
     agent.check_game(game)

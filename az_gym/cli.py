@@ -11,6 +11,7 @@ with exit status 2, never a traceback (see :func:`main`). This module holds the 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import warnings
@@ -44,6 +45,11 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         """Print ``message`` as one line and exit with status 2 (argparse's hook)."""
+        required = "the following arguments are required: "
+        if message.startswith(required):  # argparse names optional lists (moves) there too
+            lists = {a.dest for a in self._actions if a.nargs == "*" and not a.option_strings}
+            names = [n for n in message.removeprefix(required).split(", ") if n not in lists]
+            message = required + ", ".join(names)
         self.exit(2, f"az-gym: error: {message} (see `{self.prog} --help`)\n")
 
 
@@ -60,7 +66,10 @@ def _at_least(low: float, kind: type) -> Any:
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+            what = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if kind is float and not math.isfinite(value):  # inf would run forever
+            raise argparse.ArgumentTypeError(f"{text} must be a finite number")
         ok = value >= low if kind is int else value > low
         if not ok:
             rule = f">= {low}" if kind is int else f"> {low}"
@@ -159,7 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="start a new run from this network instead of random weights (fine-tuning): "
         "pretrained | RUN_DIR | FILE.pt; it must be the run's network (--set network.*)",
     )
-    t.add_argument("--quiet", action="store_true", help="no progress bars")
+    t.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars nor a line per iteration (errors, warnings, the end of the run "
+        "and the run directory still print)",
+    )
     t.set_defaults(func=cmd_train)
 
     pl = game_cmd("play", "play against an agent in the terminal (type 'quit' to stop)")
@@ -236,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from az_gym.web.serve import add_serve_command
 
-    add_serve_command(sub, agent_help(human=False))
+    add_serve_command(sub, agent_help(human=False), _at_least)
     return p
 
 
@@ -303,6 +317,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:  # argparse exits (2 on an error, 0 after --help): return that code instead
         _check_first_word(parser, words)
         args, extra = parser.parse_known_args(words)
+        if any(not x.startswith("-") for x in extra):  # a list after an option: `analyse
+            # GAME AGENT --seed 1 b2 a1` (argparse closes `moves` at the option), reread
+            command = parser.commands[args.command]
+            args, extra = command.parse_known_intermixed_args(words[1:])
+            args.command = words[0]
         if extra:  # name the subcommand's help, which lists what it takes
             command = parser.commands[args.command]
             flags = [s for a in command._actions for s in a.option_strings if s.startswith("--")]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from az_gym._suggest import did_you_mean
-from az_gym.agent_specs import AGENT_SPECS, make_agent, shipped_agents
+from az_gym.agent_specs import AGENT_SPECS, canonical_spec, make_agent, shipped_agents
 
 
 class CliError(ValueError):
@@ -33,6 +33,8 @@ def _options(options: Sequence[str]) -> dict[str, Any]:
         key, sep, value = opt.partition("=")
         if not sep or not key:
             raise ValueError(f"game option {opt!r} must look like KEY=VALUE (e.g. size=6)")
+        if key in kwargs:  # the last one would win, silently
+            raise ValueError(f"game option {key} given twice (-o {opt}); give it once")
         kwargs[key] = int(value) if value.lstrip("-").isdigit() else value
     return kwargs
 
@@ -49,11 +51,10 @@ def _game_and_options(name: str, options: Sequence[str]) -> tuple[Any, dict[str,
         factory = import_factory(name, kwargs)
         try:  # built once here: a bad -o or a factory of no env is the user's to fix
             as_game(factory)
-        except TypeError as e:
+        except (TypeError, ValueError) as e:  # no env, or the env refused an option value
             opts = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-            raise CliError(
-                f"game {name!r}: {name.partition(':')[2]}({opts}) gave no game: {e}"
-            ) from None
+            what = "gave no game" if isinstance(e, TypeError) else "failed"
+            raise CliError(f"game {name!r}: {name.partition(':')[2]}({opts}) {what}: {e}") from None
         return factory, {}
     from az_gym.envs.registry import available_games
 
@@ -216,21 +217,36 @@ def _output_file(path: str, example: str = "duel.json") -> Path:
     out = Path(path)
     if out.is_dir():
         raise CliError(f"--out {path}: is a directory; give a file name, e.g. {out / example}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+    _check_writable(path, out.parent)
+    if out.exists() and not os.access(out, os.W_OK):
         raise CliError(f"--out {path}: cannot write there (permission denied)")
     return out
 
 
 def _output_dir(path: str) -> Path:
     """Check (and create) the ``--out`` directory of a tournament before playing."""
+    if not path.strip():
+        raise CliError(f"--out {path!r}: give a directory name, e.g. results")
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise CliError(f"--out {path}: exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
-    if not os.access(out, os.W_OK):
-        raise CliError(f"--out {path}: cannot write there (permission denied)")
+    _check_writable(path, out)
     return out
+
+
+def _check_writable(path: str, directory: Path) -> None:
+    """Make ``directory`` (and its parents) and write and remove a probe file in it, so
+    that an ``--out`` that cannot be written is refused before any game is played
+    (``os.access`` says yes to root on ``/proc``)."""
+    import tempfile
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".az-gym-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise CliError(f"--out {path}: cannot write there ({e.strerror or e})") from None
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -239,7 +255,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     from az_gym.evaluation import evaluate
 
-    out = _output_file(args.out) if args.out else None
+    out = _output_file(args.out) if args.out is not None else None
     game = _game_from_args(args.game, args.option)
     # Without --seed, one is drawn, so that --out records what reproduces the duel.
     seed = args.seed if args.seed is not None else secrets.randbits(31)
@@ -276,10 +292,11 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     """A round robin with an Elo table (agents named by their specs)."""
     from az_gym.evaluation import tournament
 
-    twice = sorted({s for s in args.agents if args.agents.count(s) > 1})
+    keys = [canonical_spec(s) for s in args.agents]  # RANDOM is random
+    twice = sorted({s for s, k in zip(args.agents, keys, strict=True) if keys.count(k) > 1})
     if twice:
-        raise CliError(f"each agent spec once, please: {', '.join(twice)} given more than once")
-    out = _output_dir(args.out) if args.out else None
+        raise CliError(f"each agent once, please: {', '.join(twice)} (one agent named twice)")
+    out = _output_dir(args.out) if args.out is not None else None
     game = _game_from_args(args.game, args.option)
     players = {spec: make_agent(spec, game, seed=args.seed) for spec in args.agents}
     result = tournament(

@@ -106,6 +106,22 @@ def unused_network_fields(
     return {f: other for other, fields in _KIND_FIELDS.items() if other != kind for f in fields}
 
 
+def network_differences(
+    first: dict[str, Any], second: dict[str, Any], names: tuple[str, str]
+) -> str:
+    """The fields where two network configs (:meth:`NetworkConfig.to_dict`) differ, for a
+    message: ``"network.hidden: run [128, 128], asked [64, 64]"`` with ``names = ("run",
+    "asked")`` (at most four, then ``...``)."""
+    keys = sorted(set(first) | set(second), key=str)
+    diff = [
+        f"network.{str(k)[:40]}: {names[0]} {str(first.get(k))[:60]}, "
+        f"{names[1]} {str(second.get(k))[:60]}"
+        for k in keys
+        if first.get(k) != second.get(k)
+    ]
+    return "; ".join(diff[:4]) + ("; ..." if len(diff) > 4 else "")
+
+
 class NetOutput(NamedTuple):
     """What :meth:`PolicyValueNet.forward` returns for a batch of ``B`` positions."""
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,19 @@ def test_resuming_a_run_dir_that_does_not_exist_says_so(
         assert f"`az-gym train tictactoe --run-dir {shlex.quote(str(run))}`" in err
         assert "backup" not in err and len(err.splitlines()) == 1
     assert not (tmp_path / "nothing here").exists()
+
+
+def test_ray_backend_without_ray_is_refused_before_the_run_starts(tmp_path: Path) -> None:
+    # The run once printed "0 of 1 iterations done", made its directory, then failed.
+    # `sys.modules["ray"] = None` is how Python marks a module as missing: import fails.
+    code = (
+        "import sys; sys.modules['ray'] = None; from az_gym.cli import main; "
+        f"sys.exit(main(['train', 'tictactoe', '--run-dir', {str(tmp_path / 'run')!r}, "
+        "'--set', 'self_play.sim.backend=ray']))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("az-gym: error: SimParams.backend='ray' needs Ray")
+    assert len(proc.stderr.splitlines()) == 1 and not (tmp_path / "run").exists()

@@ -160,6 +160,25 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
             "train", "tictactoe", "--set", "network.hidden=64", "--run-dir", f"{t}/arr"
         ],
         "misspelt none": ["train", "tictactoe", "--set", "arena=nonee", "--run-dir", f"{t}/arn"],
+        "game option twice": ["evaluate", "othello", "random", "random", "-o", "size=6",
+                              "-o", "size=8"],
+        "evaluate --out empty": [*duel, "--out", ""],
+        "tournament --out empty": ["tournament", "tictactoe", "random", "one_step", "--out", ""],
+        "evaluate --out unwritable": [*slow_duel, "--out", "/proc/duel.json"],
+        "empty agent": ["evaluate", "tictactoe", "", "random"],
+        "dqn of a directory": ["evaluate", "tictactoe", f"dqn:{t}/a_dir", "random"],
+        "seed not whole": [*duel, "--seed", "1.5"],
+        "infinite bench seconds": ["bench", "--seconds", "inf"],
+        "serve negative seed": ["serve", "--seed", "-1"],
+        "serve port not a number": ["serve", "--port", "x"],
+        "serve --run a file": ["serve", "--run", f"{t}/a_file"],
+        "serve a game twice": ["serve", "tictactoe", "tictactoe", "--port", "0"],
+        "factory refuses an option value": [
+            "evaluate", "pettingzoo.classic.go_v5:env", "-o", "board_size=-3", "random", "random"
+        ],
+        "one agent in two spellings": ["tournament", "tictactoe", "random", "RANDOM"],
+        "bad schedule": ["train", "tictactoe", "--set", "self_play.mcts.temperature=abc",
+                         "--run-dir", f"{t}/sch"],
         "illegal move": ["analyse", "tictactoe", "random", "b2", "b2"],
         "move after the end": ["analyse", "tictactoe", "random", *"a1 b1 a2 b2 a3 c3".split()],
         "human cannot analyse": ["analyse", "tictactoe", "human"],
@@ -239,6 +258,24 @@ def test_error_messages_say_what_to_do(tmp_path: Path) -> None:
     assert "network is a ResNet" in err("mlp field on a resnet")
     assert "e.g. network.hidden=[64]" in err("scalar for an array")
     assert "(did you mean 'none'?)" in err("misspelt none")
+    assert "game option size given twice" in err("game option twice")  # the last one won
+    assert "--out '': give a file name" in err("evaluate --out empty")  # exit 0, no file
+    assert "--out '': give a directory name" in err("tournament --out empty")
+    assert "--out /proc/duel.json: cannot write there" in err("evaluate --out unwritable")
+    assert "agent '' is empty" in err("empty agent")  # "'.' holds no network"
+    assert "a_dir' is a directory, not a DQN file" in err("dqn of a directory")
+    assert "'1.5' is not a whole number" in err("seed not whole")
+    assert "inf must be a finite number" in err("infinite bench seconds")  # ran forever
+    assert "argument --seed: -1 must be >= 0" in err("serve negative seed")  # numpy's words
+    assert "argument --port: 'x' is not a whole number" in err("serve port not a number")
+    assert "is a file, not a run directory" in err("serve --run a file")
+    assert "offered twice" in err("serve a game twice")
+    assert "env(board_size=-3) failed: " in err("factory refuses an option value")
+    assert "RANDOM, random (one agent named twice)" in err("one agent in two spellings")
+    schedule = err("bad schedule")
+    assert "is not a schedule: 'abc'" in schedule and schedule.count("not a schedule") == 1
+    network = err("network of a missing run")  # it once guessed the spec as typed
+    assert "did you mean" not in network and "no run directory or .pt file" in network
     assert "is a directory" in err("evaluate --out a directory")
     other_options = err("pretrained for other options")  # it named the package's file path
     assert "agent plays gomoku(size=9) only" in other_options and ".pt'" not in other_options
@@ -342,6 +379,29 @@ def test_analyse_takes_moves_as_play_does(
     by_index = capsys.readouterr().out
     assert main(["analyse", game, "random", named]) == 0
     assert by_index == capsys.readouterr().out
+
+
+def test_moves_may_follow_options(capsys: pytest.CaptureFixture[str]) -> None:
+    # `analyse GAME AGENT --seed 1 b2 a1` once said "unrecognized arguments: b2 a1".
+    outs = []
+    for words in (["--seed", "1", "b2", "a1"], ["b2", "--seed", "1", "a1"], ["b2", "a1"]):
+        assert main(["analyse", "tictactoe", "one_step", *words]) == 0
+        outs.append(capsys.readouterr().out)
+    assert outs[0] == outs[1] == outs[2] and "X to move" in outs[0]
+    assert main(["tournament", "tictactoe", "random", "--games-per-pair", "2", "one_step"]) == 0
+    assert "one_step" in capsys.readouterr().out
+
+
+def test_foreign_env_players_go_by_their_names() -> None:
+    # play once said "you are player 0 (first)" over a board saying "(X: player_1, ...)".
+    proc = az_gym("play", "pettingzoo.classic.tictactoe_v3:env", "--opponent", "random",
+                  "--seed", "1", stdin="4\nquit\n")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("you are player_1 (first), against random")
+    assert "random (player_2) plays" in proc.stdout and "player 0" not in proc.stdout
+    proc = az_gym("analyse", "pettingzoo.classic.tictactoe_v3:env", "alphabeta", "4")
+    assert proc.returncode == 0 and "player_2 to move" in proc.stdout
+    assert "-0.000" not in proc.stdout and "+0.000" in proc.stdout
 
 
 def test_text_to_action_reads_names_first() -> None:

@@ -158,7 +158,7 @@ def test_typos_in_game_options_are_named_everywhere(tmp_path) -> None:
     import az_gym
     from az_gym import AlphaZeroAgent
 
-    with pytest.raises(ValueError, match=r"othello takes no option sise \(its options: size\)"):
+    with pytest.raises(ValueError, match=r"othello takes no option sise \(did you mean 'size'"):
         az_gym.make("othello", sise=6)
     with pytest.raises(ValueError, match=r"tictactoe takes no option size \(its options: none\)"):
         az_gym.envs.registry.make_game("tictactoe", size=4)

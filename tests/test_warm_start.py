@@ -101,7 +101,9 @@ def test_a_file_of_another_network_game_or_kind_is_refused_before_anything_is_wr
     tmp_path, source_run
 ):
     run = tmp_path / "tuned"
-    with pytest.raises(RunDirError, match=r"holds a mlp \[16\] network, .* resnet 1x8 one"):
+    with pytest.raises(
+        RunDirError, match=r"holds another network .*network\.kind: file mlp, run resnet"
+    ):
         Trainer("tictactoe", tiny_params(network=TINY_RESNET), run, init_from=source_run)
     with pytest.raises(RunDirError, match="made for game 'tictactoe', not for 'connect_four'"):
         Trainer("connect_four", tiny_params(), run, init_from=source_run)
@@ -135,10 +137,11 @@ def test_cli_refuses_bad_init_from_in_one_line(tmp_path, source_run):
     err = assert_one_line_error(
         az_gym(*base, "--run-dir", "a", "--init-from", "pretrained", cwd=tmp_path),
         "init_from:",
-        "holds a mlp [128, 128] network",
-        "mlp [16] one",
+        "holds another network than the run's parameters",
+        "network.hidden: file [128, 128], run [16]",
     )
-    assert "--set network" in err
+    # the one field to set, as --set takes it (it once suggested num_filters for an MLP)
+    assert "--set network.hidden=[128, 128]" in err
     assert_one_line_error(
         az_gym(*base, "--run-dir", "b", "--init-from", "nowhere.pt", cwd=tmp_path),
         "init_from: no checkpoint at 'nowhere.pt'",

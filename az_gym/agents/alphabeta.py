@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from az_gym.agents.analysis import MoveTable
+from az_gym.agents.analysis import MoveTable, signed
 from az_gym.agents.baselines import SeededAgent
 from az_gym.agents.heuristics import Heuristic, heuristic_for
 from az_gym.game import Game, GameOverError, State
@@ -53,7 +53,7 @@ def _describe(value: float, solved: bool) -> str:
         return f"win in {round(WIN - value)}"
     if value < -_PROVEN:
         return f"loss in {round(WIN + value)}"
-    return "draw" if solved else f"{value:+.3f}"
+    return "draw" if solved else signed(value)
 
 
 class AlphaBetaAgent(SeededAgent):

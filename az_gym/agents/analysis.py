@@ -22,8 +22,9 @@ if TYPE_CHECKING:  # the search is imported only by the agents that search
 
 def player_label(game: Game, player: int) -> str:
     """How ``game`` shows ``player``: its mark (``"X"``) when the game names its players
-    with a ``player_marks`` tuple (the native games do), else ``"player 0"``."""
-    marks = getattr(game, "player_marks", None)
+    with a ``player_marks`` tuple (the native games do), else its name in the env
+    (``player_names``: a PettingZoo env's agent, ``"player_1"``), else ``"player 0"``."""
+    marks = getattr(game, "player_marks", None) or getattr(game, "player_names", None)
     return str(marks[player]) if marks else f"player {player}"
 
 
@@ -78,12 +79,18 @@ class Analysis:
         return "\n".join(lines)
 
 
+def signed(value: float) -> str:
+    """``value`` with a sign and 3 decimals, never ``-0.000`` (a value that rounds to zero
+    is ``+0.000``, whichever side of it)."""
+    return f"{round(float(value), 3) + 0.0:+.3f}"
+
+
 def proof_label(value: float) -> str:
     """A proven value as a word for the mover: ``"win"`` (+1), ``"draw"`` (0), ``"loss"``
     (-1), another value with 3 decimals, ``""`` for NaN (unproven)."""
     if np.isnan(value):
         return ""
-    return {1.0: "win", 0.0: "draw", -1.0: "loss"}.get(float(value), f"{value:+.3f}")
+    return {1.0: "win", 0.0: "draw", -1.0: "loss"}.get(float(value), signed(value))
 
 
 def analyse_with(

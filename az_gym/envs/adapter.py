@@ -185,6 +185,12 @@ class PettingZooGame(Game):
         self._symmetries = list(symmetries) if symmetries is not None else None
         self._state_transform = state_transform
 
+    @property
+    def player_names(self) -> tuple[str, ...]:
+        """The env's agents, player ``i`` as ``possible_agents[i]`` (what its board and its
+        ``agent_selection`` call them), for the command line's and the web app's labels."""
+        return tuple(self._agents)
+
     def _validate(self, env: AECEnv, name: str | None) -> None:
         try:
             agents = list(env.possible_agents)

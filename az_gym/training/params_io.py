@@ -81,7 +81,8 @@ def _decode(tp: Any, value: Any, path: str) -> Any:
         try:
             s = value if isinstance(value, Schedule) else schedule_from_dict(value)
         except (ValueError, TypeError, KeyError) as e:
-            raise ParamsError(f"{path}={value!r} is not a schedule: {e}") from None
+            why = str(e).removeprefix("not a schedule: ")  # said once, not twice
+            raise ParamsError(f"{path}={value!r} is not a schedule: {why}") from None
         if tp is PLSchedule and isinstance(s, ConstSchedule):
             s = PLSchedule((0,), (s.const,))
         if not isinstance(s, tp):

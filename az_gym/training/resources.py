@@ -112,3 +112,20 @@ def check_processes(params: Any) -> None:
                 f"processes ({MAX_PROCESSES_PER_CORE} per core, {cores} cores here); set it "
                 "lower, or leave it out (one per core)"
             )
+
+
+def check_backend_installed(params: Any) -> None:
+    """Refuse ``backend = "ray"`` (self-play or arena) where Ray is not installed: called
+    as a run starts or resumes, before anything is written or printed (the run once began
+    its first iteration, then failed in it).
+
+    Raises:
+        ImportError: says how to install Ray.
+    """
+    import importlib.util
+
+    sims = [params.self_play.sim] + ([params.arena.sim] if params.arena is not None else [])
+    if any(sim.backend == "ray" for sim in sims) and importlib.util.find_spec("ray") is None:
+        from az_gym.training.ray_connect import import_ray
+
+        import_ray()  # raises the ImportError that says how to install it

@@ -157,11 +157,9 @@ class RunDir(RunDirReader):
         want = network.to_dict()
         if stored is not None and stored != want:
             if isinstance(stored, dict):
-                keys = sorted(set(stored) | set(want), key=str)
-                diff = [f"network.{str(k)[:40]}: run {str(stored.get(k))[:60]}, "
-                        f"asked {want.get(k)}"
-                        for k in keys if stored.get(k) != want.get(k)]  # fmt: skip
-                what = "; ".join(diff[:4]) + ("; ..." if len(diff) > 4 else "")
+                from az_gym.networks import network_differences
+
+                what = network_differences(stored, want, ("run", "asked"))
             else:
                 what = f"run {str(stored)[:200]}, asked {want}"
             raise RunDirError(

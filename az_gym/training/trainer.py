@@ -34,6 +34,7 @@ from az_gym.training.events import (
 )
 from az_gym.training.iteration import draw_seed, iteration_record, memory_stages, run_benchmark
 from az_gym.training.report import ReportWriter
+from az_gym.training.resources import check_backend_installed
 from az_gym.training.run_dir import RunDir, RunDirError, resolve_game
 from az_gym.training.run_state import RunExistsError
 from az_gym.training.selfplay import NetSpec, SelfPlayReport, net_weights, run_self_play
@@ -216,6 +217,7 @@ class Trainer(TrainerState):
                 after SIGTERM the same, as :class:`~az_gym.training.events.Terminated`
                 (the workers shut down and the run directory's lock released).
         """
+        check_backend_installed(self.params)
         with terminate_as_interrupt(), self.run.writing():
             if self.run.last_iteration() > 0:
                 raise RunExistsError(
@@ -247,6 +249,7 @@ class Trainer(TrainerState):
             return self.train()
         from az_gym.training.checkpoint import remove_stale_temp_files
 
+        check_backend_installed(self.params)
         with terminate_as_interrupt(), self.run.writing():
             state = self.run.read_state() or {"iteration": 0}
             self._load_state(state)

@@ -32,10 +32,11 @@ INIT_FILE = "init.pt"
 """The run directory's copy of the network a fine-tuning run started from."""
 
 
-def _describe(config: dict[str, Any]) -> str:
-    if config.get("kind") == "mlp":
-        return f"mlp {config.get('hidden')}"
-    return f"{config.get('kind')} {config.get('num_blocks')}x{config.get('num_filters')}"
+def _toml(value: Any) -> str:
+    """``value`` as ``--set`` takes it (a TOML literal: ``true``, ``"mlp"``, ``[64, 64]``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f'"{value}"' if isinstance(value, str) else str(value)
 
 
 def read_initial_network(
@@ -87,13 +88,16 @@ def read_initial_network(
             f"init_from: {str(path)!r} was made for game {ckpt['game_id'][:80]!r}, "
             f"not for {game.game_id!r}"
         )
-    want = network.to_dict()
-    if ckpt["network_config"] != want:
+    want, have = network.to_dict(), ckpt["network_config"]
+    if have != want:
+        from az_gym.networks import network_differences
+
+        field = next(k for k in sorted(set(have) | set(want)) if have.get(k) != want.get(k))
         raise RunDirError(
-            f"init_from: {str(path)!r} holds a {_describe(ckpt['network_config'])} network, "
-            f"the run's parameters a {_describe(want)} one ({ckpt['network_config']} against "
-            f"{want}); start from a network of the run's architecture, or set the run's "
-            "network to the file's (e.g. --set network.num_filters=...)"
+            f"init_from: {str(path)!r} holds another network than the run's parameters "
+            f"({network_differences(have, want, ('file', 'run'))}); start from a network of "
+            f"the run's architecture, or set the run's network to the file's (e.g. --set "
+            f"network.{field}={_toml(have.get(field))})"
         )
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return net.state_dict(), {"path": str(path.resolve()), "sha256": digest}

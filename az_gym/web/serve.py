@@ -18,6 +18,7 @@ import argparse
 import ipaddress
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,12 @@ DEFAULT_AGENTS = ("pretrained", "alphabeta:4", "mcts:400", "random")
 WEB_EXTRA = "pip install 'az-gym[web]'"
 
 
-def add_serve_command(sub: Any, agent_help: str) -> argparse.ArgumentParser:
+def add_serve_command(
+    sub: Any, agent_help: str, at_least: Callable[[float, type], Any]
+) -> argparse.ArgumentParser:
     """Add ``serve`` to the subparsers ``sub`` of ``az-gym`` (``agent_help``: the agent
-    argument's help text)."""
+    argument's help text; ``at_least(low, int)``: the command line's argparse type of an
+    integer ``>= low``, so that serve words its number errors as every command does)."""
     help_ = "play, analyse and watch training in the browser (a local web app)"
     sp = sub.add_parser("serve", help=help_, description=help_)
     sp.add_argument(
@@ -53,14 +57,21 @@ def add_serve_command(sub: Any, agent_help: str) -> argparse.ArgumentParser:
         help="a training run: adds a page with its live curves and its best network as an agent",
     )
     sp.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    sp.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: a free one)")
+    sp.add_argument(
+        "--port", type=at_least(0, int), default=8000, help="port (default 8000; 0: a free one)"
+    )
     sp.add_argument(
         "--max-games",
-        type=int,
+        type=at_least(1, int),
         default=200,
         help="games kept in memory (the oldest go first; default 200)",
     )
-    sp.add_argument("--seed", type=int, default=None, help="seed of the agents' random streams")
+    sp.add_argument(
+        "--seed",
+        type=at_least(0, int),
+        default=None,
+        help="seed of the agents' random streams, an integer >= 0 (default: fresh entropy)",
+    )
     sp.set_defaults(func=cmd_serve)
     return sp
 
@@ -80,10 +91,14 @@ def _games(texts: list[str]) -> list[Any]:
     from az_gym.cli_commands import _game_from_args
     from az_gym.web.players import GameChoice
 
-    out = []
+    out: list[Any] = []
     for text in texts:
         name, *options = text.split(",")
-        out.append(GameChoice(text, _game_from_args(name, options)))
+        choice = GameChoice(text, _game_from_args(name, options))
+        twice = next((c.label for c in out if c.game.game_id == choice.game.game_id), None)
+        if twice is not None:
+            raise ValueError(f"game {text!r}: offered twice (as {twice!r} too); name it once")
+        out.append(choice)
     return out
 
 
@@ -94,7 +109,8 @@ def _run_game(run_dir: Path, games: list[Any]) -> int:
     from az_gym.web.players import GameChoice
 
     if not run_dir.is_dir():
-        raise ValueError(f"--run {run_dir}: no such run directory")
+        what = "is a file, not a run directory" if run_dir.exists() else "no such run directory"
+        raise ValueError(f"--run {run_dir}: {what}")
     spec = RunDir(run_dir).stored_game()
     game = make_game(spec.name, **spec.options)
     for i, choice in enumerate(games):
