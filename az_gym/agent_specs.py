@@ -41,7 +41,7 @@ AGENT_SPECS: tuple[AgentSpec, ...] = (
     AgentSpec(
         "RUN_DIR[:SIMS][:sym]",
         "AlphaZero: a run's best network (SIMS: simulations a move; sym: averaged over "
-        "the game's symmetries)",
+        "the game's symmetries, nosym: not, where the file stores sym)",
     ),
     AgentSpec("FILE.pt[:SIMS][:sym]", "AlphaZero: an agent checkpoint (AlphaZeroAgent.save)"),
     AgentSpec("pretrained[:SIMS][:sym]", "AlphaZero: the agent shipped for the game, if any"),
@@ -193,14 +193,18 @@ def _unknown(spec: str, offered: list[str]) -> SpecError:
     )
 
 
+_SYM = ("sym", "nosym")
+"""The spec words that turn symmetry averaging on or off."""
+
+
 def _alphazero(
     spec: str, target: str, game: Game, offered: list[str], network: bool = False
 ) -> Any:
     """The AlphaZero agent of ``target`` (``PATH[:SIMS][:sym]`` or ``pretrained[:SIMS][:sym]``).
 
     A trailing ``:400`` is a budget and a trailing ``:sym`` turns on
-    :attr:`~az_gym.mcts_params.MctsParams.symmetry_averaging` (either order); other colons
-    belong to the path.
+    :attr:`~az_gym.mcts_params.MctsParams.symmetry_averaging` (``:nosym`` turns it off
+    where the file stores it on; either order); other colons belong to the path.
     """
     sims: int | None = None
     sym: bool | None = None
@@ -208,16 +212,18 @@ def _alphazero(
         head, sep, tail = target.rpartition(":")
         if sep and tail.isdigit() and sims is None:
             target, sims = head, _count(spec, tail, "SIMS")
-        elif sep and tail.lower() == "sym" and sym is None:
-            target, sym = head, True
+        elif sep and tail.lower() in _SYM and sym is None:
+            target, sym = head, tail.lower() == "sym"
     tail = target.rpartition(":")[2]
-    if ":" in target and did_you_mean(tail.lower(), ["sym"]) and not Path(target).exists():
-        raise SpecError(f"agent {spec!r}: no option {tail!r} (did you mean ':sym'?)")
+    close = did_you_mean(tail.lower(), _SYM) if ":" in target else None
+    close = None if tail.lower() in _SYM else close  # given twice: said below
+    if close and not Path(target).exists():
+        raise SpecError(f"agent {spec!r}: no option {tail!r} (did you mean ':{close}'?)")
     head = target.partition(":")[0]
     leftover = head.lower() == "pretrained" and target.lower() != "pretrained"
     if leftover and not Path(target).exists():
         raise SpecError(
-            f"agent {spec!r}: pretrained takes ':SIMS' and ':sym' "
+            f"agent {spec!r}: pretrained takes ':SIMS' and ':sym' or ':nosym' "
             f"(e.g. pretrained:400:sym), each at most once, not {target[len(head) + 1 :]!r}"
         )
     path = _pretrained_path(game) if target.lower() == "pretrained" else Path(target)
@@ -278,7 +284,7 @@ def make_agent(
             f"agent {spec!r}: you are the human here; name an agent to play against "
             f"({', '.join(offered)})"
         )
-    if kind in _NO_SEARCH and any(part.lower() == "sym" for part in arg.split(":")):
+    if kind in _NO_SEARCH and any(part.lower() in _SYM for part in arg.split(":")):
         raise SpecError(
             f"agent {spec!r}: ':sym' averages an AlphaZero search over the game's symmetries "
             f"(pretrained, RUN_DIR, FILE.pt); {kind} runs no such search"
@@ -310,7 +316,7 @@ def make_agent(
                 why += f"; as an agent spec: {arg} without 'dqn:'"
             raise SpecError(f"agent {spec!r}: {why}") from None
     elif kind == "network" and colon:
-        if any(part.lower() == "sym" for part in arg.split(":")[1:]):
+        if any(part.lower() in _SYM for part in arg.split(":")[1:]):
             raise SpecError(
                 f"agent {spec!r}: ':sym' averages a search's network; the network agent "
                 "plays its policy head alone, without search"

@@ -1,7 +1,7 @@
 """Make a file for ``az_gym/pretrained`` from a training run's network.
 
 Run: ``python scripts/ship_agent.py SOURCE OUT.pt [--simulations N] [--root-policy P]
-[--solver | --no-solver]``.
+[--solver | --no-solver] [--symmetry-averaging | --no-symmetry-averaging]``.
 
 ``SOURCE`` is an agent checkpoint (``AlphaZeroAgent.save``: a run's
 ``networks/best-NNNNNN.pt`` or ``iter-N/best.pt``), or ``RUN_DIR@N`` for the best network
@@ -52,6 +52,7 @@ def ship(
     simulations: int | None = None,
     root_policy: str | None = None,
     solver: bool | None = None,
+    symmetry_averaging: bool | None = None,
 ) -> dict[str, object]:
     """Write ``out``: the checkpoint ``source`` with the given search settings replaced.
 
@@ -71,6 +72,8 @@ def ship(
         changes["root_policy"] = root_policy
     if solver is not None:
         changes["solver"] = solver
+    if symmetry_averaging is not None:
+        changes["symmetry_averaging"] = symmetry_averaging
     agent.params = dataclasses.replace(agent.params, **changes)  # validated on construction
     agent.save(out)
     back = AlphaZeroAgent.load(out, inference="eager")
@@ -87,17 +90,27 @@ def main(argv: list[str] | None = None) -> int:
     solver = ap.add_mutually_exclusive_group()
     solver.add_argument("--solver", dest="solver", action="store_true", default=None)
     solver.add_argument("--no-solver", dest="solver", action="store_false")
+    sym = ap.add_mutually_exclusive_group()
+    sym.add_argument(
+        "--symmetry-averaging",
+        dest="symmetry_averaging",
+        action="store_true",
+        default=None,
+        help="average each network call over the game's symmetries (the ':sym' of a spec)",
+    )
+    sym.add_argument("--no-symmetry-averaging", dest="symmetry_averaging", action="store_false")
     args = ap.parse_args(argv)
     use_inference_threads()
     try:
         stored = ship(
             args.source, args.out, simulations=args.simulations,
             root_policy=args.root_policy, solver=args.solver,
+            symmetry_averaging=args.symmetry_averaging,
         )  # fmt: skip
     except (ValueError, TypeError, OSError) as e:
         print(f"ship_agent.py: error: {e}", file=sys.stderr)
         return 2
-    keys = ("num_iters_per_turn", "root_policy", "solver")
+    keys = ("num_iters_per_turn", "root_policy", "solver", "symmetry_averaging")
     print(f"{args.out}: " + ", ".join(f"{k}={stored[k]}" for k in keys))
     return 0
 

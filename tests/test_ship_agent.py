@@ -39,15 +39,19 @@ def test_replaces_the_play_settings_and_keeps_weights_and_the_rest(
     out = tmp_path / "shipped.pt"
     rc = ship_agent.main(
         [f"{run_network}@3", str(out), "--simulations", "400", "--root-policy", "puct",
-         "--solver"]
+         "--solver", "--symmetry-averaging"]
     )  # fmt: skip
     assert rc == 0
-    assert "num_iters_per_turn=400, root_policy=puct, solver=True" in capsys.readouterr().out
+    assert (
+        "num_iters_per_turn=400, root_policy=puct, solver=True, symmetry_averaging=True"
+        in capsys.readouterr().out
+    )
     src = AlphaZeroAgent.load(run_network / "networks" / "best-000003.pt")
     new = AlphaZeroAgent.load(out)
     assert (new.params.num_iters_per_turn, new.params.root_policy, new.params.solver) == (
         400, "puct", True,
     )  # fmt: skip
+    assert new.params.symmetry_averaging and not src.params.symmetry_averaging
     assert new.params.cpuct == 1.7 == src.params.cpuct
     for a, b in zip(src.network.state_dict().values(), new.network.state_dict().values()):
         assert torch.equal(a, b)

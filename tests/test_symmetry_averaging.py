@@ -120,11 +120,17 @@ def test_the_agent_searches_the_averaged_network():
 
 def test_specs_and_pretrained_turn_it_on():
     game = make_game("connect_four")
+    # the shipped gomoku file stores it on: ':nosym' turns it off, ':sym' leaves it on
+    gomoku = make_game("gomoku")
+    assert make_agent("pretrained", gomoku).params.symmetry_averaging
+    assert not make_agent("pretrained:100:nosym", gomoku).params.symmetry_averaging
+    assert make_agent("pretrained:sym", gomoku).params.symmetry_averaging
     for spec, sims, on in [
         ("pretrained:64:sym", 64, True),
         ("pretrained:sym:64", 64, True),
         ("pretrained:SYM", None, True),
         ("pretrained:64", 64, False),
+        ("pretrained:64:nosym", 64, False),
     ]:
         agent = make_agent(spec, game, seed=0)
         assert agent.params.symmetry_averaging is on, spec
@@ -162,6 +168,10 @@ def test_specs_and_pretrained_turn_it_on():
         ("pretrained:abc:sym", r"pretrained takes ':SIMS' and ':sym' .* not 'abc'$"),
         ("pretrained:sym:sym", r"each at most once, not 'sym'$"),
         ("pretrained:400:400", r"each at most once, not '400'$"),
+        ("pretrained:sym:nosym", r"each at most once, not 'sym'$"),
+        ("pretrained:64:symm", r"no option 'symm' \(did you mean ':sym'\?\)"),
+        ("pretrained:nosim", r"no option 'nosim' \(did you mean ':nosym'\?\)"),
+        ("random:nosym", r"random runs no such search"),
     ],
 )
 def test_malformed_sym_specs_say_what_is_wrong(spec, match):
