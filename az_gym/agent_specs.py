@@ -45,7 +45,9 @@ AGENT_SPECS: tuple[AgentSpec, ...] = (
     ),
     AgentSpec("FILE.pt[:SIMS][:sym]", "AlphaZero: an agent checkpoint (AlphaZeroAgent.save)"),
     AgentSpec("pretrained[:SIMS][:sym]", "AlphaZero: the agent shipped for the game, if any"),
-    AgentSpec("network:RUN_DIR|FILE.pt", "an AlphaZero network's policy head alone, no search"),
+    AgentSpec(
+        "network:RUN_DIR|FILE.pt|pretrained", "an AlphaZero network's policy head alone, no search"
+    ),
     AgentSpec("dqn:FILE.pt", "a DQN agent (DQNAgent.save)", analyses=False),
 )
 """Every agent spec the command line understands (one list; keep :func:`make_agent` in step)."""

@@ -42,11 +42,34 @@ class _Parser(argparse.ArgumentParser):
 
     commands: dict[str, argparse.ArgumentParser]
     """The top-level parser's subcommand parsers, by name (set by :func:`build_parser`)."""
+    words: Sequence[str] = ()
+    """What was typed after the command (set by :func:`main` on the command's parser)."""
+
+    def unknown_flags(self) -> list[str]:
+        """The ``--flags`` of :attr:`words` that this parser does not take (nor abbreviate)."""
+        flags = [s for a in self._actions for s in a.option_strings]
+        out = []
+        for word in self.words:
+            if word == "--":
+                break
+            name = word.partition("=")[0]
+            if word.startswith("--") and not any(f.startswith(name) for f in flags):
+                out.append(name)
+        return out
+
+    def flag_guesses(self, unknown: Sequence[str]) -> str:
+        """``"; did you mean '--resume' for '--reusme'?"`` for each close flag."""
+        flags = [s for a in self._actions for s in a.option_strings if s.startswith("--")]
+        meant = [(x, did_you_mean(x, flags)) for x in unknown if x.startswith("-")]
+        return "".join(f"; did you mean {m!r} for {x!r}?" for x, m in meant if m)
 
     def error(self, message: str) -> NoReturn:
         """Print ``message`` as one line and exit with status 2 (argparse's hook)."""
         required = "the following arguments are required: "
-        if message.startswith(required):  # argparse names optional lists (moves) there too
+        unknown = self.unknown_flags()
+        if message.startswith(required) and unknown:  # `evaluate --help-me`: the typo first
+            message = f"unrecognized arguments: {' '.join(unknown)}{self.flag_guesses(unknown)}"
+        elif message.startswith(required):  # argparse names optional lists (moves) there too
             lists = {a.dest for a in self._actions if a.nargs == "*" and not a.option_strings}
             names = [n for n in message.removeprefix(required).split(", ") if n not in lists]
             message = required + ", ".join(names)
@@ -243,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument(
         "agent",
         help="an agent with a network: pretrained[:sym] | RUN_DIR[:sym] | FILE.pt[:sym] | "
-        "network:RUN_DIR|FILE.pt",
+        "network:RUN_DIR|FILE.pt|pretrained",
     )
     ex.add_argument("--out", default="model.onnx", help="output file (default model.onnx)")
     ex.set_defaults(func=cmd_export)
@@ -316,6 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else list(argv)
     try:  # argparse exits (2 on an error, 0 after --help): return that code instead
         _check_first_word(parser, words)
+        if words and words[0] in parser.commands:
+            parser.commands[words[0]].words = words[1:]  # for its errors (see _Parser.error)
         args, extra = parser.parse_known_args(words)
         if any(not x.startswith("-") for x in extra):  # a list after an option: `analyse
             # GAME AGENT --seed 1 b2 a1` (argparse closes `moves` at the option), reread
@@ -324,10 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.command = words[0]
         if extra:  # name the subcommand's help, which lists what it takes
             command = parser.commands[args.command]
-            flags = [s for a in command._actions for s in a.option_strings if s.startswith("--")]
-            meant = [(x, did_you_mean(x, flags)) for x in extra if x.startswith("-")]
-            guess = "".join(f"; did you mean {m!r} for {x!r}?" for x, m in meant if m)
-            command.error(f"unrecognized arguments: {' '.join(extra)}{guess}")
+            command.error(f"unrecognized arguments: {' '.join(extra)}{command.flag_guesses(extra)}")
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else 2
     debug = os.environ.get("AZ_GYM_DEBUG", "") not in ("", "0")

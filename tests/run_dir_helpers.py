@@ -74,3 +74,14 @@ def cli(*args: str) -> subprocess.CompletedProcess:
         warnings.simplefilter("default")
         code = main([str(a) for a in args])
     return subprocess.CompletedProcess(list(args), code, "", err.getvalue())
+
+
+def ctrl_c_as_in_a_terminal() -> None:
+    """``preexec_fn`` of a child that a test sends SIGINT: its Ctrl-C handling restored.
+
+    A shell starts background jobs (``cmd &``, ``nohup``) with SIGINT ignored, children
+    inherit that, and Python then installs no ``KeyboardInterrupt`` handler, so a test run
+    from such a job saw the child carry on (exit 0) where a terminal's Ctrl-C stops it."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from run_dir_helpers import ctrl_c_as_in_a_terminal
 
 from az_gym.agent_specs import AGENT_HELP, AGENT_SPECS
 from az_gym.cli import build_parser, main
@@ -160,6 +161,7 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
             "train", "tictactoe", "--set", "network.hidden=64", "--run-dir", f"{t}/arr"
         ],
         "misspelt none": ["train", "tictactoe", "--set", "arena=nonee", "--run-dir", f"{t}/arn"],
+        "misspelt flag before the positionals": ["evaluate", "tictactoe", "--gmes", "3"],
         "game option twice": ["evaluate", "othello", "random", "random", "-o", "size=6",
                               "-o", "size=8"],
         "evaluate --out empty": [*duel, "--out", ""],
@@ -259,6 +261,10 @@ def test_error_messages_say_what_to_do(tmp_path: Path) -> None:
     assert "e.g. network.hidden=[64]" in err("scalar for an array")
     assert "(did you mean 'none'?)" in err("misspelt none")
     assert "game option size given twice" in err("game option twice")  # the last one won
+    # it said "the following arguments are required: agent_a, agent_b", not the typo
+    assert "unrecognized arguments: --gmes; did you mean '--games'" in err(
+        "misspelt flag before the positionals"
+    )
     assert "--out '': give a file name" in err("evaluate --out empty")  # exit 0, no file
     assert "--out '': give a directory name" in err("tournament --out empty")
     assert "--out /proc/duel.json: cannot write there" in err("evaluate --out unwritable")
@@ -333,6 +339,7 @@ def test_ctrl_c_exits_130_with_one_line() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "az_gym.cli", "play", "tictactoe", "--opponent", "random"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=ctrl_c_as_in_a_terminal,
     )  # fmt: skip
     assert proc.stdout is not None and proc.stdin is not None
     while "legal moves" not in proc.stdout.readline():  # waiting for the human's move

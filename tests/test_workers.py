@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from run_dir_helpers import ctrl_c_as_in_a_terminal
 
 import az_gym
 
@@ -136,6 +137,7 @@ def test_ctrl_c_while_workers_start_prints_no_worker_traceback(tmp_path, sig) ->
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, as a terminal's foreground job
+        preexec_fn=ctrl_c_as_in_a_terminal,
     )
     try:
         _wait_for_workers(mark, trainer)
