@@ -184,6 +184,16 @@ def _train_or_resume(args: argparse.Namespace, game: Any, options: dict[str, Any
         trainer.resume_command = _resume_command(args, trainer.run.path)
         trainer.resume()
     else:
+        from az_gym.training.run_dir import RunDir, RunDirError
+        from az_gym.training.run_state import RunExistsError
+
+        run_dir = args.run_dir or Path("runs") / resolve_game(game, options)[1].name
+        try:  # a started run is refused as such before its parameters are compared with
+            done = RunDir(Path(run_dir)).last_iteration()  # these (another network.*, ...)
+        except (RunDirError, OSError, ValueError):
+            done = 0  # unreadable: Trainer says what is wrong with it
+        if done > 0:
+            raise RunExistsError("", Path(run_dir), done)
         trainer = Trainer(
             game,
             args.config,

@@ -97,6 +97,10 @@ def test_training_into_a_used_run_dir_gives_the_command_to_resume(
         assert f"`az-gym train tictactoe --resume --run-dir '{run}' --set num_iters=11`" in err
         assert "resume()" not in err and len(err.splitlines()) == 1
         assert ("--init-from starts a new run only" in err) == bool(extra)
+    # without --resume, another network is still "already holds a run" (it was the
+    # network mismatch, as if the user had meant to resume)
+    assert main([*base, "--set", "network.hidden=[64, 64]"]) == 2
+    assert capsys.readouterr().err.startswith(f"az-gym: error: {run} already holds a run")
     # another network is refused naming the one field that differs (it printed both
     # whole network dicts, ~300 characters each)
     assert main(["train", "tictactoe", "--resume", "--run-dir", str(run),
