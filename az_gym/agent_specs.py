@@ -144,14 +144,6 @@ def _run_agent(run_dir: Path, game: Game, symmetry_averaging: bool | None = None
     )
 
 
-MAX_ALPHABETA_DEPTH = 12
-MAX_ROLLOUT_SIMULATIONS = 100_000
-"""The largest ``alphabeta:DEPTH`` and ``mcts:SIMS`` the command line takes: the training
-benchmark's bounds (:data:`~az_gym.training.iteration.BENCHMARK_OPTION_LIMITS`). Past them
-a Connect Four move takes minutes to hours, with no output meanwhile; a deeper search is
-built in Python (``AlphaBetaAgent(depth=...)``)."""
-
-
 def _count(spec: str, arg: str, what: str, top: int | None = None) -> int:
     """The positive integer after the colon of ``spec``, at most ``top``."""
     if not arg.isdigit() or int(arg) < 1:
@@ -297,10 +289,14 @@ def make_agent(
             raise SpecError(f"agent {spec!r}: {kind} takes no ':' argument")
         return agents.HumanAgent() if kind == "human" else simple[kind](seed=seed)
     if kind in ("alphabeta", "alpha_beta"):
-        depth = _count(spec, arg, "DEPTH", MAX_ALPHABETA_DEPTH) if colon else 5
+        from az_gym.agents.alphabeta import MAX_UNTRUSTED_DEPTH
+
+        depth = _count(spec, arg, "DEPTH", MAX_UNTRUSTED_DEPTH) if colon else 5
         return agents.AlphaBetaAgent(depth=depth, seed=seed)
     if kind in ("mcts", "rollout_mcts"):
-        sims = _count(spec, arg, "SIMS", MAX_ROLLOUT_SIMULATIONS) if colon else 1000
+        from az_gym.agents.rollout_mcts import MAX_UNTRUSTED_SIMULATIONS
+
+        sims = _count(spec, arg, "SIMS", MAX_UNTRUSTED_SIMULATIONS) if colon else 1000
         return agents.MctsRolloutAgent(num_simulations=sims, seed=seed)
     if kind == "dqn" and colon:
         if not Path(arg).is_file():

@@ -24,6 +24,11 @@ from az_gym.game import Game, GameOverError, State
 WIN = 1000.0
 """Value of a win at the root; a win ``k`` plies away is worth ``WIN - k``."""
 _PROVEN = WIN / 2  # |value| above this is a proven result, not a heuristic score
+
+MAX_UNTRUSTED_DEPTH = 12
+"""The deepest search built from what a user typed or a file holds (the command line's
+``alphabeta:DEPTH``, a run's benchmark): past it a Connect Four move takes minutes to hours.
+A deeper one is built in Python (``AlphaBetaAgent(depth=...)``)."""
 _TIE = 1e-9  # root values closer than this are equally good
 _EXACT, _LOWER, _UPPER = 0, 1, 2
 _UNLIMITED = 1 << 30

@@ -12,6 +12,12 @@ from az_gym.evaluators import RolloutEvaluator
 from az_gym.game import Game, GameOverError, State
 from az_gym.mcts import BatchedMcts, MctsParams
 
+MAX_UNTRUSTED_SIMULATIONS = 100_000
+MAX_UNTRUSTED_ROLLOUTS = 100
+"""The largest ``num_simulations`` and ``num_rollouts`` built from what a user typed or a
+file holds (the command line's ``mcts:SIMS``, a run's benchmark); a larger search is built
+in Python."""
+
 
 class MctsRolloutAgent(SeededAgent):
     """PUCT search with uniform priors and random-playout values.

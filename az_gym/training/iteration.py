@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from az_gym.agents.alphabeta import MAX_UNTRUSTED_DEPTH
+from az_gym.agents.rollout_mcts import MAX_UNTRUSTED_ROLLOUTS, MAX_UNTRUSTED_SIMULATIONS
 from az_gym.game import Game
 from az_gym.training.arena import ArenaReport
 
@@ -127,8 +129,12 @@ def memory_stages(net: Any, memory: Any, params: Any, device: Any) -> dict[str, 
 BENCHMARK_OPTION_LIMITS: dict[str, dict[str, int | None]] = {
     "random": {},
     "one_step": {},
-    "alphabeta": {"depth": 12},
-    "rollout_mcts": {"num_simulations": 100_000, "num_rollouts": 100, "cpuct": None},
+    "alphabeta": {"depth": MAX_UNTRUSTED_DEPTH},
+    "rollout_mcts": {
+        "num_simulations": MAX_UNTRUSTED_SIMULATIONS,
+        "num_rollouts": MAX_UNTRUSTED_ROLLOUTS,
+        "cpuct": None,
+    },
 }
 """The ``opponent_options`` each benchmark opponent accepts from a parameter file, with
 the maximum of those that bound its work per move (``None``: no maximum). A run's
