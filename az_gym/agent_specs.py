@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from az_gym._suggest import did_you_mean
 from az_gym.game import Game
-from az_gym.mcts_params import PLAY_LEAVES_PER_CALL
+from az_gym.mcts_params import MAX_SIMULATIONS, PLAY_LEAVES_PER_CALL
 
 
 class SpecError(ValueError):
@@ -202,23 +202,28 @@ def _alphazero(
     """
     sims: int | None = None
     sym: bool | None = None
-    for _ in range(2):
+    while not Path(target).exists():  # strip the trailing ':SIMS' and ':sym' / ':nosym'
         head, sep, tail = target.rpartition(":")
-        if sep and tail.isdigit() and sims is None:
-            target, sims = head, _count(spec, tail, "SIMS")
-        elif sep and tail.lower() in _SYM and sym is None:
-            target, sym = head, tail.lower() == "sym"
+        word = tail.lower()
+        if not sep or not (tail.lstrip("+-").isdigit() or word in _SYM):
+            break
+        if (sims if tail.lstrip("+-").isdigit() else sym) is not None:
+            what = "':SIMS'" if tail.lstrip("+-").isdigit() else "':sym' or ':nosym'"
+            raise SpecError(f"agent {spec!r}: {what} given twice (e.g. pretrained:400:sym)")
+        if word in _SYM:
+            target, sym = head, word == "sym"
+        else:
+            target, sims = head, _count(spec, tail, "SIMS", MAX_SIMULATIONS)
     tail = target.rpartition(":")[2]
     close = did_you_mean(tail.lower(), _SYM) if ":" in target else None
-    close = None if tail.lower() in _SYM else close  # given twice: said below
     if close and not Path(target).exists():
         raise SpecError(f"agent {spec!r}: no option {tail!r} (did you mean ':{close}'?)")
     head = target.partition(":")[0]
-    leftover = head.lower() == "pretrained" and target.lower() != "pretrained"
-    if leftover and not Path(target).exists():
+    named = head.lower() == "pretrained" or Path(head).exists()  # the part before the options
+    if named and target != head and not Path(target).exists():
         raise SpecError(
-            f"agent {spec!r}: pretrained takes ':SIMS' and ':sym' or ':nosym' "
-            f"(e.g. pretrained:400:sym), each at most once, not {target[len(head) + 1 :]!r}"
+            f"agent {spec!r}: {head} takes ':SIMS' and ':sym' or ':nosym' "
+            f"(e.g. {head}:400:sym), not {target[len(head) + 1 :]!r}"
         )
     path = _pretrained_path(game) if target.lower() == "pretrained" else Path(target)
     if path.is_dir():

@@ -261,11 +261,14 @@ def build_parser() -> argparse.ArgumentParser:
     li.set_defaults(func=cmd_list)
 
     ex = game_cmd(
-        "export", "export an agent's network as ONNX (with ':sym', averaged over the symmetries)"
+        "export",
+        "export an agent's network as ONNX (averaged over the symmetries where the agent "
+        "averages: ':sym', or a file that stores it)",
     )
     ex.add_argument(
         "agent",
-        help="an agent with a network: pretrained[:sym] | RUN_DIR[:sym] | FILE.pt[:sym] | "
+        help="an agent with a network: pretrained[:sym|:nosym] | RUN_DIR[:sym|:nosym] | "
+        "FILE.pt[:sym|:nosym] | "
         "network:RUN_DIR|FILE.pt|pretrained",
     )
     ex.add_argument("--out", default="model.onnx", help="output file (default model.onnx)")

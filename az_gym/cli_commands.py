@@ -34,7 +34,7 @@ def _options(options: Sequence[str]) -> dict[str, Any]:
         if not sep or not key:
             raise ValueError(f"game option {opt!r} must look like KEY=VALUE (e.g. size=6)")
         if key in kwargs:  # the last one would win, silently
-            raise ValueError(f"game option {key} given twice (-o {opt}); give it once")
+            raise ValueError(f"game option {key} given twice ({opt} too); give it once")
         kwargs[key] = int(value) if value.lstrip("-").isdigit() else value
     return kwargs
 
@@ -121,6 +121,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     """
     from az_gym.training.run_state import RunExistsError
 
+    if args.run_dir is not None and not args.run_dir.strip():  # "" would be "." (new) but
+        # the default runs/GAME (resume): refused, as --out '' is
+        raise CliError(f"--run-dir {args.run_dir!r}: give a directory name, e.g. runs/mine")
     game, options = _game_and_options(args.game, args.option)
     if args.seed is not None:
         args.set = [f"seed={args.seed}", *args.set]
@@ -434,10 +437,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     print(f"wrote {out}")
     params = getattr(agent, "params", None)
     images = len(game.symmetries()) if params is not None and params.symmetry_averaging else 1
-    if images > 1:
+    if images > 1:  # typed as ':sym', or stored so in the file (the shipped gomoku agent)
+        why = (
+            "':sym'"
+            if args.agent.lower().endswith(":sym")
+            else "the agent file stores symmetry averaging"
+        )
         print(
-            f"note: ':sym': the ONNX model averages the network over the game's {images} "
-            f"symmetries, as the search does ({images} times the work per position)",
+            f"note: {why}: the ONNX model averages the network over the game's {images} "
+            f"symmetries, as the search does ({images} times the work per position; "
+            "':nosym' exports the plain network)",
             file=sys.stderr,
         )
     return 0

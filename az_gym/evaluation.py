@@ -249,6 +249,8 @@ def evaluate(
     """
     if isinstance(num_games, bool) or not isinstance(num_games, int) or num_games < 1:
         raise ValueError(f"num_games={num_games!r} must be an int >= 1")
+    if not isinstance(alternate_colors, (bool, np.bool_)):  # "no" would be true
+        raise TypeError(f"alternate_colors={alternate_colors!r} must be True or False")
     game = as_game(env)
     _check_agents(game, [agent_a, agent_b])
     a_players = [i % 2 if alternate_colors else 0 for i in range(num_games)]

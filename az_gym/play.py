@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from az_gym._procs import MAX_PROCESSES_PER_CORE, available_cores, main_references, max_processes
+from az_gym._seeds import check_seed
 from az_gym.agents.base import Agent
 from az_gym.game import Game, State
 from az_gym.workers import LocalPool, WorkerPool
@@ -44,7 +45,12 @@ class Task(NamedTuple):
 
 
 def seed_sequence(seed: Seed) -> np.random.SeedSequence:
-    """``seed`` as a SeedSequence (``None``: fresh entropy)."""
+    """``seed`` as a SeedSequence (``None``: fresh entropy).
+
+    Raises:
+        ValueError: a negative or non-integer seed (see :func:`check_seed`).
+    """
+    check_seed(seed)
     return seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
 
 

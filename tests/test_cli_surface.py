@@ -162,6 +162,16 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
         ],
         "misspelt none": ["train", "tictactoe", "--set", "arena=nonee", "--run-dir", f"{t}/arn"],
         "misspelt flag before the positionals": ["evaluate", "tictactoe", "--gmes", "3"],
+        "empty --run-dir": ["train", "tictactoe", "--run-dir", ""],
+        "empty --run-dir on resume": ["train", "tictactoe", "--resume", "--run-dir", ""],
+        "serve option twice": ["serve", "othello,size=6,size=8", "--port", "0"],
+        "file spec with :sym twice": ["evaluate", "tictactoe", f"{PRETRAINED_TTT}:sym:sym",
+                                      "random"],
+        "file spec with a bad suffix": ["evaluate", "tictactoe", f"{PRETRAINED_TTT}:abc",
+                                        "random"],
+        "pretrained over the simulation bound": [
+            "evaluate", "tictactoe", "pretrained:1000001", "random"
+        ],
         "game option twice": ["evaluate", "othello", "random", "random", "-o", "size=6",
                               "-o", "size=8"],
         "evaluate --out empty": [*duel, "--out", ""],
@@ -261,6 +271,14 @@ def test_error_messages_say_what_to_do(tmp_path: Path) -> None:
     assert "e.g. network.hidden=[64]" in err("scalar for an array")
     assert "(did you mean 'none'?)" in err("misspelt none")
     assert "game option size given twice" in err("game option twice")  # the last one won
+    # trained into "." (or, resuming, into runs/tictactoe)
+    assert "--run-dir '': give a directory name" in err("empty --run-dir")
+    assert "--run-dir '': give a directory name" in err("empty --run-dir on resume")
+    serve_twice = err("serve option twice")  # it named "-o", which serve does not take
+    assert "size given twice (size=8 too)" in serve_twice and "-o" not in serve_twice
+    assert "':sym' or ':nosym' given twice" in err("file spec with :sym twice")  # "unknown"
+    assert "takes ':SIMS' and ':sym' or ':nosym'" in err("file spec with a bad suffix")
+    assert "SIMS is at most 1000000" in err("pretrained over the simulation bound")
     # it said "the following arguments are required: agent_a, agent_b", not the typo
     assert "unrecognized arguments: --gmes; did you mean '--games'" in err(
         "misspelt flag before the positionals"

@@ -514,3 +514,13 @@ def test_dqn_agent_takes_a_pettingzoo_env() -> None:
     assert DQNAgent(tictactoe_v3.env()).num_actions == 9
     with pytest.raises(ValueError, match="a PettingZoo env, a Game or a pair"):
         DQNAgent(3)
+
+
+def test_learn_on_a_pettingzoo_env_says_to_use_the_gymnasium_view() -> None:
+    # it raised "cannot unpack non-iterable NoneType object" from inside the loop
+    import az_gym
+    from az_gym.agents import DQNAgent
+
+    env = az_gym.make("tictactoe")
+    with pytest.raises(TypeError, match=r"gymnasium\.make\(\"az_gym/TicTacToe-v0\"\)"):
+        DQNAgent(env).learn(env, 10)

@@ -263,3 +263,21 @@ def test_a_spec_string_as_agent_says_how_to_build_the_agent():
         evaluate("alphabeta:3", RandomAgent(), "tictactoe", 2)
     one = evaluate(RandomAgent(), RandomAgent(), "tictactoe", 1, seed=0)
     assert str(one).endswith(", 1 game)")  # not "1 games"
+
+
+@pytest.mark.parametrize("seed", [-1, "x", 1.5, True])
+def test_a_bad_seed_is_named_as_written(seed) -> None:
+    # numpy's own words were "expected non-negative integer" or "SeedSequence expects int"
+    import az_gym
+
+    with pytest.raises(ValueError, match=rf"^seed={seed!r} must be an integer >= 0"):
+        evaluate(RandomAgent(), RandomAgent(), "tictactoe", 2, seed=seed)
+    with pytest.raises(ValueError, match=rf"^seed={seed!r} must be an integer >= 0"):
+        RandomAgent(seed=seed)
+    with pytest.raises(ValueError, match=rf"^seed={seed!r} must be an integer >= 0"):
+        az_gym.pretrained("tictactoe", seed=seed)
+
+
+def test_alternate_colors_must_be_a_bool() -> None:
+    with pytest.raises(TypeError, match=r"alternate_colors='no' must be True or False"):
+        evaluate(RandomAgent(), RandomAgent(), "tictactoe", 2, alternate_colors="no")

@@ -166,9 +166,12 @@ def test_specs_and_pretrained_turn_it_on():
         ("random:sym", r"random runs no such search"),
         ("dqn:x.pt:sym", r"dqn runs no such search"),
         ("pretrained:abc:sym", r"pretrained takes ':SIMS' and ':sym' .* not 'abc'$"),
-        ("pretrained:sym:sym", r"each at most once, not 'sym'$"),
-        ("pretrained:400:400", r"each at most once, not '400'$"),
-        ("pretrained:sym:nosym", r"each at most once, not 'sym'$"),
+        ("pretrained:sym:sym", r"':sym' or ':nosym' given twice"),
+        ("pretrained:400:400", r"':SIMS' given twice"),
+        ("pretrained:sym:nosym", r"':sym' or ':nosym' given twice"),
+        ("pretrained:64:sym:sym", r"':sym' or ':nosym' given twice"),  # it quoted '64:sym'
+        ("pretrained:-1", r"SIMS must be a whole number >= 1, not '-1'"),
+        ("pretrained:1000001", r"SIMS is at most 1000000 on the command line"),  # MctsParams
         ("pretrained:64:symm", r"no option 'symm' \(did you mean ':sym'\?\)"),
         ("pretrained:nosim", r"no option 'nosim' \(did you mean ':nosym'\?\)"),
         ("random:nosym", r"random runs no such search"),

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from az_gym._seeds import check_seed
 from az_gym.agents.analysis import Analysis, analyse_with
 from az_gym.agents.base import Agent
 from az_gym.checkpoint_format import (
@@ -204,6 +205,7 @@ class AlphaZeroAgent(Agent):
             raise ValueError(f"cache_size={cache_size!r} must be an integer >= 0 (0: no cache)")
         self.cache_size = cache_size
         self._cached = self._search_evaluator(self.game)
+        check_seed(seed)
         self.rng = np.random.default_rng(seed)
         self._mcts = BatchedMcts(self.game, self._cached, self.params, rng=self.rng)
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from az_gym._seeds import check_seed
 from az_gym.agents.analysis import MoveTable, probability_table
 from az_gym.agents.base import Agent, random_legal_action
 from az_gym.game import Game, GameOverError, State
@@ -35,6 +36,7 @@ class SeededAgent(Agent):
     """
 
     def __init__(self, seed: int | np.random.SeedSequence | None = None) -> None:
+        check_seed(seed)
         self.rng = np.random.default_rng(seed)
 
     def reseed(self, seed: int | np.random.SeedSequence | None) -> None:

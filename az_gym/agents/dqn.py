@@ -216,6 +216,11 @@ class DQNAgent(Agent):
             raise ValueError(
                 f"learn: opponent_mode must be 'fixed' or 'self', got {opponent_mode!r}"
             )
+        if not isinstance(env, gym.Env):  # a PettingZoo env has no single learner
+            raise TypeError(
+                f"learn: env must be a gymnasium.Env, not {type(env).__name__}; for a two-player "
+                'game use its Gymnasium view, e.g. gymnasium.make("az_gym/TicTacToe-v0")'
+            )
         shape, n, game_id = env_spaces(env)
         if (shape, n) != (self.obs_shape, self.num_actions) or (
             None not in (game_id, self.game_id) and game_id != self.game_id
