@@ -40,7 +40,10 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> None:
 
     Raises:
         IsADirectoryError: ``path`` is a directory (the message asks for a file name).
+        ValueError: ``path`` is empty.
     """
+    if not str(path).strip():  # Path("") is "."
+        raise ValueError(f"path {str(path)!r}: give a file name (e.g. agent.pt)")
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{str(path)!r} is a directory; give a file name (e.g. agent.pt)")

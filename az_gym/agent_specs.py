@@ -173,6 +173,19 @@ def canonical_spec(spec: str) -> str:
     return f"{key}{colon}{arg if key in ('network', 'dqn') else arg.lower()}"
 
 
+def check_distinct(specs: list[str]) -> None:
+    """Refuse a list of specs that names one agent twice (``random RANDOM``), as a
+    tournament or a server would hold two copies of it under two names.
+
+    Raises:
+        SpecError: names the specs.
+    """
+    keys = [canonical_spec(spec) for spec in specs]
+    twice = sorted({s for s, k in zip(specs, keys, strict=True) if keys.count(k) > 1})
+    if twice:
+        raise SpecError(f"each agent once, please: {', '.join(twice)} (one agent named twice)")
+
+
 def _unknown(spec: str, offered: list[str]) -> SpecError:
     kinds = ", ".join(offered)
     kind, colon, rest = spec.partition(":")

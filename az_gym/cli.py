@@ -352,6 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.command = words[0]
         if extra:  # name the subcommand's help, which lists what it takes
             command = parser.commands[args.command]
+            flags = [x for x in extra if x.startswith("-")]  # `b2 --bogus a1`: a1 is a move
+            extra = flags or extra
             command.error(f"unrecognized arguments: {' '.join(extra)}{command.flag_guesses(extra)}")
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else 2

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from az_gym._suggest import did_you_mean
-from az_gym.agent_specs import AGENT_SPECS, canonical_spec, make_agent, shipped_agents
+from az_gym.agent_specs import AGENT_SPECS, check_distinct, make_agent, shipped_agents
 
 
 class CliError(ValueError):
@@ -126,6 +126,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CliError(f"--run-dir {args.run_dir!r}: give a directory name, e.g. runs/mine")
     game, options = _game_and_options(args.game, args.option)
     if args.seed is not None:
+        if any(item.partition("=")[0].strip() == "seed" for item in args.set):
+            raise CliError(f"--seed {args.seed} and --set seed=...: give the seed once")
         args.set = [f"seed={args.seed}", *args.set]
     if args.init_from is not None and args.resume:
         raise CliError(
@@ -259,7 +261,9 @@ def _check_writable(path: str, directory: Path) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
-        raise CliError(f"--out {path}: cannot write there ({e.strerror or e})") from None
+        file = next((p for p in (directory, *directory.parents) if p.is_file()), None)
+        why = f"{file} is a file, not a directory" if file is not None else e.strerror or e
+        raise CliError(f"--out {path}: cannot write there ({why})") from None
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -305,10 +309,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     """A round robin with an Elo table (agents named by their specs)."""
     from az_gym.evaluation import tournament
 
-    keys = [canonical_spec(s) for s in args.agents]  # RANDOM is random
-    twice = sorted({s for s, k in zip(args.agents, keys, strict=True) if keys.count(k) > 1})
-    if twice:
-        raise CliError(f"each agent once, please: {', '.join(twice)} (one agent named twice)")
+    check_distinct(args.agents)
     out = _output_dir(args.out) if args.out is not None else None
     game = _game_from_args(args.game, args.option)
     players = {spec: make_agent(spec, game, seed=args.seed) for spec in args.agents}

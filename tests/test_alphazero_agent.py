@@ -435,6 +435,8 @@ def test_save_refuses_a_directory_and_makes_parents(tmp_path: Path) -> None:
     agent = AlphaZeroAgent(az_gym.make_game("tictactoe"), simulations=4)
     with pytest.raises(IsADirectoryError, match="is a directory; give a file name"):
         agent.save(tmp_path)
+    with pytest.raises(ValueError, match=r"^path '': give a file name"):  # it said '.'
+        agent.save("")
     agent.save(tmp_path / "new" / "folder" / "agent.pt")
     assert AlphaZeroAgent.load(tmp_path / "new" / "folder" / "agent.pt").game.name == "tictactoe"
     dqn = DQNAgent(az_gym.make("tictactoe"))

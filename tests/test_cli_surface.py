@@ -163,6 +163,12 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
         "misspelt none": ["train", "tictactoe", "--set", "arena=nonee", "--run-dir", f"{t}/arn"],
         "misspelt flag before the positionals": ["evaluate", "tictactoe", "--gmes", "3"],
         "empty --run-dir": ["train", "tictactoe", "--run-dir", ""],
+        "--out under a file": [*slow_duel, "--out", f"{t}/a_file/x.json"],
+        "seed twice": ["train", "tictactoe", "--seed", "3", "--set", "seed=4", "--run-dir",
+                       f"{t}/sd"],
+        "unknown flag among moves": ["analyse", "tictactoe", "random", "b2", "--bogus", "a1"],
+        "serve an agent twice": ["serve", "tictactoe", "--agent", "random", "--agent", "RANDOM",
+                                 "--port", "0"],
         "empty --run-dir on resume": ["train", "tictactoe", "--resume", "--run-dir", ""],
         "serve option twice": ["serve", "othello,size=6,size=8", "--port", "0"],
         "file spec with :sym twice": ["evaluate", "tictactoe", f"{PRETRAINED_TTT}:sym:sym",
@@ -273,6 +279,10 @@ def test_error_messages_say_what_to_do(tmp_path: Path) -> None:
     assert "game option size given twice" in err("game option twice")  # the last one won
     # trained into "." (or, resuming, into runs/tictactoe)
     assert "--run-dir '': give a directory name" in err("empty --run-dir")
+    assert "a_file is a file, not a directory" in err("--out under a file")  # "File exists"
+    assert "give the seed once" in err("seed twice")  # --set seed=4 won, silently
+    assert "unrecognized arguments: --bogus (see" in err("unknown flag among moves")  # +a1
+    assert "each agent once, please: RANDOM, random" in err("serve an agent twice")
     assert "--run-dir '': give a directory name" in err("empty --run-dir on resume")
     serve_twice = err("serve option twice")  # it named "-o", which serve does not take
     assert "size given twice (size=8 too)" in serve_twice and "-o" not in serve_twice
@@ -309,7 +319,7 @@ def test_error_messages_say_what_to_do(tmp_path: Path) -> None:
     # Both once pointed nowhere useful: chess said only that the native games are four,
     # and a command's unknown flag sent the user to the top-level help.
     assert "pettingzoo.classic.chess_v6:env" in err("pettingzoo game by its bare name")
-    assert "unrecognized arguments: --moves a1 (see `az-gym analyse --help`)" in err(
+    assert "unrecognized arguments: --moves (see `az-gym analyse --help`)" in err(
         "unknown flag of a command"
     )
     assert "did you mean 'train'?" in err("misspelt command")

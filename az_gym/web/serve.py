@@ -144,6 +144,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise ValueError(f"--max-games {args.max_games}: must be >= 1")
     games = _games(args.games or list(DEFAULT_GAMES))
     specs = list(args.agent or DEFAULT_AGENTS)
+    from az_gym.agent_specs import check_distinct
+
+    check_distinct(specs)
     run_dir = Path(args.run) if args.run else None
     run_game = run_agent = None
     if run_dir is not None:
