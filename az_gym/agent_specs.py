@@ -144,15 +144,19 @@ def _run_agent(run_dir: Path, game: Game, symmetry_averaging: bool | None = None
     )
 
 
-def _count(spec: str, arg: str, what: str, top: int | None = None) -> int:
-    """The positive integer after the colon of ``spec``, at most ``top``."""
+def _count(
+    spec: str,
+    arg: str,
+    what: str,
+    top: int | None = None,
+    why: str = "on the command line (a move could take hours); a larger search is built in Python",
+) -> int:
+    """The positive integer after the colon of ``spec``, at most ``top`` (``why``: the
+    reason for the bound, in the message)."""
     if not arg.isdigit() or int(arg) < 1:
         raise SpecError(f"agent {spec!r}: {what} must be a whole number >= 1, not {arg!r}")
     if top is not None and int(arg) > top:
-        raise SpecError(
-            f"agent {spec!r}: {what} is at most {top} on the command line (a move could take "
-            f"hours); a larger search is built in Python"
-        )
+        raise SpecError(f"agent {spec!r}: {what} is at most {top} {why}")
     return int(arg)
 
 
@@ -226,7 +230,8 @@ def _alphazero(
         if word in _SYM:
             target, sym = head, word == "sym"
         else:
-            target, sims = head, _count(spec, tail, "SIMS", MAX_SIMULATIONS)
+            bound = "(MctsParams.num_iters_per_turn's bound)"
+            target, sims = head, _count(spec, tail, "SIMS", MAX_SIMULATIONS, bound)
     tail = target.rpartition(":")[2]
     close = did_you_mean(tail.lower(), _SYM) if ":" in target else None
     if close and not Path(target).exists():
@@ -318,11 +323,8 @@ def make_agent(
         return agents.MctsRolloutAgent(num_simulations=sims, seed=seed)
     if kind == "dqn" and colon:
         if not Path(arg).is_file():
-            what = (
-                f"{arg!r} is a directory, not a DQN file"
-                if Path(arg).is_dir()
-                else (f"no file {arg!r}")
-            )
+            is_dir = Path(arg).is_dir()
+            what = f"{arg!r} is a directory, not a DQN file" if is_dir else f"no file {arg!r}"
             raise SpecError(f"agent {spec!r}: {what}")
         try:
             agent = agents.DQNAgent.load(arg, game)
