@@ -171,7 +171,7 @@ def test_specs_and_pretrained_turn_it_on():
         ("pretrained:sym:nosym", r"':sym' or ':nosym' given twice"),
         ("pretrained:64:sym:sym", r"':sym' or ':nosym' given twice"),  # it quoted '64:sym'
         ("pretrained:-1", r"SIMS must be a whole number >= 1, not '-1'"),
-        ("pretrained:1000001", r"SIMS is at most 1000000 on the command line"),  # MctsParams
+        ("pretrained:1000001", r"SIMS is at most 1000000 \(MctsParams"),  # its own words
         ("pretrained:64:symm", r"no option 'symm' \(did you mean ':sym'\?\)"),
         ("pretrained:nosim", r"no option 'nosim' \(did you mean ':nosym'\?\)"),
         ("random:nosym", r"random runs no such search"),
