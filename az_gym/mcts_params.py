@@ -181,6 +181,8 @@ class MctsParams:
         ]  # fmt: skip
         for name, ok, rule in checks:
             if not ok:
+                if rule.startswith((">", "in (", "in [")):  # "'a'; must be >= 0" hid the type
+                    rule = f"a number {rule}"
                 raise ValueError(f"MctsParams.{name} = {getattr(self, name)!r}; must be {rule}")
 
     def to_dict(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import az_gym  # noqa: F401  (registers the Gymnasium ids)
+import az_gym  # registers the Gymnasium ids
 from az_gym.envs.gym_view import RENDER_MODES, GymView
 from az_gym.envs.registry import available_games, gym_id, make_game
 from az_gym.game import Game, GameOverError, IllegalActionError, State
@@ -355,3 +355,9 @@ def test_gymnasium_vector_env() -> None:
     assert reward[0] == -1.0 and terminated[0] and info["_illegal_action"].tolist() == [True, False]
     assert all(frame.shape == (120, 120, 3) for frame in envs.render())
     envs.close()
+
+
+def test_an_opponent_for_another_game_is_refused_at_make() -> None:
+    # it was accepted by make() and reset() and failed at the first step
+    with pytest.raises(ValueError, match="built for game 'connect_four', asked to play"):
+        gymnasium.make("az_gym/TicTacToe-v0", opponent=az_gym.pretrained("connect_four"))

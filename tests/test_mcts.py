@@ -528,7 +528,8 @@ def test_mcts_params_live_in_one_module_and_validate_themselves() -> None:
     # The checks the training parameters used to repeat now happen at construction.
     for bad, needle in [
         ({"num_iters_per_turn": 2.5}, r"num_iters_per_turn = 2.5; must be an integer in \[1, "),
-        ({"cpuct": float("nan")}, "cpuct = nan; must be >= 0"),
+        ({"cpuct": float("nan")}, "cpuct = nan; must be a number >= 0"),
+        ({"cpuct": "a"}, "cpuct = 'a'; must be a number >= 0"),  # it said "must be >= 0"
         ({"temperature": StepSchedule(1.0, (5,), (-1.0,))}, "temperature = .*values >= 0"),
         ({"fpu_reduction": True}, "fpu_reduction = True"),
     ]:

@@ -140,6 +140,9 @@ class GymView(gymnasium.Env):
                 f"opponent {opponent!r} has no act_state(game, state) method; pass an az_gym "
                 "agent or None for a random opponent"
             )
+        check = getattr(opponent, "check_game", None)
+        if callable(check):  # an agent made for another game: refused here, not at a step
+            check(game)
         if render_mode is not None and render_mode not in RENDER_MODES:
             raise ValueError(f"render_mode={render_mode!r}; expected None or one of {RENDER_MODES}")
         if render_mode == "rgb_array":
