@@ -82,7 +82,7 @@ class NetworkConfig:
         return cls(**{**d, "hidden": tuple(d.get("hidden", (128, 128)))})
 
 
-_KIND_FIELDS = {
+KIND_FIELDS = {
     "resnet": ("num_blocks", "num_filters", "num_policy_head_filters", "num_value_head_filters"),
     "mlp": ("hidden",),
 }
@@ -103,7 +103,7 @@ def unused_network_fields(
     """The fields of ``config`` its network ignores for ``observation_shape``, each with the
     kind that reads it (``{"num_filters": "resnet", ...}`` for an MLP)."""
     kind = network_kind(config, tuple(observation_shape))
-    return {f: other for other, fields in _KIND_FIELDS.items() if other != kind for f in fields}
+    return {f: other for other, fields in KIND_FIELDS.items() if other != kind for f in fields}
 
 
 def network_differences(

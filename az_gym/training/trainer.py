@@ -444,20 +444,19 @@ def _check_network_overrides(network: Any, game: Any, overrides: list[str]) -> N
     Raises:
         ParamsError: names the field, the network's kind and the fields it reads.
     """
-    from az_gym.networks import unused_network_fields
+    from az_gym.networks import KIND_FIELDS, network_kind, unused_network_fields
     from az_gym.training.params import ParamsError
 
-    unused = unused_network_fields(network, tuple(game.observation_shape))
+    shape = tuple(game.observation_shape)
+    unused, kind = unused_network_fields(network, shape), network_kind(network, shape)
+    names = {"mlp": "an MLP", "resnet": "a ResNet"}
+    reads = ", ".join(KIND_FIELDS[kind]) + (
+        " (e.g. network.hidden=[64, 64])" if kind == "mlp" else ""
+    )
     for item in overrides:
         field = item.partition("=")[0].strip().removeprefix("network.")
         if item.strip().startswith("network.") and field in unused:
-            names = {"mlp": "an MLP", "resnet": "a ResNet"}
-            kind, other = ("resnet" if unused[field] == "mlp" else "mlp"), unused[field]
-            reads = (
-                "hidden (e.g. network.hidden=[64, 64])"
-                if kind == "mlp"
-                else ("num_blocks, num_filters, num_policy_head_filters, num_value_head_filters")
-            )
+            other = unused[field]
             raise ParamsError(
                 f"override {item!r}: {game.name}'s network is {names[kind]} (network.kind = "
                 f"{network.kind!r}), which has no {field}; its size is set by {reads} (or "
