@@ -430,6 +430,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             "choose a name ending in .onnx"
         )
     from az_gym.agents.alphazero import export_onnx
+    from az_gym.envs.registry import symmetries_of
 
     if hasattr(agent, "export_onnx"):  # an AlphaZero agent: it decides ':sym' itself
         agent.export_onnx(out)
@@ -437,7 +438,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         export_onnx(net, out)
     print(f"wrote {out}")
     params = getattr(agent, "params", None)
-    images = len(game.symmetries()) if params is not None and params.symmetry_averaging else 1
+    images = len(symmetries_of(game)) if params is not None and params.symmetry_averaging else 1
     if images > 1:  # typed as ':sym', or stored so in the file (the shipped gomoku agent)
         why = (
             "':sym'"

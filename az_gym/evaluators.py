@@ -115,7 +115,8 @@ class SymmetryAveragedEvaluator:
 
     Args:
         inner: an evaluator that reads observations and not states (a network).
-        game: the game whose symmetries are averaged over.
+        game: the game whose symmetries are averaged over (a declared-equivalent
+            ``pettingzoo.classic`` env: the native game's, ``registry.symmetries_of``).
 
     Raises:
         ValueError: ``inner`` does not read observations, or needs states (a state cannot
@@ -143,7 +144,9 @@ class SymmetryAveragedEvaluator:
         """The game's symmetries (built on first use, so the evaluator pickles without them:
         their transforms are closures)."""
         if self._symmetries is None:
-            self._symmetries = list(self.game.symmetries())
+            from az_gym.envs.registry import symmetries_of
+
+            self._symmetries = symmetries_of(self.game)
             self._inverses = [g.inverse_sigma for g in self._symmetries]
         return self._symmetries
 

@@ -69,7 +69,10 @@ class Busy:
 
 
 def _pretrained(name: str) -> AlphaZeroAgent:
-    return AlphaZeroAgent.load(Path(str(resources.files("az_gym") / "pretrained" / f"{name}.pt")))
+    """The shipped ``name`` network with plain PUCT (no symmetry averaging, whatever the
+    file stores), the search these figures have measured since they were first taken."""
+    path = Path(str(resources.files("az_gym") / "pretrained" / f"{name}.pt"))
+    return AlphaZeroAgent.load(path, symmetry_averaging=False)
 
 
 def move_timer(name: str, sims: int) -> Callable[[], float]:

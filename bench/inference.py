@@ -124,7 +124,7 @@ def bench_selfplay(
     from az_gym.training.selfplay import GameSpec, NetSpec, net_weights, run_self_play
     from az_gym.workers import LocalPool
 
-    agent = pretrained("connect_four")
+    agent = pretrained("connect_four", symmetry_averaging=False)  # plain PUCT, as first measured
     net, game = agent.network, agent.game
     spec = NetSpec(game.observation_shape, game.num_actions, net.config)
     weights = net_weights(net)
@@ -157,7 +157,9 @@ def bench_move(engine: str, rounds: int) -> None:
 
     def agent(e: str, k: int) -> AlphaZeroAgent:
         path = pretrained_path("connect_four")
-        return AlphaZeroAgent.load(path, inference=e, cache_size=0, leaves_per_call=k)
+        return AlphaZeroAgent.load(  # plain PUCT at 400, as first measured
+            path, inference=e, cache_size=0, leaves_per_call=k, symmetry_averaging=False
+        ).with_simulations(400)
 
     def timed(a: AlphaZeroAgent) -> float:
         t0 = time.perf_counter()

@@ -3,8 +3,8 @@
 
 Prints, in one run and interleaved (each position searched by every ``k`` in turn, fresh
 trees, no evaluation cache, one torch thread; eager torch and the default inference
-engine), the seconds per move of ``az_gym.pretrained("connect_four")``
-(400 simulations) and ``pretrained("gomoku")`` (1600) at each ``MctsParams.leaves_per_call``
+engine), the seconds per move of the shipped Connect Four network (400 simulations) and
+gomoku network (1600), both plain PUCT (:data:`SIMULATIONS`), at each ``MctsParams.leaves_per_call``
 ``k``, and the ratios to ``k = 1`` (the sequential search, one position per network call)
 on eager torch (the search before this option and before ONNX Runtime) and on the same
 engine. Target: >= 3x faster than eager ``k = 1`` at the default the loaded agents play
@@ -44,7 +44,9 @@ def time_moves(name: str, ks: list[int], moves: int, seed: int) -> None:
     eager torch, one position per network call, was the search before leaf parallelism)."""
     path = pretrained_path(name)  # no evaluation cache: each move's time its own search's
     agents = {
-        (engine, k): AlphaZeroAgent.load(path, leaves_per_call=k, cache_size=0, inference=engine)
+        (engine, k): AlphaZeroAgent.load(
+            path, leaves_per_call=k, cache_size=0, inference=engine, symmetry_averaging=False
+        ).with_simulations(SIMULATIONS[name])
         for engine in ("eager", "auto")
         for k in ks
     }
@@ -73,11 +75,19 @@ def time_moves(name: str, ks: list[int], moves: int, seed: int) -> None:
 
 _WORKER: dict = {}
 
+SIMULATIONS = {"connect_four": 400, "gomoku": 1600}
+"""Simulations per move of the shipped networks here, with plain PUCT (no symmetry
+averaging, whatever the files store): the settings these figures were first taken at."""
+
+
+def _shipped(name: str, k: int) -> AlphaZeroAgent:
+    return pretrained(name, simulations=SIMULATIONS[name], leaves_per_call=k,
+                      symmetry_averaging=False)  # fmt: skip
+
 
 def _init_worker(new_k: int) -> None:
     torch.set_num_threads(1)
-    _WORKER["agents"] = (pretrained("connect_four", leaves_per_call=new_k),
-                         pretrained("connect_four", leaves_per_call=1))  # fmt: skip
+    _WORKER["agents"] = (_shipped("connect_four", new_k), _shipped("connect_four", 1))
 
 
 def _play(task: tuple[list[int], int]) -> float:
@@ -116,7 +126,7 @@ def solver_errors(new_k: int, seed: int, extra: tuple[int, ...] = ()) -> None:
 
     rows = yardstick.positions(200, seed, 20_000_000)  # strength.py's defaults: its cached file
     for k in sorted({1, new_k, *extra}):
-        agent = pretrained("connect_four", leaves_per_call=k)
+        agent = _shipped("connect_four", k)
         yardstick._print(f"pretrained, k = {k}", yardstick.error_rates(agent, rows, agent.game))
 
 

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'sims':>5} {'solver':>6} {'stage':>6} {'positions':>9} {'error':>6} {'proven':>6} "
           f"{'sims run':>8} {'seconds':>7}")  # fmt: skip
     for sims in budgets:
-        agent = make_agent(f"pretrained:{sims}", game, seed=args.seed)
+        agent = make_agent(f"pretrained:{sims}:nosym", game, seed=args.seed)
         for solver in (False, True):
             for stage, r in measure(agent, rows, game, solver).items():
                 print(

@@ -112,7 +112,8 @@ def positions(n: int, seed: int, budget: int) -> list[dict]:
         }:
             return data["positions"]
     game, rng = ConnectFour(), np.random.default_rng(seed)
-    generator = make_agent("pretrained:64", game, seed=seed)
+    # plain PUCT, whatever the file stores: the committed labels came from these games
+    generator = make_agent("pretrained:64:nosym", game, seed=seed)
     picked = {}
     for source, agent in (("random", None), ("pretrained", generator)):
         out: dict[str, list[str]] = {k: [] for k in STAGES}

@@ -13,7 +13,7 @@ import az_gym
 from az_gym import AlphaZeroAgent
 from az_gym.agent_specs import SpecError, make_agent
 from az_gym.agents.shipped import pretrained_path
-from az_gym.envs.registry import as_game, make_game
+from az_gym.envs.registry import as_game, make_game, symmetries_of
 from az_gym.evaluation import evaluate
 from az_gym.evaluators import RolloutEvaluator, SymmetryAveragedEvaluator, UniformEvaluator
 from az_gym.game import Game
@@ -119,12 +119,17 @@ def test_the_agent_searches_the_averaged_network():
 
 
 def test_specs_and_pretrained_turn_it_on():
-    game = make_game("connect_four")
-    # the shipped gomoku file stores it on: ':nosym' turns it off, ':sym' leaves it on
-    gomoku = make_game("gomoku")
-    assert make_agent("pretrained", gomoku).params.symmetry_averaging
-    assert not make_agent("pretrained:100:nosym", gomoku).params.symmetry_averaging
-    assert make_agent("pretrained:sym", gomoku).params.symmetry_averaging
+    # the shipped gomoku and Connect Four files store it on: ':nosym' turns it off, ':sym'
+    # leaves it on
+    for name in ("gomoku", "connect_four"):
+        stored = make_game(name)
+        assert make_agent("pretrained", stored).params.symmetry_averaging, name
+        assert not make_agent("pretrained:100:nosym", stored).params.symmetry_averaging, name
+        assert make_agent("pretrained:sym", stored).params.symmetry_averaging, name
+        assert az_gym.pretrained(name).params.symmetry_averaging, name
+        assert not az_gym.pretrained(name, symmetry_averaging=False).params.symmetry_averaging
+    # the shipped tic-tac-toe file stores it off: ':sym' turns it on
+    game = make_game("tictactoe")
     for spec, sims, on in [
         ("pretrained:64:sym", 64, True),
         ("pretrained:sym:64", 64, True),
@@ -136,26 +141,29 @@ def test_specs_and_pretrained_turn_it_on():
         assert agent.params.symmetry_averaging is on, spec
         if sims is not None:
             assert agent.params.num_iters_per_turn == sims
-    agent = az_gym.pretrained("connect_four", simulations=32, symmetry_averaging=True)
+    agent = az_gym.pretrained("tictactoe", simulations=32, symmetry_averaging=True)
     assert agent.params.symmetry_averaging
-    assert not az_gym.pretrained("connect_four").params.symmetry_averaging
+    assert not az_gym.pretrained("tictactoe").params.symmetry_averaging
     with pytest.raises(ValueError, match="symmetry_averaging"):
         az_gym.pretrained("connect_four", symmetry_averaging="yes")
     # the network agent runs no search: ':sym' there is refused, not ignored
     for spec in ("network:pretrained:sym", "network:pretrained:64:sym"):
         with pytest.raises(SpecError, match="without search"):
             make_agent(spec, game)
-    # nor is it ignored on a game without symmetries (the adapter's connect_four_v3 has none)
-    from pettingzoo.classic import connect_four_v3
+    # a declared-equivalent classic env averages over the native game's symmetries, which
+    # its adapter does not declare (the shipped agent, which averages, plays it as it plays
+    # the native game: tests/test_equivalent_envs.py)
+    from pettingzoo.classic import connect_four_v3, tictactoe_v3
 
     pz = as_game(connect_four_v3.env())
-    assert len(pz.symmetries()) == 1
-    with pytest.raises(ValueError, match="needs a game with symmetries"):
-        make_agent(f"{pretrained_path('connect_four')}:64:sym", pz)
+    assert len(pz.symmetries()) == 1 and len(symmetries_of(pz)) == 2
+    assert make_agent(f"{pretrained_path('connect_four')}:64:sym", pz).params.symmetry_averaging
+    # nor is it ignored on a game without symmetries
     with pytest.raises(ValueError, match="needs a game with symmetries"):
         AlphaZeroAgent(_NoSymmetries(), mcts=MctsParams(symmetry_averaging=True))
-    with pytest.raises(ValueError, match=r"^symmetry averaging .* connect_four_v3 has none"):
-        az_gym.pretrained("connect_four", env_or_game=pz, symmetry_averaging=True)
+    undeclared = as_game(tictactoe_v3.env())
+    with pytest.raises(ValueError, match=r"^symmetry averaging .* tictactoe_v3 has none"):
+        AlphaZeroAgent(undeclared, mcts=MctsParams(symmetry_averaging=True))
 
 
 @pytest.mark.parametrize(

@@ -88,7 +88,9 @@ def game_from_id(game_id: str) -> Game:
 def check_symmetric(game: Game) -> None:
     """Raise ``ValueError`` unless ``game`` has a symmetry besides the identity, which
     :attr:`MctsParams.symmetry_averaging` needs (on any other game it would do nothing)."""
-    if len(game.symmetries()) < 2:
+    from az_gym.envs.registry import symmetries_of
+
+    if len(symmetries_of(game)) < 2:
         raise ValueError(
             f"symmetry averaging (MctsParams.symmetry_averaging, the ':sym' of a spec) "
             f"needs a game with symmetries; {game.name} has none"
@@ -358,9 +360,11 @@ class AlphaZeroAgent(Agent):
             ValueError: averaging asked for a game whose observation transforms are not
                 gathers of entries (:func:`~az_gym.inference.symmetry_gathers`).
         """
+        from az_gym.envs.registry import symmetries_of
+
         if symmetry_averaging is None:
             symmetry_averaging = self.params.symmetry_averaging
-        syms = list(self.game.symmetries()) if symmetry_averaging else None
+        syms = symmetries_of(self.game) if symmetry_averaging else None
         export_onnx(self.network, path, symmetries=syms)
 
     def save(self, path: str | Path) -> None:

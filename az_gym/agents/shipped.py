@@ -3,7 +3,7 @@
 ::
 
     import az_gym
-    agent = az_gym.pretrained("connect_four")          # 400 simulations per move
+    agent = az_gym.pretrained("connect_four")          # 800 simulations per move, averaged
     agent = az_gym.pretrained("othello")               # the full 8x8 board
     agent = az_gym.pretrained("othello", size=6)       # the agent trained on 6x6
 

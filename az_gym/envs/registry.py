@@ -325,6 +325,20 @@ def canonical_game_id(game: Game) -> str:
     return game.game_id
 
 
+def symmetries_of(game: Game) -> list[Any]:
+    """``game.symmetries()``, or the native game's for a declared-equivalent classic env.
+
+    The adapter declares no symmetries for a foreign env (it cannot know them), but a
+    :data:`CLASSIC_EQUIVALENTS` env has the native game's observation planes and action
+    indices, so the native symmetries hold there too: a symmetry-averaged agent averages
+    the same images on both (``tests/test_equivalent_envs.py``).
+    """
+    native = canonical_game_id(game)
+    if native != game.game_id:
+        return list(make_game(native).symmetries())
+    return list(game.symmetries())
+
+
 def same_game(game_id: str, game: Game) -> bool:
     """Whether a checkpoint stored for ``game_id`` (the ``game.game_id`` it was trained on)
     may play ``game``: the same id, or ids that :func:`canonical_game_id` makes equal (a
