@@ -125,6 +125,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         # the default runs/GAME (resume): refused, as --out '' is
         raise CliError(f"--run-dir {args.run_dir!r}: give a directory name, e.g. runs/mine")
     game, options = _game_and_options(args.game, args.option)
+    _check_set_once(args.set)
     if args.seed is not None:
         if any(item.partition("=")[0].strip() == "seed" for item in args.set):
             raise CliError(f"--seed {args.seed} and --set seed=...: give the seed once")
@@ -147,6 +148,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         ) from None
     print(f"run directory: {trainer.run.path}")
     return 0
+
+
+def _check_set_once(items: Sequence[str]) -> None:
+    """Refuse a ``--set`` key given twice (the last would win, silently), as a repeated
+    ``-o`` is. The Python API's ``overrides`` keep their documented order instead."""
+    seen: dict[str, str] = {}
+    for item in items:
+        key = item.partition("=")[0].strip()
+        if key in seen:
+            raise CliError(f"--set {key} given twice ({seen[key]} and {item}); give it once")
+        seen[key] = item
 
 
 def _recorded_num_iters(run_dir: Any) -> float:

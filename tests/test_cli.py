@@ -48,7 +48,8 @@ def test_train_resume_evaluate_analyse_export(
     base = ["train", "tictactoe", "--run-dir", str(run), "--quiet", *_sets(TINY)]
     assert main(base) == 0
     assert json.loads((run / "state.json").read_text())["iteration"] == 1
-    assert main([*base, "--resume", "--set", "num_iters=2"]) == 0
+    longer = [a.replace("num_iters=1", "num_iters=2") for a in base]  # --set once per key
+    assert main([*longer, "--resume"]) == 0
     assert json.loads((run / "state.json").read_text())["iteration"] == 2
     assert len((run / "report.jsonl").read_text().splitlines()) == 2
     capsys.readouterr()

@@ -105,6 +105,8 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
     (tmp / "junk.pt").write_bytes(b"not a checkpoint at all")
     (tmp / "corrupt_run").mkdir()
     (tmp / "corrupt_run" / "best.pt").write_bytes(b"PK\x03\x04" + bytes(200))
+    (tmp / "mine").mkdir()  # a directory of the user's own files, no run
+    (tmp / "mine" / "params.toml").write_text("# my parameters\n")
     t = str(tmp)
     duel = ["evaluate", "tictactoe", "random", "random"]
     slow_duel = ["evaluate", "tictactoe", "mcts:5000", "mcts:5000", "--games", "1000"]
@@ -231,6 +233,12 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
         "directory as --config": ["train", "tictactoe", "--config", f"{t}/a_dir",
                                   "--run-dir", f"{t}/run1"],
         "file as --run-dir": ["train", "tictactoe", "--run-dir", f"{t}/a_file"],
+        "--set twice": ["train", "tictactoe", "--set", "num_iters=0", "--set", "num_iters=3",
+                        "--run-dir", f"{t}/st"],
+        "column 0": ["analyse", "connect_four", "random", "0"],
+        "new run into a directory of other files": [
+            "train", "tictactoe", "--set", "num_iters=1", "--run-dir", f"{t}/mine"
+        ],
     }  # fmt: skip
 
 
@@ -328,6 +336,13 @@ def test_error_messages_say_what_to_do(tmp_path: Path) -> None:
     assert "name a run directory or a .pt file" in err("network of nothing")
     assert "e.g. `az-gym play tictactoe`" in err("a game as the command")
     assert "did you mean '--version'?" in err("misspelt --version")
+    assert "--set num_iters given twice" in err("--set twice")  # num_iters=3 won, silently
+    assert "'0' is not a move of connect_four" in err("column 0")  # it played column 1
+    # it wrote the run over the user's params.toml, among their files
+    mine = err("new run into a directory of other files")
+    assert "mine is not empty and holds no run (params.toml)" in mine
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["params.toml"]  # no lock
+    assert (tmp_path / "mine" / "params.toml").read_text() == "# my parameters\n"
     assert "(did you mean 'pretrained'?)" in err("misspelt --init-from pretrained")
     # both were "internal error: TypeError: ..."
     assert "env(bogus=1) gave no game: " in err("factory with a bad option")
@@ -446,10 +461,15 @@ def test_text_to_action_reads_names_first() -> None:
 
     ttt, c4 = az_gym.make_game("tictactoe"), az_gym.make_game("connect_four")
     assert text_to_action(ttt, " B2 ") == text_to_action(ttt, "4") == 4
-    assert text_to_action(c4, "4") == 3 and text_to_action(c4, "0") == 0
+    assert text_to_action(c4, "4") == 3
     for bad in ("9", "-1", "b9", ""):
         with pytest.raises(IllegalActionError):
             text_to_action(ttt, bad)
+    # Connect Four names its moves 1-7: a number is a name there, never an index ("0" was
+    # column 1 and "3" column 3)
+    for bad in ("0", "8"):
+        with pytest.raises(IllegalActionError):
+            text_to_action(c4, bad)
 
 
 def test_alphabeta_analysis_values_every_move(capsys: pytest.CaptureFixture[str]) -> None:

@@ -124,6 +124,23 @@ def test_a_run_without_state_json_is_never_restarted_over(run):
     assert (run / "iter-000002" / "best.pt").exists() and (run / "params.toml").exists()
 
 
+def test_a_new_run_writes_over_no_file_of_the_users(tmp_path):
+    # It wrote its params.toml over the user's and its files among theirs.
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "params.toml").write_text("# mine\n")
+    (mine / "notes.txt").write_text("notes\n")
+    with pytest.raises(RunDirError, match=r"not empty and holds no run \(notes\.txt, params"):
+        Trainer("tictactoe", tiny_params(), mine, quiet=True).train()
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt", "params.toml"]  # no lock
+    assert (mine / "params.toml").read_text() == "# mine\n"
+    # an empty directory, or one with only dot files (.gitignore), takes a new run
+    (tmp_path / "dots").mkdir()
+    (tmp_path / "dots" / ".gitignore").write_text("*\n")
+    Trainer("tictactoe", tiny_params(num_iters=0), tmp_path / "dots", quiet=True).train()
+    assert (tmp_path / "dots" / "state.json").exists()
+
+
 def test_a_crafted_agent_file_is_refused_before_its_network_is_built(run, tmp_path):
     from az_gym.agents.alphazero import AlphaZeroAgent
 

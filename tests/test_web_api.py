@@ -284,6 +284,9 @@ def test_the_analysis_overlay_reports_visits_q_priors_and_values(offer: Offer) -
     table = c.post(f"/api/games/{view['id']}/analyse", json={"agent": 0}).json()
     assert table["kind"] == "table" and table["columns"] == ["value"]
     assert "alphabeta" in table["summary"] and len(table["moves"]) == 7
+    # a budget for a search without simulations was ignored: it is refused
+    r = c.post(f"/api/games/{view['id']}/analyse", json={"agent": 0, "simulations": 50})
+    assert r.status_code == 400 and "runs no simulations" in r.json()["error"]
 
 
 def test_a_foreign_pettingzoo_env_gets_the_generic_view() -> None:
@@ -320,7 +323,8 @@ def test_the_run_page_follows_a_real_run_and_its_best_network_plays(tmp_path: Pa
     view = c.post("/api/games", json={"game": 1, "agent": 1, "seat": 1}).json()
     assert len(c.post(f"/api/games/{view['id']}/agent").json()["moves"]) == 1
     # the run goes on: the page and the agent follow it
-    assert main([*base, "--resume", "--set", "num_iters=2"]) == 0
+    longer = [a.replace("num_iters=1", "num_iters=2") for a in base]  # --set once per key
+    assert main([*longer, "--resume"]) == 0
     assert c.get("/api/run").json()["charts"]["losses"]["series"][0]["x"] == [1, 2]
     now = c.get(f"/api/games/{view['id']}").json()
     r = c.post(f"/api/games/{view['id']}/move", json={"action": now["legal"][0]["action"]})

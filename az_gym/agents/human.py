@@ -99,7 +99,9 @@ class HumanAgent(Agent):
 def text_to_action(game: Game, text: str) -> int:
     """The action a typed move names: its name (``b2``; case and spaces ignored), else its
     index (``4``) when no action has that name. The one reading of a typed move, for
-    ``play`` and ``analyse`` alike; legality is the caller's check.
+    ``play`` and ``analyse`` alike; legality is the caller's check. In a game whose moves
+    are named by numbers (Connect Four's columns ``1``-``7``) a number is a name only: ``0``
+    is no column, not the index of column ``1``.
 
     Raises:
         IllegalActionError: neither a name nor an index in ``0..num_actions - 1``.
@@ -109,6 +111,8 @@ def text_to_action(game: Game, text: str) -> int:
     except IllegalActionError:
         answer = text.strip()
         if not answer.isdigit() or int(answer) >= game.num_actions:
+            raise
+        if any(game.action_to_string(a).strip().isdigit() for a in range(game.num_actions)):
             raise
         return int(answer)
 

@@ -102,28 +102,49 @@ class RunDir(RunDirReader):
                         p = path / name
                         if name != self.lock.path.name and p.exists():
                             shutil.rmtree(p) if p.is_dir() else p.unlink()
+                    if self.lock.path.name not in before:  # left as the user made it
+                        self.lock.path.unlink(missing_ok=True)
             raise
         finally:
             self.lock.release()
 
-    def start(self, game: Game, spec: GameSpec, params: Any, **fields: Any) -> None:
-        """Write ``params.toml`` and ``state.json`` at iteration 0 for a new run (the
-        directory exists and the caller holds its lock); ``fields`` (JSON values) go into
-        ``state.json`` too and stay there (e.g. ``init_from``).
+    def check_new(self) -> None:
+        """Refuse to start a new run here unless the directory holds a run at iteration 0
+        or nothing (the caller holds the lock; files whose names start with ``.``, such as
+        ``.gitignore``, may stay). Called before the run writes its first file.
 
         Raises:
             RunDirError: the directory holds iteration directories but no ``state.json`` (a
-                damaged run, which a new one would prune).
+                damaged run, which a new one would prune), or files that are not a run's (a
+                new run wrote its ``params.toml`` over one of the user's own, deleted an
+                ``init.pt`` and mixed its files with theirs).
         """
-        from az_gym.training.params import save_params
-
-        if self.read_state() is None and any(
-            ITER_DIR_PATTERN.fullmatch(p.name) for p in self.path.iterdir()
-        ):
+        if self.read_state() is not None:
+            return
+        entries = sorted(
+            p.name
+            for p in self.path.iterdir()
+            if p.name != self.lock.path.name and not p.name.startswith(".")
+        )
+        if any(ITER_DIR_PATTERN.fullmatch(name) for name in entries):
             raise RunDirError(
-                f"{self.path} holds iteration directories but no state.json (a damaged run): "
-                "restore state.json from a backup, or choose another run directory"
+                f"{self.path} holds iteration directories but no state.json (a damaged "
+                "run): restore state.json from a backup, or choose another run directory"
             )
+        if entries:
+            shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+            raise RunDirError(
+                f"{self.path} is not empty and holds no run ({shown}); a new run is "
+                "written into a new or empty directory only, so that it overwrites "
+                "nothing of yours: choose another run directory"
+            )
+
+    def start(self, game: Game, spec: GameSpec, params: Any, **fields: Any) -> None:
+        """Write ``params.toml`` and ``state.json`` at iteration 0 for a new run (the
+        directory exists, the caller holds its lock and :meth:`check_new` passed);
+        ``fields`` (JSON values) go into ``state.json`` too and stay there (e.g.
+        ``init_from``)."""
+        from az_gym.training.params import save_params
 
         save_params(params, self.params_path)
         name, options = spec.name, dict(game.options()) if spec.name else {}

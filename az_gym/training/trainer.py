@@ -227,6 +227,7 @@ class Trainer(TrainerState):
                     self.run.path,
                     self.run.last_iteration(),
                 )
+            self.run.check_new()  # before any file is written
             self._fresh_state()
             init = self._start_from_init()
             self.run.start(self.game, self.game_spec, self.params, **init)

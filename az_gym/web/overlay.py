@@ -95,6 +95,11 @@ def analyse_position(
     with offer.using(game, agent) as player:
         if not callable(getattr(player, "analyse", None)):
             raise RequestError(f"agent {spec!r} cannot analyse a position")
+        if simulations is not None and not takes_simulations(player):  # it was ignored
+            raise RequestError(
+                f"agent {spec!r} runs no simulations (its search has a fixed budget, e.g. "
+                "alpha-beta's depth): send simulations: null"
+            )
         t0 = time.perf_counter()
         if takes_simulations(player):
             report = player.analyse((g, state), num_simulations=simulations)
