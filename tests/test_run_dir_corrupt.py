@@ -130,9 +130,11 @@ def test_a_new_run_writes_over_no_file_of_the_users(tmp_path):
     mine.mkdir()
     (mine / "params.toml").write_text("# mine\n")
     (mine / "notes.txt").write_text("notes\n")
-    with pytest.raises(RunDirError, match=r"not empty and holds no run \(notes\.txt, params"):
+    (mine / "init.pt").write_text("mine too\n")  # a new run without init_from deleted it
+    with pytest.raises(RunDirError, match=r"not empty and holds no run \(init\.pt, notes"):
         Trainer("tictactoe", tiny_params(), mine, quiet=True).train()
-    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt", "params.toml"]  # no lock
+    assert sorted(p.name for p in mine.iterdir()) == ["init.pt", "notes.txt", "params.toml"]
+    assert (mine / "init.pt").read_text() == "mine too\n"  # and no lock was left
     assert (mine / "params.toml").read_text() == "# mine\n"
     # an empty directory, or one with only dot files (.gitignore), takes a new run
     (tmp_path / "dots").mkdir()
