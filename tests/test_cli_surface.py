@@ -242,12 +242,28 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
     }  # fmt: skip
 
 
-def test_every_bad_input_is_one_error_line(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def bad_input_runs(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, dict[str, subprocess.CompletedProcess[str]]]:
+    """Every case of :func:`_bad_inputs` run once as a process, a few at a time (each is
+    mostly the interpreter's start): the directory they ran in and each case's process."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tmp = tmp_path_factory.mktemp("bad_inputs")
+    cases = _bad_inputs(tmp)
+    with ThreadPoolExecutor(max(2, os.cpu_count() or 1)) as pool:
+        procs = pool.map(lambda args: az_gym(*args, timeout=60), cases.values())
+        return tmp, dict(zip(cases, procs))
+
+
+def test_every_bad_input_is_one_error_line(
+    bad_input_runs: tuple[Path, dict[str, subprocess.CompletedProcess[str]]],
+) -> None:
     # Each case once tracebacked, said `legal actions are []`, exited 1 or 0, or played
     # every game before refusing its --out (the slow duel would time out if it played).
     failures = []
-    for case, args in _bad_inputs(tmp_path).items():
-        proc = az_gym(*args, timeout=60)
+    for case, proc in bad_input_runs[1].items():
         lines = proc.stderr.splitlines()
         ok = (
             proc.returncode == 2
@@ -261,11 +277,13 @@ def test_every_bad_input_is_one_error_line(tmp_path: Path) -> None:
     assert not failures, "\n".join(failures)
 
 
-def test_error_messages_say_what_to_do(tmp_path: Path) -> None:
-    cases = _bad_inputs(tmp_path)
+def test_error_messages_say_what_to_do(
+    bad_input_runs: tuple[Path, dict[str, subprocess.CompletedProcess[str]]],
+) -> None:
+    tmp_path, procs = bad_input_runs
 
     def err(case: str) -> str:
-        return az_gym(*cases[case], timeout=60).stderr
+        return procs[case].stderr
 
     assert "legal moves after b2: a3 b3 c3 a2 c2 a1 b1 c1" in err("unknown move")
     assert "'b2' is illegal after b2; legal moves: a3" in err("illegal move")
