@@ -236,7 +236,7 @@ def test_the_run_page_draws_a_training_run_live_and_plays_its_best(
         assert browser.find_element(By.ID, "run-iteration").text == "iteration 1"
         assert browser.find_elements(By.CSS_SELECTOR, "#c-arena svg .point")
         # training goes on while the page is open: the page follows (it polls)
-        resume = [*train, "--resume", "--set", "num_iters=2"]
+        resume = [*(a.replace("num_iters=1", "num_iters=2") for a in train), "--resume"]
         assert main(resume) == 0
         _wait(browser, lambda d: d.find_element(By.ID, "run-iteration").text == "iteration 2")
         _shot(browser, tmp_path, "run_page")
