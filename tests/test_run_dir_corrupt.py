@@ -136,6 +136,18 @@ def test_a_new_run_writes_over_no_file_of_the_users(tmp_path):
     assert sorted(p.name for p in mine.iterdir()) == ["init.pt", "notes.txt", "params.toml"]
     assert (mine / "init.pt").read_text() == "mine too\n"  # and no lock was left
     assert (mine / "params.toml").read_text() == "# mine\n"
+    # a file of the user's named `lock`: the check passed over it as the run's own lock
+    # and taking the lock emptied it, alone or beside other files (checked before the fix)
+    for extra in ([], ["a.txt"]):
+        d = tmp_path / f"lock{len(extra)}"
+        d.mkdir()
+        (d / "lock").write_text("my lock notes\n")
+        for name in extra:
+            (d / name).write_text("a\n")
+        with pytest.raises(RunDirError, match="not a run's lock file"):
+            Trainer("tictactoe", tiny_params(num_iters=0), d, quiet=True).train()
+        assert sorted(p.name for p in d.iterdir()) == sorted(["lock", *extra])
+        assert (d / "lock").read_text() == "my lock notes\n"
     # an empty directory, or one with only dot files (.gitignore), takes a new run
     (tmp_path / "dots").mkdir()
     (tmp_path / "dots" / ".gitignore").write_text("*\n")

@@ -84,6 +84,8 @@ class RunLock:
         Raises:
             RunLockedError: a live trainer holds it (the message names its pid, host and
                 start time).
+            RunDirError: ``lock`` holds something other than a lock's owner line (a file of
+                the user's named ``lock``, which taking the lock would overwrite).
             OSError: the lock file cannot be created (e.g. a read-only file system).
         """
         if self._fd is not None:
@@ -91,6 +93,12 @@ class RunLock:
         fd = self._open()
         try:
             owner = self._read(fd)
+            if (owner is None and os.fstat(fd).st_size > 0) or (owner and "pid" not in owner):
+                raise RunDirError(
+                    f"{self.path} is not a run's lock file (it holds other data); a trainer "
+                    "writes over its lock file, so move this file out of the run directory "
+                    "and start again"
+                )
             locked = self._flock(fd)
             if locked is False:
                 raise RunLockedError(
