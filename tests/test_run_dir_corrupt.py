@@ -289,3 +289,14 @@ def test_file_strings_are_never_printed_raw_nor_pasted_into_commands(run):
     message = str(e.value)
     assert repr(target) in message and "az-gym train MODULE:FACTORY --run-dir" in message
     assert message.count(target) == 1  # only inside the repr
+
+
+def test_resume_on_a_folder_of_other_files_suggests_a_start_that_would_run(tmp_path):
+    # It suggested `az-gym train GAME --run-dir THAT_FOLDER`, which a new run refuses.
+    (tmp_path / "notes.txt").write_text("notes\n")
+    line = assert_one_line_error(
+        cli("train", "tictactoe", "--resume", "--run-dir", tmp_path), "holds no run"
+    )
+    assert f"--run-dir {tmp_path}" not in line and "NEW_DIR" in line, line
+    proc = cli("train", "tictactoe", "--run-dir", tmp_path)  # the start it no longer suggests
+    assert_one_line_error(proc, "not empty and holds no run")

@@ -184,7 +184,8 @@ def resume_setup(
             raise RunDirError(f"{run_dir} is empty, so there is no run to resume; {start}")
         raise RunDirError(
             f"{run_dir} holds no run ({' and '.join(missing)} missing); restore the files "
-            f"from a backup, or {start}"
+            f"from a backup, or start a new run in a new or empty directory: `az-gym train "
+            f"{game} --run-dir NEW_DIR` (a new run writes over nothing in {run_dir})"
         )
     recorded = load_params(run.params_path)
     if env_or_name is None:
