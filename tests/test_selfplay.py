@@ -473,3 +473,69 @@ def test_playout_cap_reaches_the_worker_processes():
             counts[fraction] = (len(samples), rep.num_games * rep.average_length)
     assert counts[1.0][0] == counts[1.0][1]
     assert 0 < counts[0.25][0] < 0.6 * counts[0.25][1]
+
+
+def test_random_openings_start_games_after_unrecorded_random_moves():
+    # Each game starts after k uniformly random legal moves, k in 0..3; the random moves
+    # leave no samples, and the recorded ones carry ply numbers from the initial position.
+    game = make_game("tictactoe")
+    player = _net_player(game, seed=2)
+    res = simulate(game, [player], 60, num_concurrent=6, rng=np.random.default_rng(11),
+                   opening_plies=3)  # fmt: skip
+    samples = res.samples
+    stones = np.abs(samples.obs).reshape(len(samples), -1).sum(axis=1)
+    ends = np.flatnonzero(samples.moves_left == 1)  # each game's samples: n, n-1, ..., 1
+    starts, lengths, lo = [], [], 0
+    for end in ends.tolist():
+        n = end - lo + 1
+        assert np.array_equal(samples.moves_left[lo : end + 1], np.arange(n, 0, -1))
+        k = int(stones[lo])  # the stones of the first searched position: the random moves
+        starts.append(k)
+        lengths.append(k + n)
+        lo = end + 1
+    assert lo == len(samples) and len(starts) == 60
+    assert sorted(lengths) == sorted(res.lengths.tolist())
+    assert set(starts) == {0, 1, 2, 3}  # every k drawn, the initial position among them
+
+
+def test_random_openings_off_is_the_initial_position_and_bad_values_are_refused():
+    game = make_game("tictactoe")
+    runs = [simulate(game, [_net_player(game, seed=3)], 4, num_concurrent=2,
+                     rng=np.random.default_rng(7), **kw).samples
+            for kw in ({}, {"opening_plies": 0})]  # fmt: skip
+    np.testing.assert_array_equal(runs[0].obs, runs[1].obs)
+    assert SelfPlayParams().random_opening_plies == 0
+    for bad in (-1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="random_opening_plies"):
+            SelfPlayParams(random_opening_plies=bad)
+
+
+def test_random_opening_never_starts_a_finished_game():
+    # Tic-tac-toe ends after 5 moves at the earliest: starts after up to 9 random moves
+    # that would end the game are drawn again, so every start is running.
+    from az_gym.training.simulation import random_start
+
+    game = make_game("tictactoe")
+    rng = np.random.default_rng(0)
+    ks = []
+    for _ in range(300):
+        s, k = random_start(game, 9, rng)
+        assert not game.is_terminal(s)
+        assert int(np.abs(game.observation(s)).sum()) == k
+        ks.append(k)
+    assert max(ks) >= 6 and min(ks) == 0
+
+
+def test_random_openings_reach_the_worker_processes():
+    game = make_game("tictactoe")
+    spec = NetSpec(game.observation_shape, game.num_actions, TINY)
+    weights = net_weights(spec.build())
+    counts = {}
+    with LocalPool(2) as pool:
+        for plies in (0, 4):
+            sp = dataclasses.replace(_tiny_self_play(8, 2), random_opening_plies=plies)
+            samples, rep = run_self_play(GameSpec(name="tictactoe"), game, spec, weights, sp,
+                                         pool, seed=1)  # fmt: skip
+            counts[plies] = (len(samples), rep.num_games * rep.average_length)
+    assert counts[0][0] == counts[0][1]
+    assert counts[4][0] < counts[4][1]  # the random moves count as played, not recorded

@@ -134,6 +134,8 @@ class WorkerJob:
         full_fraction, fast_simulations: playout-cap randomisation
             (``SelfPlayParams.full_search_fraction`` and ``fast_search_simulations``; see
             :class:`MctsPlayer`).
+        opening_plies: games start after up to this many random moves
+            (``SelfPlayParams.random_opening_plies``; see :func:`simulate`).
     """
 
     game: GameSpec
@@ -154,6 +156,7 @@ class WorkerJob:
     q_weight: float = 0.0
     full_fraction: float = 1.0
     fast_simulations: int = 0
+    opening_plies: int = 0
 
     def run(self, on_game_end: Callable[[int], None] | None = None) -> WorkerOutput:
         """Play the job's games (:func:`run_job`); the :class:`~az_gym.workers.Job`
@@ -268,6 +271,7 @@ def run_job(job: WorkerJob, on_game_end: Callable[[int], None] | None = None) ->
             flip_probability=job.flip_probability,
             gamma=job.mcts.gamma,
             q_weight=job.q_weight,
+            opening_plies=job.opening_plies,
             on_game_end=on_game_end,
         )
     stats = sum(

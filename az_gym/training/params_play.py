@@ -156,6 +156,17 @@ class SelfPlayParams:
     """Simulations of a fast search (used when ``full_search_fraction < 1``, and then at
     most ``mcts.num_iters_per_turn``). KataGo: 100 (fast) against 600 (full)."""
 
+    random_opening_plies: int = 0
+    """``n >= 0``: each self-play game starts after ``k`` uniformly random legal moves,
+    ``k`` drawn uniformly from ``0..n`` for each game (a ``k`` that would end the game is
+    drawn again, up to 100 times, then the game starts from the initial position). The
+    random moves are played, not searched, and leave no samples; the positions after them
+    are searched and recorded as usual, with ply numbers (the temperature schedule) counted
+    from the initial position. It widens what self-play sees beyond the lines its own
+    policy likes, as KataGo's and Leela's varied openings do; evaluations from random
+    openings (``az-gym evaluate --opening-plies``) play such positions. ``0`` (the default,
+    AlphaZero): every game starts from the initial position."""
+
     def __post_init__(self) -> None:
         check_mcts("SelfPlayParams.mcts", self.mcts)
         p = self.full_search_fraction
@@ -164,6 +175,7 @@ class SelfPlayParams:
             "SelfPlayParams", "full_search_fraction", p, "must be in (0, 1]",
         )  # fmt: skip
         check_count("SelfPlayParams", "fast_search_simulations", self.fast_search_simulations)
+        check_count("SelfPlayParams", "random_opening_plies", self.random_opening_plies, minimum=0)
         require(
             self.full_search_fraction == 1
             or self.fast_search_simulations <= self.mcts.num_iters_per_turn, "SelfPlayParams",

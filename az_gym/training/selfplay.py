@@ -116,6 +116,7 @@ def self_play_jobs(
             q_weight=self_play.value_target_q_weight,
             full_fraction=self_play.full_search_fraction,
             fast_simulations=self_play.fast_search_simulations,
+            opening_plies=self_play.random_opening_plies,
         )
         for n, c in zip(shares, children)
     ]

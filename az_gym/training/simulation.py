@@ -242,6 +242,7 @@ def simulate(
     flip_probability: float = 0.0,
     gamma: float = 1.0,
     q_weight: float = 0.0,
+    opening_plies: int = 0,
     on_game_end: Callable[[int], None] | None = None,
 ) -> SimulationResult:
     """Play ``num_games`` games, ``num_concurrent`` at a time, and collect samples.
@@ -262,6 +263,9 @@ def simulate(
             ``z = gamma ** (k - 1) * return``.
         q_weight: ``w`` in ``[0, 1]``: value targets ``(1 - w) * z + w * q`` (module
             docstring); proven positions keep their exact value.
+        opening_plies: ``n``: each game starts after ``k`` uniformly random legal moves,
+            ``k`` uniform in ``0..n`` (``SelfPlayParams.random_opening_plies``; see
+            :func:`random_start`); the moves are not recorded.
         on_game_end: called with the number of finished games after each one ends.
     """
     if num_games < 0 or num_concurrent < 1:
@@ -290,7 +294,8 @@ def simulate(
         if started >= num_games:
             return None
         swap = alternate_colors and len(players) == 2 and started % 2 == 1
-        slot = _Slot(started, game.initial_state(), swap)
+        state, plies = random_start(game, opening_plies, rng) if opening_plies else (None, 0)
+        slot = _Slot(started, game.initial_state() if state is None else state, swap, plies)
         started += 1
         return slot
 
@@ -357,6 +362,24 @@ def simulate(
         else TrainingData.empty(game.observation_shape, game.num_actions)
     )
     return SimulationResult(samples, returns, lengths, time.perf_counter() - start)
+
+
+def random_start(
+    game: Game, max_plies: int, rng: np.random.Generator, tries: int = 100
+) -> tuple[State, int]:
+    """A running position after ``k`` uniformly random legal moves from the initial one,
+    ``k`` uniform in ``0..max_plies``, and ``k``. A draw that ends the game is made again
+    (``k`` too), up to ``tries`` times; then the initial position and 0."""
+    for _ in range(tries):
+        k = int(rng.integers(max_plies + 1))
+        s = game.initial_state()
+        for _ in range(k):
+            s = game.next_state(s, int(rng.choice(np.flatnonzero(game.legal_mask(s)))))
+            if game.is_terminal(s):
+                break
+        if not game.is_terminal(s):
+            return s, k
+    return game.initial_state(), 0
 
 
 def _choose(dist: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> int:
