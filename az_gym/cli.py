@@ -144,8 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
         name: str,
         help_: str,
         game_help: str = "game name (see `az-gym list`) or MODULE:FACTORY of a PettingZoo env",
-        seed_help: str = "random seed, an integer >= 0 (default: fresh entropy each time)",
+        seed_help: str | None = "random seed, an integer >= 0 (default: fresh entropy each time)",
     ) -> argparse.ArgumentParser:
+        """A command taking a game and its options, and ``--seed`` unless ``seed_help`` is
+        ``None`` (a command with nothing random)."""
         sp = sub.add_parser(name, help=help_, description=help_.replace("%%", "%"))
         sp.add_argument("game", help=game_help)
         sp.add_argument(
@@ -156,12 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="KEY=VALUE",
             help="game option, e.g. size=6 for othello (repeatable)",
         )
-        sp.add_argument(
-            "--seed",
-            type=_at_least(0, int),
-            default=None,
-            help=seed_help,
-        )
+        if seed_help is not None:
+            sp.add_argument("--seed", type=_at_least(0, int), default=None, help=seed_help)
         return sp
 
     t = game_cmd(
@@ -264,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
         "export",
         "export an agent's network as ONNX (averaged over the symmetries where the agent "
         "averages: ':sym', or a file that stores it)",
+        seed_help=None,  # the network's weights, no draw: a --seed would change nothing
     )
     ex.add_argument(
         "agent",

@@ -188,3 +188,25 @@ def test_human_enter_alone_asks_again_without_an_error():
     agent = HumanAgent(input_fn=input_fn, output_fn=shown.append, max_attempts=1)
     assert agent.act_state(game, game.initial_state()) == 4
     assert len(asked) == 3 and not any("not a legal move" in m for m in shown)
+
+
+def test_human_many_legal_moves_shows_a_few_and_lists_them_on_request():
+    # A 9x9 gomoku turn printed all 81 cells each turn; now their count and a few, and
+    # "moves" lists them all without playing anything.
+    game = make_game("gomoku")
+    input_fn, asked = _scripted(["moves", "?", "zz", "e5"])
+    shown: list[str] = []
+    agent = HumanAgent(input_fn=input_fn, output_fn=shown.append)
+    assert agent.act_state(game, game.initial_state()) == game.string_to_action("e5")
+    assert len(asked) == 4
+    turn = shown[1]
+    assert f"81 of them ({game.action_to_string(0)}, " in turn and "type 'moves'" in turn
+    assert len(turn) < 120
+    full = [m for m in shown if m.startswith("legal moves: ")]
+    assert len(full) == 2 and all(len(m.split(", ")) == 81 for m in full)
+    assert any("'zz' is not a legal move" in m and "81 of them" in m for m in shown)
+    few = make_game("tictactoe")  # at most 20: all of them, as before
+    input_fn, _ = _scripted(["b2"])
+    shown = []
+    HumanAgent(input_fn=input_fn, output_fn=shown.append).act_state(few, few.initial_state())
+    assert len(shown[1].split("legal moves: ")[1].split(", ")) == 9

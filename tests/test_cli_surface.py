@@ -188,6 +188,7 @@ def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
         "empty agent": ["evaluate", "tictactoe", "", "random"],
         "dqn of a directory": ["evaluate", "tictactoe", f"dqn:{t}/a_dir", "random"],
         "seed not whole": [*duel, "--seed", "1.5"],
+        "export takes no seed": ["export", "tictactoe", "pretrained", "--seed", "1"],
         "infinite bench seconds": ["bench", "--seconds", "inf"],
         "serve negative seed": ["serve", "--seed", "-1"],
         "serve port not a number": ["serve", "--port", "x"],
@@ -342,6 +343,8 @@ def test_error_messages_say_what_to_do(
     assert f"e.g. {tmp_path}/a_dir/tictactoe.onnx" in err("export --out a directory")
     assert "is not an .onnx file" in err("export --out over a checkpoint")  # it overwrote it
     assert "--seed" in err("negative seed")  # numpy's "expected non-negative integer" alone
+    # export draws nothing: its --seed was accepted and changed nothing.
+    assert "unrecognized arguments: --seed" in err("export takes no seed")
     # Both once pointed nowhere useful: chess said only that the native games are four,
     # and a command's unknown flag sent the user to the top-level help.
     assert "pettingzoo.classic.chess_v6:env" in err("pettingzoo game by its bare name")

@@ -19,6 +19,13 @@ from az_gym.game import Game, GameOverError, IllegalActionError, State
 QUIT_WORDS = frozenset({"quit", "exit", "q"})
 """Answers that stop the game (:class:`HumanQuit` is raised)."""
 
+LIST_WORDS = frozenset({"moves", "?"})
+"""Answers that list every legal move (then ask again)."""
+
+MAX_LISTED = 20
+"""Positions with more legal moves than this show their count and a few of them each turn
+(a 9x9 gomoku board has up to 81); ``moves`` lists them all."""
+
 
 class HumanQuit(KeyboardInterrupt):
     """The human asked to stop (typed one of :data:`QUIT_WORDS`).
@@ -31,7 +38,8 @@ class HumanAgent(Agent):
     """Shows the board and the legal moves by name, and asks for a move until it gets a
     legal one: an unknown name or an illegal move is reported and asked again, never
     played. Moves are typed by name (``game.action_to_string``, e.g. ``"b2"``) or by
-    action index.
+    action index. With more than :data:`MAX_LISTED` legal moves, each turn shows their
+    count and a few of them; ``moves`` (or ``?``) lists them all.
 
     Args:
         input_fn: reads one answer given a prompt (default: :func:`input`).
@@ -73,7 +81,8 @@ class HumanAgent(Agent):
         if game.is_terminal(state):
             raise GameOverError(f"{self.name}: the game is over; there is no move to choose")
         legal = game.legal_actions(state)
-        names = ", ".join(game.action_to_string(a) for a in legal)
+        every = ", ".join(game.action_to_string(a) for a in legal)
+        names = every if len(legal) <= MAX_LISTED else _few(game, legal)
         self.output_fn(game.render(state))
         self.output_fn(f"{player_label(game, game.to_play(state))} to move; legal moves: {names}")
         attempts = 0
@@ -83,6 +92,9 @@ class HumanAgent(Agent):
             except EOFError:  # Ctrl-D, or a closed stdin: the player has left
                 raise HumanQuit(f"{self.name}: quit (end of input)") from None
             if not text.strip():  # Enter alone: ask again, as a shell prompt does
+                continue
+            if text.strip().lower() in LIST_WORDS:
+                self.output_fn(f"legal moves: {every}")
                 continue
             try:
                 return self.parse(game, state, text)
@@ -94,6 +106,13 @@ class HumanAgent(Agent):
                         f"{self.name}: no legal move after {attempts} answers "
                         f"(max_attempts={self.max_attempts})"
                     ) from None
+
+
+def _few(game: Game, legal: list[int]) -> str:
+    """``"78 of them (a9, b9, c9, ..., i1); type 'moves' to list them all"``."""
+    shown = [game.action_to_string(a) for a in (*legal[:3], legal[-1])]
+    head = f"{len(legal)} of them ({', '.join(shown[:3])}, ..., {shown[3]})"
+    return f"{head}; type 'moves' to list them all"
 
 
 def text_to_action(game: Game, text: str) -> int:
