@@ -374,17 +374,23 @@ def test_value_targets_without_root_values_stay_z_and_bad_weights_are_refused():
             SelfPlayParams(value_target_q_weight=bad)
 
 
-def test_value_target_weight_reaches_the_worker_processes():
+def _in_workers(settings: list[dict], num_games: int = 8) -> list:
+    """``(samples, report)`` of a tic-tac-toe self-play phase on 2 worker processes for
+    each ``SelfPlayParams`` change in ``settings``, one pool for all."""
     game = make_game("tictactoe")
     spec = NetSpec(game.observation_shape, game.num_actions, TINY)
     weights = net_weights(spec.build())
-    values = {}
     with LocalPool(2) as pool:
-        for w in (0.0, 1.0):
-            sp = dataclasses.replace(_tiny_self_play(4, 2), value_target_q_weight=w)
-            samples, _ = run_self_play(GameSpec(name="tictactoe"), game, spec, weights, sp,
-                                       pool, seed=1)  # fmt: skip
-            values[w] = samples.value
+        return [
+            run_self_play(GameSpec(name="tictactoe"), game, spec, weights,
+                          dataclasses.replace(_tiny_self_play(num_games, 2), **kw), pool, seed=1)
+            for kw in settings
+        ]  # fmt: skip
+
+
+def test_value_target_weight_reaches_the_worker_processes():
+    runs = _in_workers([{"value_target_q_weight": w} for w in (0.0, 1.0)], num_games=4)
+    values = {w: samples.value for w, (samples, _) in zip((0.0, 1.0), runs)}
     assert set(np.abs(values[0.0]).tolist()) <= {0.0, 1.0}
     assert not set(np.abs(values[1.0]).tolist()) <= {0.0, 1.0}
 
@@ -460,17 +466,11 @@ def test_playout_cap_off_is_the_default_search_and_bad_values_are_refused():
 
 
 def test_playout_cap_reaches_the_worker_processes():
-    game = make_game("tictactoe")
-    spec = NetSpec(game.observation_shape, game.num_actions, TINY)
-    weights = net_weights(spec.build())
-    counts = {}
-    with LocalPool(2) as pool:
-        for fraction in (1.0, 0.25):
-            sp = dataclasses.replace(_tiny_self_play(8, 2), full_search_fraction=fraction,
-                                     fast_search_simulations=2)  # fmt: skip
-            samples, rep = run_self_play(GameSpec(name="tictactoe"), game, spec, weights, sp,
-                                         pool, seed=1)  # fmt: skip
-            counts[fraction] = (len(samples), rep.num_games * rep.average_length)
+    fractions = (1.0, 0.25)
+    runs = _in_workers([{"full_search_fraction": f, "fast_search_simulations": 2}
+                        for f in fractions])  # fmt: skip
+    counts = {f: (len(sa), rep.num_games * rep.average_length)
+              for f, (sa, rep) in zip(fractions, runs)}  # fmt: skip
     assert counts[1.0][0] == counts[1.0][1]
     assert 0 < counts[0.25][0] < 0.6 * counts[0.25][1]
 
@@ -527,15 +527,8 @@ def test_random_opening_never_starts_a_finished_game():
 
 
 def test_random_openings_reach_the_worker_processes():
-    game = make_game("tictactoe")
-    spec = NetSpec(game.observation_shape, game.num_actions, TINY)
-    weights = net_weights(spec.build())
-    counts = {}
-    with LocalPool(2) as pool:
-        for plies in (0, 4):
-            sp = dataclasses.replace(_tiny_self_play(8, 2), random_opening_plies=plies)
-            samples, rep = run_self_play(GameSpec(name="tictactoe"), game, spec, weights, sp,
-                                         pool, seed=1)  # fmt: skip
-            counts[plies] = (len(samples), rep.num_games * rep.average_length)
+    runs = _in_workers([{"random_opening_plies": n} for n in (0, 4)])
+    counts = {n: (len(sa), rep.num_games * rep.average_length)
+              for n, (sa, rep) in zip((0, 4), runs)}  # fmt: skip
     assert counts[0][0] == counts[0][1]
     assert counts[4][0] < counts[4][1]  # the random moves count as played, not recorded
