@@ -318,3 +318,14 @@ class Game(ABC):
 
     def __repr__(self) -> str:
         return f"<Game {self.game_id}>"
+
+
+def random_moves(game: Game, plies: int, rng: np.random.Generator) -> tuple[State, list[int]]:
+    """Play up to ``plies`` uniformly random legal moves from ``game.initial_state()``,
+    stopping early if the game ends; return the position reached and the moves played
+    (random openings of evaluations and of self-play)."""
+    s, moves = game.initial_state(), []
+    while len(moves) < plies and not game.is_terminal(s):
+        moves.append(int(rng.choice(np.flatnonzero(game.legal_mask(s)))))
+        s = game.next_state(s, moves[-1])
+    return s, moves

@@ -27,7 +27,7 @@ import numpy as np
 from az_gym._procs import MAX_PROCESSES_PER_CORE, available_cores, main_references, max_processes
 from az_gym._seeds import check_seed
 from az_gym.agents.base import Agent
-from az_gym.game import Game, State
+from az_gym.game import Game, State, random_moves
 from az_gym.workers import LocalPool, WorkerPool
 
 Seed = int | np.random.SeedSequence | None
@@ -136,10 +136,7 @@ def opening_moves(
     for _ in range(count):
         found = None
         for _ in range(tries):
-            s, moves = game.initial_state(), []
-            while len(moves) < plies and not game.is_terminal(s):
-                moves.append(int(rng.choice(np.flatnonzero(game.legal_mask(s)))))
-                s = game.next_state(s, moves[-1])
+            s, moves = random_moves(game, plies, rng)
             if game.is_terminal(s):
                 continue
             found = tuple(moves)

@@ -35,7 +35,7 @@ from typing import Protocol
 
 import numpy as np
 
-from az_gym.game import Game, State
+from az_gym.game import Game, State, random_moves
 from az_gym.mcts import BatchedMcts, Evaluator, MctsParams, SearchResult
 from az_gym.training.samples import TrainingData
 
@@ -294,8 +294,10 @@ def simulate(
         if started >= num_games:
             return None
         swap = alternate_colors and len(players) == 2 and started % 2 == 1
-        state, plies = random_start(game, opening_plies, rng) if opening_plies else (None, 0)
-        slot = _Slot(started, game.initial_state() if state is None else state, swap, plies)
+        state, plies = (
+            random_start(game, opening_plies, rng) if opening_plies else (game.initial_state(), 0)
+        )
+        slot = _Slot(started, state, swap, plies)
         started += 1
         return slot
 
@@ -371,14 +373,9 @@ def random_start(
     ``k`` uniform in ``0..max_plies``, and ``k``. A draw that ends the game is made again
     (``k`` too), up to ``tries`` times; then the initial position and 0."""
     for _ in range(tries):
-        k = int(rng.integers(max_plies + 1))
-        s = game.initial_state()
-        for _ in range(k):
-            s = game.next_state(s, int(rng.choice(np.flatnonzero(game.legal_mask(s)))))
-            if game.is_terminal(s):
-                break
+        s, moves = random_moves(game, int(rng.integers(max_plies + 1)), rng)
         if not game.is_terminal(s):
-            return s, k
+            return s, len(moves)
     return game.initial_state(), 0
 
 
